@@ -1,0 +1,33 @@
+#include "tests/bench/support.h"
+
+#include <cstdio>
+#include <sys/resource.h>
+
+namespace qbbench {
+
+double seconds_now() {
+    using clock = std::chrono::steady_clock;
+    return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+uint64_t peak_rss_bytes() {
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    return uint64_t(usage.ru_maxrss) * 1024;
+}
+
+double time_per_call(const std::function<void()>& fn, double min_seconds) {
+    int calls = 0;
+    const double start = seconds_now();
+    double elapsed = 0;
+    do {
+        fn();
+        ++calls;
+        elapsed = seconds_now() - start;
+    } while (elapsed < min_seconds);
+    return elapsed / calls;
+}
+
+void print_header(const std::string& title) { std::printf("== %s ==\n", title.c_str()); }
+
+}  // namespace qbbench

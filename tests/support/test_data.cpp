@@ -1,0 +1,48 @@
+#include "tests/support/test_data.h"
+
+#include <cstdlib>
+#include <unistd.h>
+
+namespace qbtest {
+namespace {
+
+struct Scratch {
+    std::filesystem::path dir;
+    Scratch() {
+        dir = std::filesystem::temp_directory_path() / ("quantbench-test-" + std::to_string(::getpid()));
+        std::filesystem::remove_all(dir);
+        std::filesystem::create_directories(dir);
+    }
+    ~Scratch() {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir, ignored);
+    }
+};
+
+}  // namespace
+
+std::filesystem::path data_path(const std::string& relative) {
+    const char* env = std::getenv("QB_DATA_DIR");
+    std::filesystem::path root = env && *env ? env : QB_DATA_DIR;
+    return std::filesystem::absolute(root / relative);
+}
+
+std::filesystem::path stories260k(const std::string& form) {
+    if (form == "gguf") return data_path("models/stories260K/gguf/stories260K-f32.gguf");
+    if (form == "hf") return data_path("models/stories260K/hf");
+    return data_path("models/stories260K/llama2c/stories260K.bin");
+}
+
+std::filesystem::path scratch_dir() {
+    static Scratch scratch;
+    return scratch.dir;
+}
+
+std::filesystem::path scratch_copy(const std::filesystem::path& source, const std::string& new_name) {
+    auto target = scratch_dir() / new_name;
+    std::filesystem::copy_file(source, target, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::permissions(target, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
+    return target;
+}
+
+}  // namespace qbtest
