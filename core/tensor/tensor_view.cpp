@@ -20,7 +20,7 @@ void TensorView::read_rows(int64_t row_begin, int64_t row_count, float* dst, int
     if (stored_transposed) {
         // The file holds the transpose: canonical row r is stored column r. Decode stored rows one at a
         // time and scatter the wanted columns; only one stored row is resident.
-        std::vector<float> stored_row(size_t(rows()));
+        std::vector<float> stored_row(static_cast<size_t>(rows()));
         for (int64_t c = 0; c < n_cols; ++c) {
             decode_rows(*format, data.data(), rows(), c, 1, stored_row.data());
             for (int64_t r = 0; r < row_count; ++r) dst[r * n_cols + c] = stored_row[size_t(row_begin + r)];
@@ -38,7 +38,7 @@ void TensorView::read_rows(int64_t row_begin, int64_t row_count, float* dst, int
 }
 
 std::vector<float> TensorView::to_f32(int threads) const {
-    std::vector<float> out(size_t(numel()));
+    std::vector<float> out(static_cast<size_t>(numel()));
     read_rows(0, rows(), out.data(), threads);
     return out;
 }
