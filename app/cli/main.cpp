@@ -1,11 +1,64 @@
+// quantbench-cli: every workbench action as a scriptable command.
 #include <cstdio>
-#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app/cli/commands.h"
+#include "core/util/error.h"
+
+namespace {
+
+struct Command {
+    std::string_view name;
+    std::string_view usage;
+    int (*run)(const qbcli::CommandArgs&);
+};
+
+constexpr Command kCommands[] = {
+    {"inspect", "inspect MODEL [--json]                 architecture, hyper-parameters, tensor table", qbcli::run_inspect},
+    {"stats",
+     "stats MODEL [--tensor REGEX] [--format F,...] [--bins N] [--range LO,HI] [--heatmap HxW] [--threads N] [--json]\n"
+     "                                               statistics, histograms, outlier channels, per-format errors",
+     qbcli::run_stats},
+    {"formats", "formats [--json]                       the registered number formats", qbcli::run_formats},
+};
+
+void print_usage(std::FILE* out) {
+    std::fprintf(out, "usage: quantbench-cli <command> [options]\n\ncommands:\n");
+    for (const auto& c : kCommands) std::fprintf(out, "  %.*s\n", int(c.usage.size()), c.usage.data());
+    std::fprintf(out, "\nMODEL: a .gguf file, a llama2.c .bin, a .safetensors file, a model.safetensors.index.json\n"
+                      "or a Hugging Face folder (config.json + safetensors).\n");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-    if (argc > 1 && std::strcmp(argv[1], "--version") == 0) {
+    const std::vector<std::string> all(argv + 1, argv + argc);
+    if (all.empty() || all[0] == "--help" || all[0] == "-h" || all[0] == "help") {
+        print_usage(all.empty() ? stderr : stdout);
+        return all.empty() ? 2 : 0;
+    }
+    if (all[0] == "--version") {
         std::printf("quantbench-cli %s\n", QB_VERSION);
         return 0;
     }
-    std::fprintf(stderr, "usage: quantbench-cli <command> ...\n");
+    for (const auto& c : kCommands) {
+        if (c.name != all[0]) continue;
+        try {
+            return c.run({all.begin() + 1, all.end()});
+        } catch (const qb::Cancelled& e) {
+            std::fprintf(stderr, "quantbench-cli %s: %s\n", all[0].c_str(), e.what());
+            return 130;
+        } catch (const qb::Error& e) {
+            std::fprintf(stderr, "quantbench-cli %s: %s\n", all[0].c_str(), e.what());
+            return e.subject() == "usage" ? 2 : 1;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "quantbench-cli %s: internal error: %s\n", all[0].c_str(), e.what());
+            return 1;
+        }
+    }
+    std::fprintf(stderr, "quantbench-cli: unknown command '%s'\n\n", all[0].c_str());
+    print_usage(stderr);
     return 2;
 }

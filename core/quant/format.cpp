@@ -41,6 +41,11 @@ Registry& registry() {
 
 }  // namespace
 
+std::string_view format_kind_name(FormatKind kind) {
+    static constexpr std::string_view names[] = {"float", "integer", "gguf-block", "int-grid", "lookup4", "minifloat", "mx"};
+    return names[size_t(kind)];
+}
+
 size_t FormatInfo::row_bytes(int64_t cols) const {
     if (block_values == 0) return row_bytes_fn(*this, cols);
     return size_t(cols / block_values) * block_bytes;

@@ -25,6 +25,8 @@ enum class FormatKind {
     Microscaling // OCP MX: mxfp4, mxint8 (32 values share an E8M0 exponent)
 };
 
+std::string_view format_kind_name(FormatKind kind);  // "float", "gguf-block", "int-grid" ...
+
 // Scale granularity of grid formats.
 inline constexpr int64_t kPerChannel = 0;  // one scale (and zero) per row (output channel)
 inline constexpr int64_t kPerTensor = -1;  // one scale (and zero) for the whole tensor

@@ -1,0 +1,15 @@
+// quantbench-cli subcommands. Each takes the arguments after its name and returns the exit code;
+// failures throw qb::Error, which main() prints as one line.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace qbcli {
+
+using CommandArgs = std::vector<std::string>;
+
+int run_inspect(const CommandArgs& args);
+int run_stats(const CommandArgs& args);
+int run_formats(const CommandArgs& args);
+
+}  // namespace qbcli
