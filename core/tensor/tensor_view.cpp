@@ -1,6 +1,8 @@
 #include "core/tensor/tensor_view.h"
 
 #include <numeric>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/util/error.h"
 #include "core/util/parallel.h"
@@ -41,6 +43,18 @@ std::vector<float> TensorView::to_f32(int threads) const {
     std::vector<float> out(static_cast<size_t>(numel()));
     read_rows(0, rows(), out.data(), threads);
     return out;
+}
+
+}  // namespace qb
+
+namespace qb {
+
+void TensorView::evict_pages() const {
+    static const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(data.data()) + page - 1) / page * page;
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(data.data()) + data.size()) / page * page;
+    // Only whole pages inside this tensor: neighbours sharing a boundary page keep theirs.
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 }  // namespace qb

@@ -34,6 +34,9 @@ struct TensorView {
     // Decodes canonical rows [row_begin, row_begin + row_count) to f32 (row_count * cols values).
     void read_rows(int64_t row_begin, int64_t row_count, float* dst, int threads = 1) const;
     std::vector<float> to_f32(int threads = 1) const;
+    // Drops the resident pages of this tensor's mapped bytes (they are re-read from the file if needed
+    // again). Streaming jobs call it after each tensor so peak memory stays at one tensor's working set.
+    void evict_pages() const;
 };
 
 }  // namespace qb
