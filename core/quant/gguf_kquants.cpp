@@ -1,7 +1,548 @@
+// ggml's K-quants q2_k, q3_k, q4_k, q5_k, q6_k: 256-value super-blocks whose 16 or 8 sub-block scales are
+// themselves quantized against one or two f16 super-scales. Encoded and decoded exactly like
+// ggml-quants.c: without an importance vector like quantize_row_*_K_ref, with one like the
+// importance-weighted quantize_row_*_K_impl that llama-quantize runs with an imatrix.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
 #include "core/quant/format_families.h"
+#include "core/quant/gguf_block.h"
+#include "core/quant/gguf_scale_search.h"
 
 namespace qb {
+namespace {
 
-void add_gguf_kquant_formats(std::vector<FormatInfo>&) {}
+using gguf::load_half;
+using gguf::nearest_int;
+using gguf::store_half;
+
+constexpr int kSuper = 256;
+
+// Second pass of every K encoder: codes for the scales as stored. Affine: x ~ d * l - dm, l in [0, nmax].
+void requantize_affine(const float* x, int n, float d, float dm, int nmax, uint8_t* L) {
+    for (int i = 0; i < n; ++i) L[i] = uint8_t(std::clamp(nearest_int((x[i] + dm) / d), 0, nmax));
+}
+
+// Symmetric: x ~ d * l, l in [-half, half), stored as l + half.
+void requantize_symmetric(const float* x, int n, float d, int half, int8_t* L) {
+    for (int i = 0; i < n; ++i) L[i] = int8_t(std::clamp(nearest_int(x[i] / d), -half, half - 1) + half);
+}
+
+// Codes of 2 bits packed like q2_k / q3_k: in each 128-value half, byte l holds values l, l+32, l+64, l+96.
+template <typename Code>
+void pack_2bit(const Code* L, uint8_t* qs) {
+    for (int j = 0; j < kSuper; j += 128, qs += 32)
+        for (int l = 0; l < 32; ++l)
+            qs[l] = uint8_t((L[j + l] & 3) | (L[j + l + 32] & 3) << 2 | (L[j + l + 64] & 3) << 4 | (L[j + l + 96] & 3) << 6);
+}
+
+// The quantized sub-block scales of the importance-weighted encoders: a non-negative grid [0, nmax] with
+// one scale, searched with importance `weights` (ggml: make_qp_quants).
+float search_positive_scale(int n, int nmax, const float* x, const float* weights, uint8_t* L) {
+    float max = 0;
+    for (int i = 0; i < n; ++i) max = std::max(max, x[i]);
+    if (max < gguf::kGroupMaxEps) {
+        std::fill(L, L + n, uint8_t(0));
+        return 0.f;
+    }
+    float iscale = float(nmax) / max;
+    for (int i = 0; i < n; ++i) L[i] = uint8_t(nearest_int(iscale * x[i]));
+    const float scale = 1 / iscale;
+    float best_mse = 0;
+    for (int i = 0; i < n; ++i) {
+        const float diff = x[i] - scale * float(L[i]);
+        best_mse += weights[i] * diff * diff;
+    }
+    for (int is = -4; is <= 4; ++is) {
+        if (is == 0) continue;
+        const float iscale_is = (0.1f * float(is) + float(nmax)) / max;
+        const float scale_is = 1 / iscale_is;
+        float mse = 0;
+        for (int i = 0; i < n; ++i) {
+            const int l = std::min(nmax, nearest_int(iscale_is * x[i]));
+            const float diff = x[i] - scale_is * float(l);
+            mse += weights[i] * diff * diff;
+        }
+        if (mse < best_mse) {
+            best_mse = mse;
+            iscale = iscale_is;
+        }
+    }
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+        const int l = std::min(nmax, nearest_int(iscale * x[i]));
+        L[i] = uint8_t(l);
+        sumlx += weights[i] * x[i] * float(l);
+        suml2 += weights[i] * float(l) * float(l);
+    }
+    // Coordinate descent: move single codes while the weighted fit improves.
+    for (int itry = 0; itry < 5; ++itry) {
+        int changed = 0;
+        for (int i = 0; i < n; ++i) {
+            const float w = weights[i];
+            float slx = sumlx - w * x[i] * float(L[i]);
+            float sl2 = suml2 - w * float(L[i]) * float(L[i]);
+            if (!(slx > 0 && sl2 > 0)) continue;
+            const int new_l = std::min(nmax, nearest_int(x[i] * sl2 / slx));
+            if (new_l == L[i]) continue;
+            slx += w * x[i] * float(new_l);
+            sl2 += w * float(new_l) * float(new_l);
+            if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+                L[i] = uint8_t(new_l);
+                sumlx = slx;
+                suml2 = sl2;
+                ++changed;
+            }
+        }
+        if (!changed) break;
+    }
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// q2_k: scales[16] (low nibble: scale, high nibble: min of each 16 values), qs[64], f16 d, f16 dmin;
+// x = d * scale * q - dmin * min.
+
+constexpr size_t kQ2Bytes = 84;
+constexpr size_t kQ2CodesAt = 16;
+constexpr size_t kQ2DAt = 80;
+constexpr size_t kQ2DminAt = 82;
+
+void requantize_q2(const float* x, const uint8_t* y, uint8_t* L) {
+    const float d = load_half(y + kQ2DAt);
+    const float dmin = load_half(y + kQ2DminAt);
+    for (int j = 0; j < 16; ++j) {
+        const float dl = d * float(y[j] & 0xF);
+        if (!dl) continue;
+        requantize_affine(x + 16 * j, 16, dl, dmin * float(y[j] >> 4), 3, L + 16 * j);
+    }
+}
+
+void encode_q2_k_plain(const float* x, uint8_t* y) {
+    constexpr float kScaleLevels = 15.f;
+    uint8_t L[kSuper];
+    float weights[16], scales[16], mins[16];
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 16; ++j) {
+        for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
+        scales[j] = gguf::search_affine_scale(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f, 15, true);
+        max_scale = std::max(max_scale, scales[j]);
+        max_min = std::max(max_min, mins[j]);
+    }
+    std::memset(y, 0, 16);
+    if (max_scale > 0) {
+        const float iscale = kScaleLevels / max_scale;
+        for (int j = 0; j < 16; ++j) y[j] = uint8_t(nearest_int(iscale * scales[j]));
+    }
+    store_half(y + kQ2DAt, max_scale > 0 ? max_scale / kScaleLevels : 0.f);
+    if (max_min > 0) {
+        const float iscale = kScaleLevels / max_min;
+        for (int j = 0; j < 16; ++j) y[j] |= uint8_t(nearest_int(iscale * mins[j]) << 4);
+    }
+    store_half(y + kQ2DminAt, max_min > 0 ? max_min / kScaleLevels : 0.f);
+    requantize_q2(x, y, L);
+    pack_2bit(L, y + kQ2CodesAt);
+}
+
+void encode_q2_k_weighted(const float* x, const float* importance, uint8_t* y) {
+    uint8_t L[kSuper], scale_codes[16], min_codes[16];
+    float weights[16], scales[16], mins[16], group_weights[16];
+    const float sigma2 = gguf::sum_of_squares(x, kSuper) / kSuper;
+    for (int j = 0; j < 16; ++j) {
+        gguf::importance_weights(x + 16 * j, importance + 16 * j, 16, sigma2, weights);
+        group_weights[j] = 0;
+        for (int l = 0; l < 16; ++l) group_weights[j] += weights[l];
+        scales[j] = gguf::search_affine_scale(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.9f, 0.05f, 36, false);
+    }
+    store_half(y + kQ2DAt, search_positive_scale(16, 15, scales, group_weights, scale_codes));
+    store_half(y + kQ2DminAt, search_positive_scale(16, 15, mins, group_weights, min_codes));
+    for (int j = 0; j < 16; ++j) y[j] = uint8_t(scale_codes[j] | min_codes[j] << 4);
+    requantize_q2(x, y, L);
+    pack_2bit(L, y + kQ2CodesAt);
+}
+
+void decode_q2_k_block(const uint8_t* y, float* x) {
+    const float d = load_half(y + kQ2DAt);
+    const float dmin = load_half(y + kQ2DminAt);
+    const uint8_t* q = y + kQ2CodesAt;
+    int is = 0;
+    for (int half = 0; half < 2; ++half, q += 32)
+        for (int shift = 0; shift < 8; shift += 2)
+            for (int part = 0; part < 2; ++part, ++is) {
+                const float dl = d * float(y[is] & 0xF);
+                const float ml = dmin * float(y[is] >> 4);
+                for (int l = 0; l < 16; ++l) *x++ = dl * float((q[16 * part + l] >> shift) & 3) - ml;
+            }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// q3_k: hmask[32] (third bit of value l + 32*k in bit k of byte l), qs[64] (2 low bits), scales[12]
+// (16 signed 6-bit scales: low nibbles in bytes 0-7, high 2 bits in bytes 8-11), f16 d;
+// x = d * (scale - 32) * (q - 4).
+
+constexpr size_t kQ3Bytes = 110;
+constexpr size_t kQ3CodesAt = 32;
+constexpr size_t kQ3ScalesAt = 96;
+constexpr size_t kQ3DAt = 108;
+
+void pack_q3_scales(const int8_t* stored, uint8_t* s) {
+    std::memset(s, 0, 12);
+    for (int j = 0; j < 16; ++j) {
+        const int l = stored[j];
+        if (j < 8) s[j] = uint8_t(l & 0xF);
+        else s[j - 8] |= uint8_t((l & 0xF) << 4);
+        s[8 + j % 4] |= uint8_t((l >> 4) << (2 * (j / 4)));
+    }
+}
+
+int q3_scale(const uint8_t* s, int j) {
+    const int low = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+    return (low | ((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32;
+}
+
+// The Q3_K reference's sub-block scale: x^2-weighted rounding refinement (ggml: make_q3_quants).
+float search_q3_scale(const float* x, int8_t* L) {
+    constexpr int n = 16, nmax = 4;
+    float max = 0, amax = 0;
+    for (int i = 0; i < n; ++i)
+        if (std::fabs(x[i]) > amax) {
+            amax = std::fabs(x[i]);
+            max = x[i];
+        }
+    if (amax < gguf::kGroupMaxEps) {
+        std::fill(L, L + n, int8_t(0));
+        return 0.f;
+    }
+    const float iscale = -float(nmax) / max;
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+        const int l = std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1);
+        L[i] = int8_t(l);
+        const float w = x[i] * x[i];
+        sumlx += w * x[i] * float(l);
+        suml2 += w * float(l) * float(l);
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        int changed = 0;
+        for (int i = 0; i < n; ++i) {
+            const float w = x[i] * x[i];
+            float slx = sumlx - w * x[i] * float(L[i]);
+            if (!(slx > 0)) continue;
+            float sl2 = suml2 - w * float(L[i]) * float(L[i]);
+            const int new_l = std::clamp(nearest_int(x[i] * sl2 / slx), -nmax, nmax - 1);
+            if (new_l == L[i]) continue;
+            slx += w * x[i] * float(new_l);
+            sl2 += w * float(new_l) * float(new_l);
+            if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+                L[i] = int8_t(new_l);
+                sumlx = slx;
+                suml2 = sl2;
+                ++changed;
+            }
+        }
+        if (!changed) break;
+    }
+    for (int i = 0; i < n; ++i) L[i] = int8_t(L[i] + nmax);
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+void finish_q3_k(const float* x, int8_t* L, uint8_t* y) {
+    const float d = load_half(y + kQ3DAt);
+    for (int j = 0; j < 16; ++j) {
+        const float dl = d * float(q3_scale(y + kQ3ScalesAt, j));
+        if (!dl) continue;
+        requantize_symmetric(x + 16 * j, 16, dl, 4, L + 16 * j);
+    }
+    std::memset(y, 0, 32);
+    for (int j = 0; j < kSuper; ++j)
+        if (L[j] > 3) {
+            y[j % 32] |= uint8_t(1 << (j / 32));
+            L[j] = int8_t(L[j] - 4);
+        }
+    pack_2bit(L, y + kQ3CodesAt);
+}
+
+void encode_q3_k_plain(const float* x, uint8_t* y) {
+    int8_t L[kSuper], stored[16] = {};
+    float scales[16];
+    float max_scale = 0, amax = 0;
+    for (int j = 0; j < 16; ++j) {
+        scales[j] = search_q3_scale(x + 16 * j, L + 16 * j);
+        if (std::fabs(scales[j]) > amax) {
+            amax = std::fabs(scales[j]);
+            max_scale = scales[j];
+        }
+    }
+    float d = 0.f;
+    if (max_scale) {
+        const float iscale = -32.f / max_scale;
+        for (int j = 0; j < 16; ++j) stored[j] = int8_t(std::clamp<int>(int8_t(nearest_int(iscale * scales[j])), -32, 31) + 32);
+        d = 1 / iscale;
+    }
+    pack_q3_scales(stored, y + kQ3ScalesAt);
+    store_half(y + kQ3DAt, d);
+    finish_q3_k(x, L, y);
+}
+
+void encode_q3_k_weighted(const float* x, const float* importance, uint8_t* y) {
+    int8_t L[kSuper], stored[16];
+    float weights[16], scales[16], group_weights[16];
+    const float sigma2 = 2 * gguf::sum_of_squares(x, kSuper) / kSuper;
+    for (int j = 0; j < 16; ++j) {
+        gguf::importance_weights(x + 16 * j, importance + 16 * j, 16, sigma2, weights);
+        group_weights[j] = 0;
+        for (int l = 0; l < 16; ++l) group_weights[j] += weights[l];
+        scales[j] = gguf::search_symmetric_scale(16, 4, x + 16 * j, weights, L + 16 * j);
+    }
+    const float d = gguf::search_symmetric_scale(16, 32, scales, group_weights, stored);
+    pack_q3_scales(stored, y + kQ3ScalesAt);
+    store_half(y + kQ3DAt, d);
+    finish_q3_k(x, L, y);
+}
+
+void decode_q3_k_block(const uint8_t* y, float* x) {
+    const float d = load_half(y + kQ3DAt);
+    const uint8_t* hmask = y;
+    const uint8_t* q = y + kQ3CodesAt;
+    int is = 0, bit = 0;
+    for (int half = 0; half < 2; ++half, q += 32)
+        for (int shift = 0; shift < 8; shift += 2, ++bit)
+            for (int part = 0; part < 2; ++part, ++is) {
+                const float dl = d * float(q3_scale(y + kQ3ScalesAt, is));
+                for (int l = 16 * part; l < 16 * part + 16; ++l)
+                    *x++ = dl * float(((q[l] >> shift) & 3) - ((hmask[l] >> bit) & 1 ? 0 : 4));
+            }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// q4_k / q5_k: f16 d, f16 dmin, scales[12] (8 unsigned 6-bit scale/min pairs), [qh[32]: fifth bits for
+// q5_k], qs[128] (low nibbles: in each 64 values byte l holds values l and l + 32);
+// x = d * scale * q - dmin * min.
+
+constexpr size_t kK4ScalesAt = 4;
+
+void pack_k4_scales(const uint8_t* ls, const uint8_t* lm, uint8_t* s) {
+    for (int j = 0; j < 8; ++j) {
+        if (j < 4) {
+            s[j] = ls[j];
+            s[j + 4] = lm[j];
+        } else {
+            s[j + 4] = uint8_t((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+            s[j - 4] |= uint8_t((ls[j] >> 4) << 6);
+            s[j] |= uint8_t((lm[j] >> 4) << 6);
+        }
+    }
+}
+
+void k4_scale_min(int j, const uint8_t* s, int& scale, int& min) {
+    if (j < 4) {
+        scale = s[j] & 63;
+        min = s[j + 4] & 63;
+    } else {
+        scale = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+        min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+template <int Bits>
+struct KAffine {
+    static constexpr int kMax = (1 << Bits) - 1;
+    static constexpr size_t kBytes = Bits == 4 ? 144 : 176;
+    static constexpr size_t kHighBitsAt = 16;
+    static constexpr size_t kNibblesAt = Bits == 4 ? 16 : 48;
+    // The reference encoder's search: (rmin, rdelta, nstep).
+    static constexpr float kRmin = Bits == 4 ? -1.f : -0.5f;
+    static constexpr int kSteps = Bits == 4 ? 20 : 15;
+
+    static void finish(const float* x, uint8_t* L, uint8_t* y) {
+        const float d = load_half(y);
+        const float dmin = load_half(y + 2);
+        for (int j = 0; j < 8; ++j) {
+            int scale, min;
+            k4_scale_min(j, y + kK4ScalesAt, scale, min);
+            const float dl = d * float(scale);
+            if (!dl) continue;
+            requantize_affine(x + 32 * j, 32, dl, dmin * float(min), kMax, L + 32 * j);
+        }
+        uint8_t* qs = y + kNibblesAt;
+        if constexpr (Bits == 5) std::memset(y + kHighBitsAt, 0, 32);
+        for (int n = 0, pair = 0; n < kSuper; n += 64, ++pair, qs += 32)
+            for (int j = 0; j < 32; ++j) {
+                const int lo = L[n + j], hi = L[n + j + 32];
+                qs[j] = uint8_t((lo & 0xF) | (hi & 0xF) << 4);
+                if constexpr (Bits == 5) y[kHighBitsAt + j] |= uint8_t((lo >> 4) << (2 * pair) | (hi >> 4) << (2 * pair + 1));
+            }
+    }
+
+    static void encode_plain(const float* x, uint8_t* y) {
+        uint8_t L[kSuper], ls[8], lm[8];
+        float weights[32], scales[8], mins[8];
+        float max_scale = 0, max_min = 0;
+        for (int j = 0; j < 8; ++j) {
+            const float* xb = x + 32 * j;
+            const float av_x = std::sqrt(gguf::sum_of_squares(xb, 32) / 32);
+            for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xb[l]);
+            scales[j] = gguf::search_affine_scale(32, kMax, xb, weights, L + 32 * j, &mins[j], kRmin, 0.1f, kSteps, false);
+            max_scale = std::max(max_scale, scales[j]);
+            max_min = std::max(max_min, mins[j]);
+        }
+        const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+        const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+        for (int j = 0; j < 8; ++j) {
+            ls[j] = std::min<uint8_t>(63, uint8_t(nearest_int(inv_scale * scales[j])));
+            lm[j] = std::min<uint8_t>(63, uint8_t(nearest_int(inv_min * mins[j])));
+        }
+        pack_k4_scales(ls, lm, y + kK4ScalesAt);
+        store_half(y, max_scale / 63.f);
+        store_half(y + 2, max_min / 63.f);
+        finish(x, L, y);
+    }
+
+    static void encode_weighted(const float* x, const float* importance, uint8_t* y) {
+        uint8_t L[kSuper], ls[8], lm[8];
+        float weights[32], scales[8], mins[8], group_weights[8];
+        const float sigma2 = 2 * gguf::sum_of_squares(x, kSuper) / kSuper;
+        for (int j = 0; j < 8; ++j) {
+            gguf::importance_weights(x + 32 * j, importance + 32 * j, 32, sigma2, weights);
+            group_weights[j] = 0;
+            for (int l = 0; l < 32; ++l) group_weights[j] += weights[l];
+            scales[j] = gguf::search_affine_scale(32, kMax, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f, 0.05f, 36, false);
+        }
+        const float d = search_positive_scale(8, 63, scales, group_weights, ls);
+        const float dmin = search_positive_scale(8, 63, mins, group_weights, lm);
+        pack_k4_scales(ls, lm, y + kK4ScalesAt);
+        store_half(y, d);
+        store_half(y + 2, dmin);
+        finish(x, L, y);
+    }
+
+    static void decode_block(const uint8_t* y, float* x) {
+        const float d = load_half(y);
+        const float dmin = load_half(y + 2);
+        const uint8_t* qs = y + kNibblesAt;
+        for (int pair = 0; pair < 4; ++pair, qs += 32)
+            for (int nibble = 0; nibble < 2; ++nibble) {
+                int scale, min;
+                k4_scale_min(2 * pair + nibble, y + kK4ScalesAt, scale, min);
+                const float dl = d * float(scale);
+                const float ml = dmin * float(min);
+                const int shift = 4 * nibble, high_bit = 2 * pair + nibble;
+                for (int l = 0; l < 32; ++l) {
+                    int q = (qs[l] >> shift) & 0xF;
+                    if constexpr (Bits == 5) q += ((y[kHighBitsAt + l] >> high_bit) & 1) << 4;
+                    *x++ = dl * float(q) - ml;
+                }
+            }
+    }
+};
+
+// ---------------------------------------------------------------------------------------------------
+// q6_k: ql[128] (low nibbles), qh[64] (high 2 bits), scales[16] (int8 per 16 values), f16 d;
+// x = d * scale * (q - 32). In each 128 values, ql byte l holds values l / l+64 and l+32 / l+96
+// (bytes l and l+32), qh byte l holds the high bits of values l, l+32, l+64, l+96.
+
+constexpr size_t kQ6Bytes = 210;
+constexpr size_t kQ6HighAt = 128;
+constexpr size_t kQ6ScalesAt = 192;
+constexpr size_t kQ6DAt = 208;
+
+void encode_q6_k(const float* x, const float* importance, uint8_t* y) {
+    int8_t L[kSuper];
+    float scales[16];
+    float max_scale = 0, max_abs_scale = 0;
+    for (int j = 0; j < 16; ++j) {
+        // The importance vector enters directly as the weights (ggml does not scale it by magnitude here).
+        scales[j] = gguf::search_symmetric_scale(16, 32, x + 16 * j, importance ? importance + 16 * j : nullptr, L + 16 * j);
+        if (std::fabs(scales[j]) > max_abs_scale) {
+            max_abs_scale = std::fabs(scales[j]);
+            max_scale = scales[j];
+        }
+    }
+    if (max_abs_scale < gguf::kGroupMaxEps) {
+        std::memset(y, 0, kQ6Bytes);
+        return;
+    }
+    const float iscale = -128.f / max_scale;
+    store_half(y + kQ6DAt, 1 / iscale);
+    const float d = load_half(y + kQ6DAt);
+    for (int j = 0; j < 16; ++j) {
+        const int8_t scale = int8_t(std::min(127, nearest_int(iscale * scales[j])));
+        y[kQ6ScalesAt + j] = uint8_t(scale);
+        const float dl = d * float(scale);
+        if (!dl) continue;
+        requantize_symmetric(x + 16 * j, 16, dl, 32, L + 16 * j);
+    }
+    uint8_t* ql = y;
+    uint8_t* qh = y + kQ6HighAt;
+    for (int j = 0; j < kSuper; j += 128, ql += 64, qh += 32)
+        for (int l = 0; l < 32; ++l) {
+            const int q1 = L[j + l], q2 = L[j + l + 32], q3 = L[j + l + 64], q4 = L[j + l + 96];
+            ql[l] = uint8_t((q1 & 0xF) | (q3 & 0xF) << 4);
+            ql[l + 32] = uint8_t((q2 & 0xF) | (q4 & 0xF) << 4);
+            qh[l] = uint8_t((q1 >> 4) | (q2 >> 4) << 2 | (q3 >> 4) << 4 | (q4 >> 4) << 6);
+        }
+}
+
+void decode_q6_k_block(const uint8_t* y, float* x) {
+    const float d = load_half(y + kQ6DAt);
+    const uint8_t* ql = y;
+    const uint8_t* qh = y + kQ6HighAt;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(y + kQ6ScalesAt);
+    for (int n = 0; n < kSuper; n += 128, x += 128, ql += 64, qh += 32, sc += 8)
+        for (int l = 0; l < 32; ++l) {
+            const int is = l / 16;
+            const int q1 = ((ql[l] & 0xF) | ((qh[l] >> 0) & 3) << 4) - 32;
+            const int q2 = ((ql[l + 32] & 0xF) | ((qh[l] >> 2) & 3) << 4) - 32;
+            const int q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
+            const int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
+            x[l] = d * float(sc[is]) * float(q1);
+            x[l + 32] = d * float(sc[is + 2]) * float(q2);
+            x[l + 64] = d * float(sc[is + 4]) * float(q3);
+            x[l + 96] = d * float(sc[is + 6]) * float(q4);
+        }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Row codecs: every super-block is independent; the importance vector is per column.
+
+using PlainBlockFn = void (*)(const float* x, uint8_t* y);
+using WeightedBlockFn = void (*)(const float* x, const float* importance, uint8_t* y);
+using DecodeBlockFn = void (*)(const uint8_t* y, float* x);
+
+template <WeightedBlockFn Weighted, PlainBlockFn Plain>
+void encode_row(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance, const uint8_t*) {
+    gguf::require_whole_blocks(f, n);
+    for (int64_t b = 0; b < n / kSuper; ++b, x += kSuper, y += f.block_bytes) {
+        if (importance) Weighted(x, importance + b * kSuper, y);
+        else Plain(x, y);
+    }
+}
+
+template <DecodeBlockFn Decode>
+void decode_row(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t*) {
+    gguf::require_whole_blocks(f, n);
+    for (int64_t b = 0; b < n / kSuper; ++b, x += kSuper, y += f.block_bytes) Decode(y, x);
+}
+
+void encode_q6_k_plain(const float* x, uint8_t* y) { encode_q6_k(x, nullptr, y); }
+
+}  // namespace
+
+void add_gguf_kquant_formats(std::vector<FormatInfo>& t) {
+    using gguf::block_format;
+    t.push_back(block_format("q2_k", 10, "ggml Q2_K: 256 values, 2-bit codes, 4-bit scale and min per 16",
+                             encode_row<encode_q2_k_weighted, encode_q2_k_plain>, decode_row<decode_q2_k_block>));
+    t.push_back(block_format("q3_k", 11, "ggml Q3_K: 256 values, 3-bit symmetric codes, 6-bit scale per 16",
+                             encode_row<encode_q3_k_weighted, encode_q3_k_plain>, decode_row<decode_q3_k_block>));
+    t.push_back(block_format("q4_k", 12, "ggml Q4_K: 256 values, 4-bit codes, 6-bit scale and min per 32",
+                             encode_row<KAffine<4>::encode_weighted, KAffine<4>::encode_plain>,
+                             decode_row<KAffine<4>::decode_block>));
+    t.push_back(block_format("q5_k", 13, "ggml Q5_K: 256 values, 5-bit codes, 6-bit scale and min per 32",
+                             encode_row<KAffine<5>::encode_weighted, KAffine<5>::encode_plain>,
+                             decode_row<KAffine<5>::decode_block>));
+    t.push_back(block_format("q6_k", 14, "ggml Q6_K: 256 values, 6-bit symmetric codes, 8-bit scale per 16",
+                             encode_row<encode_q6_k, encode_q6_k_plain>, decode_row<decode_q6_k_block>));
+}
 
 }  // namespace qb

@@ -1,7 +1,333 @@
+// ggml's 32-value block types q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl and the 256-value iq4_xs, encoded and
+// decoded exactly like ggml-quants.c: without an importance vector like the quantize_row_*_ref paths,
+// with one like the importance-weighted searches llama-quantize runs with an imatrix.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
 #include "core/quant/format_families.h"
+#include "core/quant/gguf_block.h"
+#include "core/quant/gguf_scale_search.h"
 
 namespace qb {
+namespace {
 
-void add_gguf_legacy_formats(std::vector<FormatInfo>&) {}
+using gguf::load_half;
+using gguf::nearest_int;
+using gguf::store_half;
+
+constexpr int kBlock = 32;
+constexpr int kHalf = kBlock / 2;
+
+// ---------------------------------------------------------------------------------------------------
+// q4_0, q4_1, q5_0, q5_1: `Bits`-bit codes, symmetric (x = d * (q - 2^(Bits-1))) or affine (x = d * q + m).
+// Block: f16 d, [f16 m if affine], [u32 fifth bits if Bits == 5], 16 bytes of low nibbles where byte j
+// holds values j and j + 16.
+
+template <int Bits, bool Affine>
+struct Legacy {
+    static constexpr int kLevels = 1 << Bits;
+    static constexpr int kOffset = Affine ? 0 : kLevels / 2;
+    static constexpr size_t kMinAt = 2;
+    static constexpr size_t kHighBitsAt = Affine ? 4 : 2;
+    static constexpr size_t kNibblesAt = kHighBitsAt + (Bits == 5 ? 4 : 0);
+
+    static void pack(const uint8_t* L, uint8_t* y) {
+        uint32_t high_bits = 0;
+        for (int j = 0; j < kHalf; ++j) {
+            y[kNibblesAt + j] = uint8_t((L[j] & 0x0F) | ((L[j + kHalf] & 0x0F) << 4));
+            high_bits |= uint32_t((L[j] >> 4) & 1) << j;
+            high_bits |= uint32_t((L[j + kHalf] >> 4) & 1) << (j + kHalf);
+        }
+        if constexpr (Bits == 5) std::memcpy(y + kHighBitsAt, &high_bits, 4);
+    }
+
+    // ggml's quantize_row_q{4,5}_{0,1}_ref: scale from the extremes, round by truncating q + 0.5.
+    static void encode_block_plain(const float* x, uint8_t* y) {
+        uint8_t L[kBlock];
+        if constexpr (Affine) {
+            const auto [lo, hi] = std::minmax_element(x, x + kBlock);
+            const float min = *lo;
+            const float d = (*hi - min) / float(kLevels - 1);
+            const float id = d ? 1.0f / d : 0.0f;
+            store_half(y, d);
+            store_half(y + kMinAt, min);
+            for (int j = 0; j < kBlock; ++j) L[j] = uint8_t(std::min(kLevels - 1, int(int8_t((x[j] - min) * id + 0.5f))));
+        } else {
+            float max = 0, amax = 0;
+            for (int j = 0; j < kBlock; ++j)
+                if (amax < std::fabs(x[j])) {
+                    amax = std::fabs(x[j]);
+                    max = x[j];
+                }
+            const float d = max / float(-kOffset);
+            const float id = d ? 1.0f / d : 0.0f;
+            store_half(y, d);
+            const float bias = float(kOffset) + 0.5f;
+            for (int j = 0; j < kBlock; ++j) L[j] = uint8_t(std::min(kLevels - 1, int(int8_t(x[j] * id + bias))));
+        }
+        pack(L, y);
+    }
+
+    static void encode_block_weighted(const float* x, const float* weight, uint8_t* y) {
+        uint8_t L[kBlock];
+        if constexpr (Affine) {
+            float neg_min;
+            const float d = gguf::search_affine_scale(kBlock, kLevels - 1, x, weight, L, &neg_min, -0.9f, 0.05f, 36, false);
+            store_half(y, d);
+            store_half(y + kMinAt, -neg_min);
+        } else {
+            int8_t codes[kBlock];
+            store_half(y, gguf::search_symmetric_scale(kBlock, kOffset, x, weight, codes));
+            std::copy(codes, codes + kBlock, L);
+        }
+        pack(L, y);
+    }
+
+    static void encode(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance,
+                       const uint8_t*) {
+        gguf::require_whole_blocks(f, n);
+        const int64_t blocks = n / kBlock;
+        if (!importance) {
+            for (int64_t b = 0; b < blocks; ++b) encode_block_plain(x + b * kBlock, y + b * f.block_bytes);
+            return;
+        }
+        const float sigma2 = gguf::sum_of_squares(x, n) / float(n);
+        float weight[kBlock];
+        for (int64_t b = 0; b < blocks; ++b) {
+            gguf::importance_weights(x + b * kBlock, importance + b * kBlock, kBlock, sigma2, weight);
+            encode_block_weighted(x + b * kBlock, weight, y + b * f.block_bytes);
+        }
+    }
+
+    static void decode(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t*) {
+        gguf::require_whole_blocks(f, n);
+        for (int64_t b = 0; b < n / kBlock; ++b, y += f.block_bytes, x += kBlock) {
+            const float d = load_half(y);
+            const float m = Affine ? load_half(y + kMinAt) : 0.0f;
+            uint32_t high_bits = 0;
+            if constexpr (Bits == 5) std::memcpy(&high_bits, y + kHighBitsAt, 4);
+            for (int j = 0; j < kHalf; ++j) {
+                const uint8_t packed = y[kNibblesAt + j];
+                const int q0 = (packed & 0x0F) | int((high_bits >> j) & 1) << 4;
+                const int q1 = (packed >> 4) | int((high_bits >> (j + kHalf)) & 1) << 4;
+                if constexpr (Affine) {
+                    x[j] = float(q0) * d + m;
+                    x[j + kHalf] = float(q1) * d + m;
+                } else {
+                    x[j] = float(q0 - kOffset) * d;
+                    x[j + kHalf] = float(q1 - kOffset) * d;
+                }
+            }
+        }
+    }
+};
+
+// ---------------------------------------------------------------------------------------------------
+// q8_0: f16 d, 32 signed bytes; x = d * q. ggml ignores the importance vector for this type.
+
+constexpr size_t kQ8Bytes = 34;
+
+void encode_q8_0(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float*, const uint8_t*) {
+    gguf::require_whole_blocks(f, n);
+    for (int64_t b = 0; b < n / kBlock; ++b, x += kBlock, y += kQ8Bytes) {
+        float amax = 0;
+        for (int j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
+        const float d = amax / 127.f;
+        const float id = d ? 1.0f / d : 0.0f;
+        store_half(y, d);
+        for (int j = 0; j < kBlock; ++j) y[2 + j] = uint8_t(int8_t(std::round(x[j] * id)));
+    }
+}
+
+void decode_q8_0(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t*) {
+    gguf::require_whole_blocks(f, n);
+    for (int64_t b = 0; b < n / kBlock; ++b, x += kBlock, y += kQ8Bytes) {
+        const float d = load_half(y);
+        for (int j = 0; j < kBlock; ++j) x[j] = float(int8_t(y[2 + j])) * d;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// iq4_nl / iq4_xs: 4-bit indices into a fixed non-linear 16-value grid. iq4_nl: f16 d + 16 nibble bytes
+// per 32 values. iq4_xs: per 256 values f16 d, then a 6-bit scale per 32 (low nibbles in scales_l, high
+// 2 bits in the u16 scales_h), then 128 nibble bytes; x = d * (scale - 32) * grid[q].
+
+constexpr int8_t kIq4Grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+constexpr int kIq4Tries = 7;
+constexpr int kSuperBlock = 256;
+constexpr size_t kIq4NlBytes = 18;
+constexpr size_t kIq4XsBytes = 136;
+constexpr size_t kXsScalesHighAt = 2;
+constexpr size_t kXsScalesLowAt = 4;
+constexpr size_t kXsNibblesAt = 8;
+
+// Index of the grid value nearest to v, upper one on ties (ggml: best_index_int8, computed the same way
+// because rounding of the two distances decides near-ties).
+int nearest_grid_index(float v) {
+    if (v <= kIq4Grid[0]) return 0;
+    if (v >= kIq4Grid[15]) return 15;
+    int lo = 0, hi = 15;
+    while (hi - lo > 1) {
+        const int mid = (lo + hi) / 2;
+        if (v < kIq4Grid[mid]) hi = mid;
+        else lo = mid;
+    }
+    return v - float(kIq4Grid[hi - 1]) < float(kIq4Grid[hi]) - v ? hi - 1 : hi;
+}
+
+struct GridFit {
+    float sumqx = 0;
+    float sumq2 = 0;
+};
+
+GridFit fit_grid(const float* x, const float* weight, float inverse_scale) {
+    GridFit fit;
+    for (int j = 0; j < kBlock; ++j) {
+        const float q = kIq4Grid[nearest_grid_index(inverse_scale * x[j])];
+        fit.sumqx += weight[j] * q * x[j];
+        fit.sumq2 += weight[j] * q * q;
+    }
+    return fit;
+}
+
+// Best scale of one 32-value group: least-squares scale for each of 2*kIq4Tries+1 grid stretchings
+// (the codes are assigned afterwards, from the scale as stored).
+float search_grid_scale(const float* x, const float* weight) {
+    float max = 0, amax = 0;
+    for (int j = 0; j < kBlock; ++j)
+        if (std::fabs(x[j]) > amax) {
+            amax = std::fabs(x[j]);
+            max = x[j];
+        }
+    if (amax < gguf::kGroupMaxEps) return 0;
+    const float d0 = -max / float(kIq4Grid[0]);
+    GridFit fit = fit_grid(x, weight, 1 / d0);
+    float d = fit.sumq2 > 0 ? fit.sumqx / fit.sumq2 : 0.f;
+    float best = d * fit.sumqx;
+    for (int itry = -kIq4Tries; itry <= kIq4Tries; ++itry) {
+        fit = fit_grid(x, weight, float(itry + kIq4Grid[0]) / max);
+        if (fit.sumq2 > 0 && fit.sumqx * fit.sumqx > best * fit.sumq2) {
+            d = fit.sumqx / fit.sumq2;
+            best = d * fit.sumqx;
+        }
+    }
+    return d;
+}
+
+// Weights of one group: importance-scaled (sigma2 from the whole super-block), else x^2.
+void grid_weights(const float* x, const float* importance, float sigma2, float* weight) {
+    if (importance) gguf::importance_weights(x, importance, kBlock, sigma2, weight);
+    else
+        for (int j = 0; j < kBlock; ++j) weight[j] = x[j] * x[j];
+}
+
+float grid_sigma2(const float* x, int n) { return gguf::sum_of_squares(x, n) * (2.f / float(n)); }
+
+void assign_grid(const float* x, float scale, uint8_t* L) {
+    const float inverse = scale ? 1 / scale : 0.f;
+    for (int j = 0; j < kBlock; ++j) L[j] = uint8_t(nearest_grid_index(inverse * x[j]));
+}
+
+void pack_nibbles(const uint8_t* L, uint8_t* q) {
+    for (int j = 0; j < kHalf; ++j) q[j] = uint8_t(L[j] | (L[j + kHalf] << 4));
+}
+
+void encode_iq4_nl(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance,
+                   const uint8_t*) {
+    gguf::require_whole_blocks(f, n);
+    float weight[kBlock];
+    uint8_t L[kBlock];
+    for (int64_t b = 0; b < n / kBlock; ++b, x += kBlock, y += kIq4NlBytes) {
+        grid_weights(x, importance ? importance + b * kBlock : nullptr, grid_sigma2(x, kBlock), weight);
+        const float d = search_grid_scale(x, weight);
+        store_half(y, d);
+        assign_grid(x, d, L);
+        pack_nibbles(L, y + 2);
+    }
+}
+
+void encode_iq4_xs(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance,
+                   const uint8_t*) {
+    gguf::require_whole_blocks(f, n);
+    constexpr int kGroups = kSuperBlock / kBlock;
+    float weight[kBlock];
+    float scales[kGroups];
+    uint8_t L[kBlock];
+    for (int64_t sb = 0; sb < n / kSuperBlock; ++sb, x += kSuperBlock, y += kIq4XsBytes) {
+        const float sigma2 = grid_sigma2(x, kSuperBlock);
+        float max_scale = 0, amax_scale = 0;
+        for (int g = 0; g < kGroups; ++g) {
+            const float* qw = importance ? importance + sb * kSuperBlock + g * kBlock : nullptr;
+            grid_weights(x + g * kBlock, qw, sigma2, weight);
+            scales[g] = search_grid_scale(x + g * kBlock, weight);
+            if (std::fabs(scales[g]) > amax_scale) {
+                amax_scale = std::fabs(scales[g]);
+                max_scale = scales[g];
+            }
+        }
+        const float d = -max_scale / 32;
+        store_half(y, d);
+        const float id = d ? 1 / d : 0.f;
+        uint16_t scales_high = 0;
+        std::memset(y + kXsScalesLowAt, 0, 4);
+        for (int g = 0; g < kGroups; ++g) {
+            const int l = std::clamp(nearest_int(id * scales[g]), -32, 31);
+            assign_grid(x + g * kBlock, d * float(l), L);
+            pack_nibbles(L, y + kXsNibblesAt + g * kHalf);
+            const int stored = l + 32;
+            y[kXsScalesLowAt + g / 2] |= uint8_t((stored & 0xF) << 4 * (g % 2));
+            scales_high |= uint16_t((stored >> 4) << 2 * g);
+        }
+        std::memcpy(y + kXsScalesHighAt, &scales_high, 2);
+    }
+}
+
+void decode_grid_group(const uint8_t* q, float scale, float* x) {
+    for (int j = 0; j < kHalf; ++j) {
+        x[j] = scale * float(kIq4Grid[q[j] & 0x0F]);
+        x[j + kHalf] = scale * float(kIq4Grid[q[j] >> 4]);
+    }
+}
+
+void decode_iq4_nl(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t*) {
+    gguf::require_whole_blocks(f, n);
+    for (int64_t b = 0; b < n / kBlock; ++b, x += kBlock, y += kIq4NlBytes) decode_grid_group(y + 2, load_half(y), x);
+}
+
+void decode_iq4_xs(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t*) {
+    gguf::require_whole_blocks(f, n);
+    for (int64_t sb = 0; sb < n / kSuperBlock; ++sb, y += kIq4XsBytes) {
+        const float d = load_half(y);
+        uint16_t scales_high;
+        std::memcpy(&scales_high, y + kXsScalesHighAt, 2);
+        for (int g = 0; g < kSuperBlock / kBlock; ++g, x += kBlock) {
+            const int low = (y[kXsScalesLowAt + g / 2] >> 4 * (g % 2)) & 0xF;
+            const int high = (scales_high >> 2 * g) & 3;
+            decode_grid_group(y + kXsNibblesAt + g * kHalf, d * float((low | high << 4) - 32), x);
+        }
+    }
+}
+
+}  // namespace
+
+void add_gguf_legacy_formats(std::vector<FormatInfo>& t) {
+    using gguf::block_format;
+    t.push_back(block_format("q4_0", 2, "ggml Q4_0: 32 values, 4-bit symmetric codes, f16 scale",
+                             Legacy<4, false>::encode, Legacy<4, false>::decode));
+    t.push_back(block_format("q4_1", 3, "ggml Q4_1: 32 values, 4-bit codes, f16 scale and minimum",
+                             Legacy<4, true>::encode, Legacy<4, true>::decode));
+    t.push_back(block_format("q5_0", 6, "ggml Q5_0: 32 values, 5-bit symmetric codes, f16 scale",
+                             Legacy<5, false>::encode, Legacy<5, false>::decode));
+    t.push_back(block_format("q5_1", 7, "ggml Q5_1: 32 values, 5-bit codes, f16 scale and minimum",
+                             Legacy<5, true>::encode, Legacy<5, true>::decode));
+    t.push_back(block_format("q8_0", 8, "ggml Q8_0: 32 values, 8-bit symmetric codes, f16 scale", encode_q8_0,
+                             decode_q8_0));
+    t.push_back(block_format("iq4_nl", 20, "ggml IQ4_NL: 32 values, 4-bit indices into a non-linear grid, f16 scale",
+                             encode_iq4_nl, decode_iq4_nl));
+    t.push_back(block_format("iq4_xs", 23,
+                             "ggml IQ4_XS: 256 values, 4-bit non-linear grid, 6-bit scale per 32, f16 super-scale",
+                             encode_iq4_xs, decode_iq4_xs));
+}
 
 }  // namespace qb
