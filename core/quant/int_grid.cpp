@@ -1,8 +1,341 @@
+// Uniform integer grids: int<bits>_<g<N>|pc|pt>_<sym|asym>[_clip], 2..8 bits.
+//
+// Every scale unit (a group of N values, a row, or the whole tensor) stores a record
+//     f16 scale s (little-endian) [+ u8 zero point z, asymmetric only]
+// and each value x as an unsigned code c of `bits` bits, decoded as  x' = s * (c - z).
+//   sym:  z = 2^(bits-1) implicitly; c in 1 .. 2^bits-1 (the signed range -(2^(bits-1)-1) .. 2^(bits-1)-1,
+//         restricted so the grid is symmetric: +absmax and -absmax are equally representable);
+//         s = absmax / (2^(bits-1)-1).
+//   asym: the range [lo, hi] = [min(min x, 0), max(max x, 0)] always holds 0, which is therefore exact;
+//         s = (hi - lo) / (2^bits - 1), z = roundEven(-lo / s) in 0 .. 2^bits-1, c in 0 .. 2^bits-1.
+// s is stored as the smallest f16 not below the exact scale (f16_scale_at_least), so nothing is clipped
+// and the round-to-nearest error is at most s/2. Codes: c = clamp(roundEven(x * (1/s)) + z), with 1/s
+// computed in f32 (0 when s = 0).
+// Codes are packed LSB-first: code i of a unit occupies bits [i*bits, (i+1)*bits) of the unit's code
+// bytes (byte k holds stream bits 8k..8k+7), ceil(bits * count / 8) bytes, the last one zero-padded.
+//   g<N>: row = per group [record][codes of N values]      block_values = N
+//   pc:   row = [record][codes of the row]                  block_values = 0 (row_bytes_fn)
+//   pt:   tensor header = [record]; row = [codes of the row] header_bytes = record size
+// _clip: instead of the full range, the ratio r in {1, 0.975, ..., 0.5} whose grid over [r*lo, r*hi]
+// gives the least squared error of the unit is kept (weighted by the importance of each column when one
+// is given; ties keep the larger r). Without _clip the importance vector does not change the result.
+#include <charconv>
+#include <cmath>
+#include <limits>
+
 #include "core/quant/format_families.h"
+#include "core/quant/grid_common.h"
 
 namespace qb {
+namespace {
 
-void add_grid_formats(std::vector<FormatInfo>&) {}
-std::optional<FormatInfo> parse_grid_format(std::string_view) { return std::nullopt; }
+constexpr int kClipSteps = 20;          // ratios 1 - k * kClipStep, k = 0..kClipSteps
+constexpr double kClipStep = 0.025;
+constexpr int64_t kMaxGroup = int64_t(1) << 30;
+
+int max_code(int bits) { return (1 << bits) - 1; }
+size_t record_bytes(const GridParams& g) { return g.asymmetric ? 3 : 2; }
+size_t code_bytes(int bits, int64_t count) { return size_t((int64_t(bits) * count + 7) / 8); }
+
+struct Scale {
+    uint16_t s_f16 = 0;
+    int zero = 0;
+    float s() const { return fp16_to_fp32(s_f16); }
+};
+
+void write_record(const GridParams& g, const Scale& scale, uint8_t* out) {
+    store_f16(out, scale.s_f16);
+    if (g.asymmetric) out[2] = uint8_t(scale.zero);
+}
+
+Scale read_record(const GridParams& g, const uint8_t* in) {
+    return {load_f16_bits(in), g.asymmetric ? int(in[2]) : 1 << (g.bits - 1)};
+}
+
+// `rows` runs of `n` values, run r at x + r * stride; weights[j] (optional) applies to value j of every run.
+struct Values {
+    const float* x;
+    int64_t rows;
+    int64_t n;
+    int64_t stride;
+    const float* weights;
+};
+
+struct Range {
+    float lo = 0, hi = 0;  // lo <= 0 <= hi; symmetric grids use hi = absmax only
+};
+
+Range value_range(const GridParams& g, const Values& v) {
+    Range r;
+    for (int64_t row = 0; row < v.rows; ++row) {
+        const float* x = v.x + row * v.stride;
+        if (!g.asymmetric) {
+            r.hi = std::fmax(r.hi, abs_max(x, v.n));
+            continue;
+        }
+        for (int64_t i = 0; i < v.n; ++i) {
+            r.lo = std::fmin(r.lo, x[i]);
+            r.hi = std::fmax(r.hi, x[i]);
+        }
+    }
+    return r;
+}
+
+Scale scale_for_range(const GridParams& g, float lo, float hi) {
+    if (!g.asymmetric) {
+        const uint16_t s = f16_scale_at_least(hi / float(max_code(g.bits - 1)));
+        return {s, 1 << (g.bits - 1)};
+    }
+    Scale scale{f16_scale_at_least((hi - lo) / float(max_code(g.bits))), 0};
+    const float s = scale.s();
+    if (s > 0) scale.zero = int(std::fmin(std::fmax(std::nearbyint(-lo / s), 0.0f), float(max_code(g.bits))));
+    return scale;
+}
+
+// Maps values to codes of the grid `scale`; NaN maps to the lowest code.
+class Quantizer {
+public:
+    Quantizer(const GridParams& g, const Scale& scale)
+        : zero_(scale.zero), lowest_(g.asymmetric ? 0 : 1), highest_(max_code(g.bits)), s_(scale.s()),
+          inverse_(s_ > 0 ? 1.0f / s_ : 0.0f) {}
+    unsigned code(float x) const {
+        const float q = std::nearbyint(x * inverse_) + float(zero_);
+        return unsigned(std::fmin(std::fmax(q, float(lowest_)), float(highest_)));
+    }
+    float value(unsigned code) const { return s_ * float(int(code) - zero_); }
+
+private:
+    int zero_, lowest_, highest_;
+    float s_, inverse_;
+};
+
+double squared_error(const GridParams& g, const Scale& scale, const Values& v) {
+    const Quantizer q(g, scale);
+    double sum = 0;
+    for (int64_t row = 0; row < v.rows; ++row) {
+        const float* x = v.x + row * v.stride;
+        for (int64_t i = 0; i < v.n; ++i) {
+            const double e = double(x[i]) - double(q.value(q.code(x[i])));
+            sum += (v.weights ? double(v.weights[i]) : 1.0) * e * e;
+        }
+    }
+    return sum;
+}
+
+Scale choose_scale(const GridParams& g, const Values& v) {
+    const Range range = value_range(g, v);
+    Scale best = scale_for_range(g, range.lo, range.hi);
+    if (!g.clip_search) return best;
+    double best_error = squared_error(g, best, v);
+    for (int k = 1; k <= kClipSteps; ++k) {
+        const float ratio = float(1.0 - k * kClipStep);
+        const Scale candidate = scale_for_range(g, ratio * range.lo, ratio * range.hi);
+        const double error = squared_error(g, candidate, v);
+        if (error < best_error) {
+            best = candidate;
+            best_error = error;
+        }
+    }
+    return best;
+}
+
+void pack_codes(const Quantizer& q, int bits, const float* x, int64_t n, uint8_t* out) {
+    uint32_t pending = 0;
+    int pending_bits = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        pending |= q.code(x[i]) << pending_bits;
+        pending_bits += bits;
+        while (pending_bits >= 8) {
+            *out++ = uint8_t(pending);
+            pending >>= 8;
+            pending_bits -= 8;
+        }
+    }
+    if (pending_bits > 0) *out = uint8_t(pending);
+}
+
+void unpack_values(const Quantizer& q, int bits, const uint8_t* in, int64_t n, float* x) {
+    const uint32_t mask = uint32_t(max_code(bits));
+    uint32_t pending = 0;
+    int pending_bits = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        while (pending_bits < bits) {
+            pending |= uint32_t(*in++) << pending_bits;
+            pending_bits += 8;
+        }
+        x[i] = q.value(pending & mask);
+        pending >>= bits;
+        pending_bits -= bits;
+    }
+}
+
+int64_t unit_values(const GridParams& g, int64_t row_values) { return g.group > 0 ? g.group : row_values; }
+
+// g<N> and pc: each unit of the row carries its own record.
+void encode_units(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance,
+                  const uint8_t*) {
+    const GridParams& g = f.grid;
+    const int64_t unit = unit_values(g, n);
+    for (int64_t begin = 0; begin < n; begin += unit) {
+        const Scale scale = choose_scale(g, {x + begin, 1, unit, unit, importance ? importance + begin : nullptr});
+        write_record(g, scale, y);
+        y += record_bytes(g);
+        pack_codes(Quantizer(g, scale), g.bits, x + begin, unit, y);
+        y += code_bytes(g.bits, unit);
+    }
+}
+
+void decode_units(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t*) {
+    const GridParams& g = f.grid;
+    const int64_t unit = unit_values(g, n);
+    for (int64_t begin = 0; begin < n; begin += unit) {
+        const Quantizer q(g, read_record(g, y));
+        y += record_bytes(g);
+        unpack_values(q, g.bits, y, unit, x + begin);
+        y += code_bytes(g.bits, unit);
+    }
+}
+
+// pt: one record in the tensor header, rows hold codes only.
+void prepare_tensor_record(const FormatInfo& f, const float* x, int64_t rows, int64_t cols, const float* importance,
+                           uint8_t* header) {
+    write_record(f.grid, choose_scale(f.grid, {x, rows, cols, cols, importance}), header);
+}
+
+void encode_tensor_scaled_row(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float*,
+                              const uint8_t* header) {
+    pack_codes(Quantizer(f.grid, read_record(f.grid, header)), f.grid.bits, x, n, y);
+}
+
+void decode_tensor_scaled_row(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t* header) {
+    unpack_values(Quantizer(f.grid, read_record(f.grid, header)), f.grid.bits, y, n, x);
+}
+
+size_t per_channel_row_bytes(const FormatInfo& f, int64_t cols) {
+    return record_bytes(f.grid) + code_bytes(f.grid.bits, cols);
+}
+
+size_t per_tensor_row_bytes(const FormatInfo& f, int64_t cols) { return code_bytes(f.grid.bits, cols); }
+
+// Built with += : GCC 12 warns falsely (-Wrestrict) on "literal" + std::string temporaries.
+std::string grid_name(const GridParams& g) {
+    std::string name = "int";
+    name += std::to_string(g.bits);
+    if (g.group == kPerChannel) {
+        name += "_pc";
+    } else if (g.group == kPerTensor) {
+        name += "_pt";
+    } else {
+        name += "_g";
+        name += std::to_string(g.group);
+    }
+    name += g.asymmetric ? "_asym" : "_sym";
+    if (g.clip_search) name += "_clip";
+    return name;
+}
+
+std::string grid_description(const GridParams& g) {
+    std::string text = std::to_string(g.bits);
+    text += g.asymmetric ? "-bit asymmetric integer grid, f16 scale + u8 zero point " : "-bit symmetric integer grid, f16 scale ";
+    if (g.group == kPerChannel) {
+        text += "per row";
+    } else if (g.group == kPerTensor) {
+        text += "per tensor";
+    } else {
+        text += "per ";
+        text += std::to_string(g.group);
+        text += " values";
+    }
+    if (g.clip_search) text += ", MSE-optimal clipping";
+    return text;
+}
+
+FormatInfo make_grid_format(const GridParams& g) {
+    FormatInfo f;
+    f.name = grid_name(g);
+    f.kind = FormatKind::IntGrid;
+    f.description = grid_description(g);
+    f.grid = g;
+    if (g.group > 0) {
+        f.block_values = g.group;
+        f.block_bytes = record_bytes(g) + code_bytes(g.bits, g.group);
+        f.nominal_bits = 8.0 * double(f.block_bytes) / double(g.group);
+    } else {
+        f.block_values = 0;
+        f.nominal_bits = g.bits;  // the record is negligible for long rows
+    }
+    if (g.group == kPerTensor) {
+        f.header_bytes = record_bytes(g);
+        f.prepare_header = prepare_tensor_record;
+        f.row_bytes_fn = per_tensor_row_bytes;
+        f.encode_row = encode_tensor_scaled_row;
+        f.decode_row = decode_tensor_scaled_row;
+    } else {
+        f.row_bytes_fn = g.group == kPerChannel ? per_channel_row_bytes : nullptr;
+        f.encode_row = encode_units;
+        f.decode_row = decode_units;
+    }
+    return f;
+}
+
+std::optional<int64_t> parse_count(std::string_view digits) {
+    int64_t value = 0;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (error != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+    return value;
+}
+
+std::optional<GridParams> parse_grid_params(std::string_view name) {
+    std::vector<std::string_view> parts;
+    for (size_t start = 0;;) {
+        const size_t end = name.find('_', start);
+        parts.push_back(name.substr(start, end - start));
+        if (end == std::string_view::npos) break;
+        start = end + 1;
+    }
+    if (parts.size() < 3 || parts.size() > 4 || !parts[0].starts_with("int")) return std::nullopt;
+    if (parts.size() == 4 && parts[3] != "clip") return std::nullopt;
+    GridParams g;
+    const auto bits = parse_count(parts[0].substr(3));
+    if (!bits || *bits < 2 || *bits > 8) return std::nullopt;
+    g.bits = int(*bits);
+    if (parts[1] == "pc") {
+        g.group = kPerChannel;
+    } else if (parts[1] == "pt") {
+        g.group = kPerTensor;
+    } else {
+        const auto group = parts[1].starts_with("g") ? parse_count(parts[1].substr(1)) : std::nullopt;
+        if (!group || *group < 1 || *group > kMaxGroup) return std::nullopt;
+        g.group = *group;
+    }
+    if (parts[2] != "sym" && parts[2] != "asym") return std::nullopt;
+    g.asymmetric = parts[2] == "asym";
+    g.clip_search = parts.size() == 4;
+    return g;
+}
+
+}  // namespace
+
+void add_grid_formats(std::vector<FormatInfo>& table) {
+    auto add = [&](int bits, int64_t group, bool asymmetric, bool clip = false) {
+        table.push_back(make_grid_format({bits, group, asymmetric, clip}));
+    };
+    for (int bits : {2, 3, 4})
+        for (int64_t group : {int64_t(32), int64_t(128), kPerChannel})
+            for (bool asymmetric : {false, true}) add(bits, group, asymmetric);
+    add(8, 128, false);
+    add(8, kPerChannel, false);
+    add(8, kPerChannel, true);
+    add(8, kPerTensor, false);
+    add(4, 128, false, true);
+    add(4, 128, true, true);
+}
+
+std::optional<FormatInfo> parse_grid_format(std::string_view name) {
+    const auto params = parse_grid_params(name);
+    // Only the canonical spelling is accepted ("int4_g032_sym" is not), so a name maps to one entry.
+    if (!params || grid_name(*params) != name) return std::nullopt;
+    return make_grid_format(*params);
+}
 
 }  // namespace qb
