@@ -1,0 +1,117 @@
+#include "core/infer/sentencepiece.h"
+
+#include <cstdio>
+#include <queue>
+
+#include "core/infer/unicode.h"
+
+namespace qb {
+
+struct SentencePieceEncoder::Symbol {
+    uint32_t start;
+    uint32_t length;  // 0 once merged into its left neighbour
+    int32_t prev;
+    int32_t next;
+};
+
+namespace {
+
+struct Candidate {
+    float score;
+    int32_t left;
+    int32_t right;
+    uint32_t length;  // bytes of the merged piece; a later mismatch means one side has changed since
+};
+
+struct LowerPriority {
+    bool operator()(const Candidate& a, const Candidate& b) const {
+        return a.score < b.score || (a.score == b.score && a.left > b.left);
+    }
+};
+
+}  // namespace
+
+SentencePieceEncoder::SentencePieceEncoder(const Vocabulary& vocab, const PieceIndex& index)
+    : vocab_(vocab), index_(index) {
+    for (int byte = 0; byte < 256; ++byte) {
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "<0x%02X>", byte);
+        const char raw = char(byte);
+        int32_t id = index_.find(hex);
+        if (id < 0) id = index_.find(std::string_view(&raw, 1));
+        byte_tokens_[byte] = id >= 0 ? id : vocab_.unk_id;
+    }
+    newline_splits_text_ = true;
+    for (const auto& piece : vocab_.pieces)
+        if (piece.size() > 1 && piece.find('\n') != std::string::npos) newline_splits_text_ = false;
+}
+
+void SentencePieceEncoder::encode(std::string_view text, std::vector<int32_t>& out) const {
+    std::vector<Symbol> symbols;
+    symbols.reserve(text.size());
+    for (size_t offset = 0; offset < text.size();) {
+        const size_t length = std::min(unicode::utf8_length_from_lead_byte(uint8_t(text[offset])), text.size() - offset);
+        symbols.push_back({uint32_t(offset), uint32_t(length), -1, -1});
+        offset += length;
+    }
+    // When no piece spans a newline, each line merges on its own with the same result and a smaller queue.
+    const auto is_newline = [&](const Symbol& s) { return s.length == 1 && text[s.start] == '\n'; };
+    int32_t first = 0;
+    for (int32_t i = 0; i < int32_t(symbols.size()); ++i) {
+        if (!newline_splits_text_ || !is_newline(symbols[i])) continue;
+        merge_and_emit(text, symbols, first, i, out);
+        merge_and_emit(text, symbols, i, i + 1, out);
+        first = i + 1;
+    }
+    merge_and_emit(text, symbols, first, int32_t(symbols.size()), out);
+}
+
+void SentencePieceEncoder::merge_and_emit(std::string_view text, std::vector<Symbol>& symbols, int32_t first,
+                                          int32_t last, std::vector<int32_t>& out) const {
+    if (first >= last) return;
+    for (int32_t i = first; i < last; ++i) {
+        symbols[i].prev = i - 1;
+        symbols[i].next = i + 1;
+    }
+    symbols[first].prev = -1;
+    symbols[last - 1].next = -1;
+
+    std::priority_queue<Candidate, std::vector<Candidate>, LowerPriority> queue;
+    const size_t longest = index_.longest_piece_bytes();
+    const auto consider = [&](int32_t left, int32_t right) {
+        if (left < 0 || right < 0) return;
+        const uint32_t length = symbols[left].length + symbols[right].length;
+        if (length > longest) return;
+        const int32_t id = index_.find(text.substr(symbols[left].start, length));
+        if (id >= 0) queue.push({vocab_.scores[id], left, right, length});
+    };
+    for (int32_t i = first + 1; i < last; ++i) consider(i - 1, i);
+
+    while (!queue.empty()) {
+        const Candidate best = queue.top();
+        queue.pop();
+        Symbol& left = symbols[best.left];
+        Symbol& right = symbols[best.right];
+        if (left.length == 0 || right.length == 0 || left.length + right.length != best.length) continue;
+        left.length += right.length;
+        right.length = 0;
+        left.next = right.next;
+        if (right.next >= 0) symbols[right.next].prev = best.left;
+        consider(left.prev, best.left);
+        consider(best.left, left.next);
+    }
+
+    for (int32_t i = first; i != -1; i = symbols[i].next)
+        append_piece_or_bytes(text.substr(symbols[i].start, symbols[i].length), out);
+}
+
+void SentencePieceEncoder::append_piece_or_bytes(std::string_view piece, std::vector<int32_t>& out) const {
+    if (const int32_t id = index_.find(piece); id >= 0) {
+        out.push_back(id);
+        return;
+    }
+    for (char c : piece)
+        if (const int32_t id = byte_tokens_[uint8_t(c)]; id >= 0) out.push_back(id);
+}
+
+}  // namespace qb

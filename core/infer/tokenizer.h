@@ -1,0 +1,51 @@
+// Tokenizer: text <-> token ids for a Vocabulary, with llama.cpp's behaviour (its tokenizer fixtures pass).
+// - encode(text, add_bos): special tokens written in the text are NOT parsed as specials unless asked
+//   (llama.cpp's perplexity default); user-defined pieces are always matched whole, as in llama.cpp.
+//   SentencePiece vocabularies get the dummy-prefix space at the start and after each special token.
+// - decode(ids): concatenated pieces, control tokens dropped, byte tokens joined into UTF-8, an unknown token
+//   shown as U+FFFD and, for SentencePiece, the dummy-prefix space removed again, so decode(encode(x)) == x.
+// Immutable; copies share the same tables; safe to use from several threads.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/infer/tokenizer_vocab.h"
+
+namespace qb {
+
+class Tokenizer {
+public:
+    explicit Tokenizer(Vocabulary vocabulary);  // throws Error(vocabulary.source, ...) when it is inconsistent
+
+    std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = false) const;
+    std::vector<int32_t> encode(std::string_view text) const { return encode(text, add_bos_default()); }
+    std::string decode(std::span<const int32_t> ids) const;  // throws Error for an id outside the vocabulary
+    // The bytes a token stands for: a control token gives its spelling ("<s>"), a byte token its byte.
+    const std::string& token_to_piece(int32_t id) const;
+
+    int32_t vocab_size() const;
+    int32_t bos_id() const;
+    int32_t eos_id() const;
+    int32_t unk_id() const;
+    int32_t pad_id() const;
+    bool add_bos_default() const;
+    TokenizerAlgorithm algorithm() const;
+    const Vocabulary& vocabulary() const;
+
+    // A tokenizer sharing these tables that also removes leading, trailing and repeated spaces before encoding
+    // when the vocabulary asks for it (a tokenizer.model's remove_extra_whitespaces), as SentencePiece itself
+    // does. llama.cpp never does, hence it is not the default.
+    Tokenizer with_sentencepiece_whitespace() const;
+
+    struct Impl;
+
+private:
+    std::shared_ptr<const Impl> impl_;
+    bool remove_extra_whitespaces_ = false;
+};
+
+}  // namespace qb
