@@ -1,0 +1,45 @@
+// Formulas shared by the CPU code and the GPU shaders, so both compute the same numbers from one text.
+// Each core/formulas/*.inc is written in the common subset of C++20 and GLSL 4.50; this header is the
+// C++ side (the GLSL side is gpu/shaders/common/formulas.glsl). Rules for .inc files:
+//   - scalar types float, int, uint; casts written as constructors: float(x), int(x), uint(x);
+//   - functions start with QB_FN; array parameters are QB_IN(float) x[32], QB_OUT(uint) y[18];
+//   - a value whose rounding matters is declared QB_PRECISE (GLSL `precise`: no fused multiply-add;
+//     the CPU build uses -ffp-contract=off);
+//   - division goes through div_exact(a, b): correctly rounded on both sides (GPUs may be 2.5 ulp off
+//     with `/`, so the shader divides in double);
+//   - builtins: abs, min, max, trunc, floatBitsToUint, uintBitsToFloat.
+#pragma once
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
+#define QB_FN inline
+#define QB_PRECISE
+#define QB_IN(type) const type
+#define QB_OUT(type) type
+
+namespace qb::formula {
+
+using uint = std::uint32_t;
+
+inline float uintBitsToFloat(uint u) { return std::bit_cast<float>(u); }
+inline uint floatBitsToUint(float f) { return std::bit_cast<uint>(f); }
+inline float abs(float x) { return std::fabs(x); }
+inline float trunc(float x) { return std::trunc(x); }
+inline float min(float a, float b) { return b < a ? b : a; }
+inline float max(float a, float b) { return a < b ? b : a; }
+inline int min(int a, int b) { return b < a ? b : a; }
+inline int max(int a, int b) { return a < b ? b : a; }
+inline float div_exact(float a, float b) { return a / b; }
+
+#include "core/formulas/half.inc"
+#include "core/formulas/rounding.inc"
+#include "core/formulas/gguf_legacy.inc"
+#include "core/formulas/histogram.inc"
+
+}  // namespace qb::formula
+
+#undef QB_FN
+#undef QB_PRECISE
+#undef QB_IN
+#undef QB_OUT

@@ -1,0 +1,11 @@
+// GLSL side of core/formulas/formulas.h: maps the shared-formula conventions onto GLSL. Include it
+// before any core/formulas/*.inc. div_exact divides in double (shaderFloat64), because a shader's
+// float division may be 2.5 ulp off and the CPU's is correctly rounded; a double quotient of two
+// floats rounded to float is the correctly rounded float quotient.
+#extension GL_GOOGLE_include_directive : require
+
+#define QB_FN
+#define QB_PRECISE precise
+#define QB_IN(type) in type
+#define QB_OUT(type) out type
+#define div_exact(a, b) float(double(a) / double(b))
