@@ -1,0 +1,313 @@
+#include "core/infer/forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "core/infer/forward_kernels.h"
+#include "core/infer/matmul.h"
+#include "core/jobs/job.h"
+#include "core/util/error.h"
+#include "core/util/parallel.h"
+
+namespace qb {
+namespace {
+
+// Element-wise passes cost far less than a matrix product; below this many values, starting threads
+// would cost more than it saves.
+constexpr int64_t kParallelMinValues = 1 << 15;
+// Query rows per attention work item: causal attention of a block needs keys up to its last row only.
+constexpr int64_t kAttentionRowBlock = 64;
+
+void for_rows(int64_t rows, int64_t values_per_row, int threads, const std::function<void(int64_t, int64_t)>& fn) {
+    parallel_for(rows, rows * values_per_row < kParallelMinValues ? 1 : threads, fn);
+}
+
+std::string count_text(int64_t n, const char* unit) { return std::to_string(n) + " " + unit; }
+
+}  // namespace
+
+// The state of one forward call: options, resolved weights and activation buffers.
+class Transformer::Pass {
+public:
+    Pass(const Transformer& net, const ForwardOptions& options, int64_t tokens)
+        : net_(net), options_(options), n_(tokens), embd_(net.hparams_.n_embd) {
+        if (options.overrides)
+            for (const auto& [name, values] : *options.overrides) {
+                auto it = net.weights_.find(name);
+                if (it == net.weights_.end())
+                    throw Error("weight override", "the model has no tensor '" + name + "'");
+                if (values.size() != it->second.size())
+                    throw Error("weight override", "tensor '" + name + "' needs " + count_text(int64_t(it->second.size()), "values") +
+                                                       ", got " + std::to_string(values.size()));
+            }
+    }
+
+    std::vector<float> run(std::span<const int32_t> tokens) {
+        std::vector<float> x = embed(tokens);
+        for (const Layer& layer : net_.layers_) block(layer, x);
+        const int64_t first = options_.first_logit_position, rows = n_ - first;
+        std::vector<float> normed(size_t(rows * embd_));
+        normalize(x.data() + first * embd_, rows, "output_norm", normed.data());
+        std::vector<float> logits(size_t(rows * net_.classifier_.rows));
+        linear(net_.classifier_, normed.data(), rows, logits.data(), net_.classifier_.rows);
+        return logits;
+    }
+
+private:
+    const float* values(const std::string& name) const {
+        if (options_.overrides) {
+            auto it = options_.overrides->find(name);
+            if (it != options_.overrides->end()) return it->second.data();
+        }
+        return net_.weights_.at(name).data();
+    }
+    const float* optional_values(const std::string& name) const {
+        return net_.weights_.count(name) ? values(name) : nullptr;
+    }
+    int threads() const { return options_.threads; }
+
+    std::vector<float> embed(std::span<const int32_t> tokens) const {
+        std::vector<float> x(size_t(n_ * embd_));
+        const float* table = values("token_embd");
+        const float* positions = net_.compute_.positions == PositionKind::Learned ? values("position_embd") : nullptr;
+        for (int64_t i = 0; i < n_; ++i) {
+            float* row = x.data() + i * embd_;
+            std::copy_n(table + int64_t(tokens[size_t(i)]) * embd_, embd_, row);
+            if (positions)
+                for (int64_t c = 0; c < embd_; ++c) row[c] += positions[i * embd_ + c];
+        }
+        return x;
+    }
+
+    void normalize(const float* x, int64_t rows, const std::string& norm, float* y) const {
+        const NormKind kind = net_.compute_.norm;
+        const float* weight = values(norm);
+        const float* bias = optional_values(norm + ".bias");
+        const double eps = net_.hparams_.norm_eps;
+        for_rows(rows, embd_, threads(), [&](int64_t begin, int64_t end) {
+            for (int64_t r = begin; r < end; ++r) normalize_row(kind, x + r * embd_, embd_, weight, bias, eps, y + r * embd_);
+        });
+    }
+
+    // y (rows x l.rows, row stride y_stride) = x · Wᵀ + b.
+    void linear(const Linear& l, const float* x, int64_t rows, float* y, int64_t y_stride) const {
+        if (options_.on_linear_input) options_.on_linear_input(l.name, x, rows, l.cols);
+        matmul_nt({x, rows, l.cols, l.cols}, {values(l.name), l.rows, l.cols, l.cols}, {y, rows, l.rows, y_stride},
+                  threads());
+        if (!l.has_bias) return;
+        const float* bias = values(l.name + ".bias");
+        for_rows(rows, l.rows, threads(), [&](int64_t begin, int64_t end) {
+            for (int64_t r = begin; r < end; ++r)
+                for (int64_t c = 0; c < l.rows; ++c) y[r * y_stride + c] += bias[c];
+        });
+    }
+
+    void block(const Layer& layer, std::vector<float>& x) const {
+        std::vector<float> normed(x.size()), attn_out(x.size());
+        normalize(x.data(), n_, layer.attn_norm, normed.data());
+        attention(layer, normed.data(), attn_out.data());
+        if (net_.hparams_.parallel_residual) {
+            normalize(x.data(), n_, layer.ffn_norm, normed.data());
+            add_to(x, attn_out);
+        } else {
+            add_to(x, attn_out);
+            normalize(x.data(), n_, layer.ffn_norm, normed.data());
+        }
+        feed_forward(layer, normed.data(), attn_out.data());
+        add_to(x, attn_out);
+    }
+
+    void add_to(std::vector<float>& x, const std::vector<float>& delta) const {
+        for (size_t i = 0; i < x.size(); ++i) x[i] += delta[i];
+    }
+
+    void feed_forward(const Layer& layer, const float* x, float* out) const {
+        const int64_t ff = layer.ffn_up.rows;
+        std::vector<float> up(size_t(n_ * ff));
+        linear(layer.ffn_up, x, n_, up.data(), ff);
+        const Activation act = net_.compute_.activation;
+        if (act == Activation::SiluGated) {
+            std::vector<float> gate(up.size());
+            linear(layer.ffn_gate, x, n_, gate.data(), ff);
+            for_rows(n_, ff, threads(), [&](int64_t begin, int64_t end) {
+                activate_gated(gate.data() + begin * ff, up.data() + begin * ff, (end - begin) * ff);
+            });
+        } else {
+            for_rows(n_, ff, threads(), [&](int64_t begin, int64_t end) {
+                activate(act, up.data() + begin * ff, (end - begin) * ff);
+            });
+        }
+        linear(layer.ffn_down, up.data(), n_, out, embd_);
+    }
+
+    void attention(const Layer& layer, const float* x, float* out) const {
+        const HyperParams& hp = net_.hparams_;
+        const int64_t head_dim = hp.head_dim, q_width = hp.n_head * head_dim, kv_width = hp.n_head_kv * head_dim;
+        const int64_t qkv_width = q_width + 2 * kv_width;
+        std::vector<float> qkv(size_t(n_ * qkv_width));
+        int64_t column = 0;
+        for (const Linear& l : layer.qkv) {
+            linear(l, x, n_, qkv.data() + column, qkv_width);
+            column += l.rows;
+        }
+        float* q = qkv.data();
+        float* k = q + q_width;
+        const float* v = k + kv_width;
+        apply_rotary(q, hp.n_head, qkv_width);
+        apply_rotary(k, hp.n_head_kv, qkv_width);
+
+        std::vector<float> mixed(size_t(n_ * q_width));
+        attend(q, k, v, qkv_width, mixed.data());
+        linear(layer.attn_output, mixed.data(), n_, out, embd_);
+    }
+
+    void apply_rotary(float* heads, int64_t n_heads, int64_t stride) const {
+        if (!rotary_) return;
+        const int64_t head_dim = net_.hparams_.head_dim;
+        for_rows(n_, n_heads * head_dim, threads(), [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i)
+                for (int64_t h = 0; h < n_heads; ++h) rotary_->apply(heads + i * stride + h * head_dim, i);
+        });
+    }
+
+    // Causal scaled dot-product attention of every head; a query head uses key/value head h / group (GQA).
+    void attend(const float* q, const float* k, const float* v, int64_t stride, float* out) const {
+        const HyperParams& hp = net_.hparams_;
+        const int64_t head_dim = hp.head_dim, group = hp.n_head / hp.n_head_kv;
+        const float scale = float(1.0 / std::sqrt(double(head_dim)));
+        // Values transposed per kv head (head_dim x n), so P · V is again a product of row-major operands.
+        std::vector<float> values_t(size_t(hp.n_head_kv * head_dim * n_));
+        for (int64_t g = 0; g < hp.n_head_kv; ++g)
+            for (int64_t i = 0; i < n_; ++i)
+                for (int64_t d = 0; d < head_dim; ++d) values_t[size_t((g * head_dim + d) * n_ + i)] = v[i * stride + g * head_dim + d];
+
+        const int64_t row_blocks = (n_ + kAttentionRowBlock - 1) / kAttentionRowBlock;
+        const int64_t out_stride = hp.n_head * head_dim;
+        parallel_for(hp.n_head * row_blocks, threads(), [&](int64_t begin, int64_t end) {
+            std::vector<float> scores(size_t(kAttentionRowBlock * n_));
+            for (int64_t item = begin; item < end; ++item) {
+                const int64_t h = item / row_blocks, g = h / group;
+                const int64_t row0 = (item % row_blocks) * kAttentionRowBlock;
+                const int64_t rows = std::min(kAttentionRowBlock, n_ - row0), keys = row0 + rows;
+                matmul_nt({q + row0 * stride + h * head_dim, rows, head_dim, stride}, {k + g * head_dim, keys, head_dim, stride},
+                          {scores.data(), rows, keys, keys}, 1);
+                for (int64_t r = 0; r < rows; ++r) causal_softmax_row(scores.data() + r * keys, row0 + r, keys, scale);
+                matmul_nt({scores.data(), rows, keys, keys}, {values_t.data() + g * head_dim * n_, head_dim, keys, n_},
+                          {out + row0 * out_stride + h * head_dim, rows, head_dim, out_stride}, 1);
+            }
+        });
+    }
+
+    const Transformer& net_;
+    const ForwardOptions& options_;
+    int64_t n_ = 0, embd_ = 0;
+    std::optional<Rotary> rotary_ = make_rotary();
+
+    std::optional<Rotary> make_rotary() const {
+        const PositionKind kind = net_.compute_.positions;
+        if (kind == PositionKind::Learned) return std::nullopt;
+        return Rotary(n_, net_.hparams_.rope_dims, net_.hparams_.rope_theta, kind == PositionKind::RotaryPairs);
+    }
+};
+
+Transformer::Transformer(const Model& model, int threads, const JobControl* job)
+    : architecture_(model.architecture), compute_(arch_compute(model.architecture)), hparams_(model.hparams) {
+    HyperParams& hp = hparams_;
+    const std::string subject = model.source_path.string();
+    if (hp.n_head <= 0 || hp.n_embd <= 0 || hp.n_layer <= 0 || hp.n_vocab <= 0)
+        throw Error(subject, "hyper-parameters incomplete for a forward pass");
+    if (hp.n_head_kv <= 0) hp.n_head_kv = hp.n_head;
+    if (hp.head_dim <= 0) hp.head_dim = hp.n_embd / hp.n_head;
+    if (hp.rope_dims <= 0) hp.rope_dims = hp.head_dim;
+    if (hp.n_head % hp.n_head_kv != 0 || hp.rope_dims > hp.head_dim || hp.rope_dims % 2 != 0)
+        throw Error(subject, "inconsistent attention hyper-parameters (" + count_text(hp.n_head, "heads") + ", " +
+                                 count_text(hp.n_head_kv, "kv heads") + ", head dim " + std::to_string(hp.head_dim) +
+                                 ", rotary dims " + std::to_string(hp.rope_dims) + ")");
+    const int64_t q_rows = hp.n_head * hp.head_dim, kv_rows = hp.n_head_kv * hp.head_dim;
+    auto expect = [&](const std::string& name, int64_t rows, int64_t cols) {
+        Linear l = linear(model, name);
+        if (l.rows != rows || l.cols != cols)
+            throw Error(subject, "tensor '" + name + "' is " + std::to_string(l.rows) + "x" + std::to_string(l.cols) +
+                                     ", expected " + std::to_string(rows) + "x" + std::to_string(cols));
+        return l;
+    };
+    for (int64_t i = 0; i < hp.n_layer; ++i) {
+        const std::string blk = "blk." + std::to_string(i) + ".";
+        Layer layer;
+        layer.attn_norm = blk + "attn_norm";
+        layer.ffn_norm = blk + "ffn_norm";
+        if (model.find(blk + "attn_qkv"))
+            layer.qkv = {expect(blk + "attn_qkv", q_rows + 2 * kv_rows, hp.n_embd)};
+        else
+            layer.qkv = {expect(blk + "attn_q", q_rows, hp.n_embd), expect(blk + "attn_k", kv_rows, hp.n_embd),
+                         expect(blk + "attn_v", kv_rows, hp.n_embd)};
+        layer.attn_output = expect(blk + "attn_output", hp.n_embd, q_rows);
+        layer.ffn_up = expect(blk + "ffn_up", hp.n_ff > 0 ? hp.n_ff : linear(model, blk + "ffn_up").rows, hp.n_embd);
+        if (compute_.activation == Activation::SiluGated) layer.ffn_gate = expect(blk + "ffn_gate", layer.ffn_up.rows, hp.n_embd);
+        layer.ffn_down = expect(blk + "ffn_down", hp.n_embd, layer.ffn_up.rows);
+        layers_.push_back(std::move(layer));
+    }
+    classifier_ = expect(model.find("output") ? "output" : "token_embd", hp.n_vocab, hp.n_embd);
+    decode_all(model, threads, job);
+}
+
+Transformer::Linear Transformer::linear(const Model& model, const std::string& name) const {
+    const TensorView& t = model.tensor(name);
+    return {name, t.rows(), t.cols(), model.find(name + ".bias") != nullptr};
+}
+
+void Transformer::decode_all(const Model& model, int threads, const JobControl* job) {
+    // Norm weights and embeddings are checked by size here; matrices were checked by shape above.
+    std::vector<std::pair<std::string, int64_t>> vectors = {{"token_embd", hparams_.n_vocab * hparams_.n_embd},
+                                                            {"output_norm", hparams_.n_embd}};
+    if (compute_.positions == PositionKind::Learned) vectors.push_back({"position_embd", hparams_.n_ctx * hparams_.n_embd});
+    for (const Layer& layer : layers_)
+        for (const std::string& norm : {layer.attn_norm, layer.ffn_norm}) vectors.push_back({norm, hparams_.n_embd});
+    for (const auto& [name, size] : vectors)
+        if (model.tensor(name).numel() != size)
+            throw Error(model.source_path.string(), "tensor '" + name + "' has " + count_text(model.tensor(name).numel(), "values") +
+                                                        ", expected " + std::to_string(size));
+    for (size_t i = 0; i < model.tensors.size(); ++i) {
+        const TensorView& t = model.tensors[i];
+        if (job) job->step(int64_t(i), int64_t(model.tensors.size()), "decoding " + t.name);
+        weights_[t.name] = t.to_f32(threads);
+    }
+}
+
+std::span<const float> Transformer::weight(const std::string& name) const {
+    auto it = weights_.find(name);
+    if (it == weights_.end()) throw Error("transformer", "no tensor '" + name + "'");
+    return it->second;
+}
+
+std::vector<float> Transformer::forward(std::span<const int32_t> tokens, const ForwardOptions& options) const {
+    const int64_t n = int64_t(tokens.size());
+    if (n == 0) throw Error("forward", "no tokens to process");
+    if (hparams_.n_ctx > 0 && n > hparams_.n_ctx)
+        throw Error("forward", count_text(n, "tokens") + " exceed the model's context of " + std::to_string(hparams_.n_ctx));
+    for (int64_t i = 0; i < n; ++i)
+        if (tokens[size_t(i)] < 0 || tokens[size_t(i)] >= hparams_.n_vocab)
+            throw Error("forward", "token id " + std::to_string(tokens[size_t(i)]) + " at position " + std::to_string(i) +
+                                       " is outside the vocabulary of " + std::to_string(hparams_.n_vocab));
+    if (options.first_logit_position < 0 || options.first_logit_position > n)
+        throw Error("forward", "first logit position " + std::to_string(options.first_logit_position) + " outside 0.." +
+                                   std::to_string(n));
+    return Pass(*this, options, n).run(tokens);
+}
+
+std::vector<int32_t> generate_greedy(const Transformer& model, std::vector<int32_t> prompt, int64_t count, int threads) {
+    std::vector<int32_t> generated;
+    ForwardOptions options;
+    options.threads = threads;
+    for (int64_t i = 0; i < count; ++i) {
+        options.first_logit_position = int64_t(prompt.size()) - 1;
+        const std::vector<float> logits = model.forward(prompt, options);
+        const int32_t next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        prompt.push_back(next);
+        generated.push_back(next);
+    }
+    return generated;
+}
+
+}  // namespace qb
