@@ -139,7 +139,8 @@ Scale choose_scale(const GridParams& g, const Values& v) {
     return best;
 }
 
-void pack_codes(const Quantizer& q, int bits, const float* x, int64_t n, uint8_t* out) {
+// Bit-serial packing, for the last (fewer than 8) values of a unit.
+void pack_tail(const Quantizer& q, int bits, const float* x, int64_t n, uint8_t* out) {
     uint32_t pending = 0;
     int pending_bits = 0;
     for (int64_t i = 0; i < n; ++i) {
@@ -154,7 +155,7 @@ void pack_codes(const Quantizer& q, int bits, const float* x, int64_t n, uint8_t
     if (pending_bits > 0) *out = uint8_t(pending);
 }
 
-void unpack_values(const Quantizer& q, int bits, const uint8_t* in, int64_t n, float* x) {
+void unpack_tail(const Quantizer& q, int bits, const uint8_t* in, int64_t n, float* x) {
     const uint32_t mask = uint32_t(max_code(bits));
     uint32_t pending = 0;
     int pending_bits = 0;
@@ -169,6 +170,36 @@ void unpack_values(const Quantizer& q, int bits, const uint8_t* in, int64_t n, f
     }
 }
 
+// The same stream, 8 codes at a time: 8 codes of Bits bits fill exactly Bits bytes.
+template <int Bits>
+void pack_codes(const Quantizer& q, const float* x, int64_t n, uint8_t* out) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8, out += Bits) {
+        uint64_t word = 0;
+        for (int k = 0; k < 8; ++k) word |= uint64_t(q.code(x[i + k])) << (k * Bits);
+        for (int b = 0; b < Bits; ++b) out[b] = uint8_t(word >> (8 * b));
+    }
+    pack_tail(q, Bits, x + i, n - i, out);
+}
+
+template <int Bits>
+void unpack_values(const Quantizer& q, const uint8_t* in, int64_t n, float* x) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8, in += Bits) {
+        uint64_t word = 0;
+        for (int b = 0; b < Bits; ++b) word |= uint64_t(in[b]) << (8 * b);
+        for (int k = 0; k < 8; ++k) x[i + k] = q.value(unsigned(word >> (k * Bits)) & unsigned(max_code(Bits)));
+    }
+    unpack_tail(q, Bits, in, n - i, x + i);
+}
+
+using PackFn = void (*)(const Quantizer&, const float*, int64_t, uint8_t*);
+using UnpackFn = void (*)(const Quantizer&, const uint8_t*, int64_t, float*);
+constexpr PackFn kPack[9] = {nullptr, nullptr, pack_codes<2>, pack_codes<3>, pack_codes<4>,
+                             pack_codes<5>, pack_codes<6>, pack_codes<7>, pack_codes<8>};
+constexpr UnpackFn kUnpack[9] = {nullptr, nullptr, unpack_values<2>, unpack_values<3>, unpack_values<4>,
+                                 unpack_values<5>, unpack_values<6>, unpack_values<7>, unpack_values<8>};
+
 int64_t unit_values(const GridParams& g, int64_t row_values) { return g.group > 0 ? g.group : row_values; }
 
 // g<N> and pc: each unit of the row carries its own record.
@@ -180,7 +211,7 @@ void encode_units(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, co
         const Scale scale = choose_scale(g, {x + begin, 1, unit, unit, importance ? importance + begin : nullptr});
         write_record(g, scale, y);
         y += record_bytes(g);
-        pack_codes(Quantizer(g, scale), g.bits, x + begin, unit, y);
+        kPack[g.bits](Quantizer(g, scale), x + begin, unit, y);
         y += code_bytes(g.bits, unit);
     }
 }
@@ -191,7 +222,7 @@ void decode_units(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, co
     for (int64_t begin = 0; begin < n; begin += unit) {
         const Quantizer q(g, read_record(g, y));
         y += record_bytes(g);
-        unpack_values(q, g.bits, y, unit, x + begin);
+        kUnpack[g.bits](q, y, unit, x + begin);
         y += code_bytes(g.bits, unit);
     }
 }
@@ -204,11 +235,11 @@ void prepare_tensor_record(const FormatInfo& f, const float* x, int64_t rows, in
 
 void encode_tensor_scaled_row(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float*,
                               const uint8_t* header) {
-    pack_codes(Quantizer(f.grid, read_record(f.grid, header)), f.grid.bits, x, n, y);
+    kPack[f.grid.bits](Quantizer(f.grid, read_record(f.grid, header)), x, n, y);
 }
 
 void decode_tensor_scaled_row(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t* header) {
-    unpack_values(Quantizer(f.grid, read_record(f.grid, header)), f.grid.bits, y, n, x);
+    kUnpack[f.grid.bits](Quantizer(f.grid, read_record(f.grid, header)), y, n, x);
 }
 
 size_t per_channel_row_bytes(const FormatInfo& f, int64_t cols) {

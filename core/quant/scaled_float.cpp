@@ -110,16 +110,21 @@ public:
         std::array<uint8_t, 16> order;
         std::iota(order.begin(), order.end(), uint8_t(0));
         std::stable_sort(order.begin(), order.end(), [&](uint8_t a, uint8_t b) { return values_[a] < values_[b]; });
+        int distinct = 0;
         for (uint8_t code : order)  // equal values (E2M1's ±0) keep the lowest code
-            if (distinct_ == 0 || values_[code] != values_[ascending_[distinct_ - 1]]) ascending_[distinct_++] = code;
-        for (int k = 0; k + 1 < distinct_; ++k) {
-            midpoints_[k] = (values_[ascending_[k]] + values_[ascending_[k + 1]]) / 2;
-            tie_goes_up_[k] = ascending_[k + 1] % 2 == 0;
+            if (distinct == 0 || values_[code] != values_[ascending_[distinct - 1]]) ascending_[distinct++] = code;
+        bounds_.fill(INFINITY);  // unused bounds are never passed
+        for (int k = 0; k + 1 < distinct; ++k) {
+            const float midpoint = (values_[ascending_[k]] + values_[ascending_[k + 1]]) / 2;
+            const bool tie_goes_up = ascending_[k + 1] % 2 == 0;
+            bounds_[k] = tie_goes_up ? std::nextafter(midpoint, -INFINITY) : midpoint;
         }
     }
+    // The code of the entry nearest to x: the number of bounds x lies above (a fixed-length loop, so
+    // the compiler vectorises it). NaN gives the lowest entry.
     uint8_t nearest(float x) const {
         int index = 0;
-        for (int k = 0; k + 1 < distinct_; ++k) index += x > midpoints_[k] || (x == midpoints_[k] && tie_goes_up_[k]);
+        for (float bound : bounds_) index += x > bound;
         return ascending_[index];
     }
     float value(unsigned code) const { return values_[code]; }
@@ -127,9 +132,7 @@ public:
 private:
     std::array<float, 16> values_;
     std::array<uint8_t, 16> ascending_{};  // codes of the distinct values, by increasing value
-    int distinct_ = 0;
-    std::array<float, 15> midpoints_{};
-    std::array<bool, 15> tie_goes_up_{};
+    std::array<float, 15> bounds_{};       // x above bounds_[k] is nearer to ascending_[k + 1] than to ascending_[k]
 };
 
 const Lut4& nf4_table() {
