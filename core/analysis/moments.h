@@ -32,12 +32,15 @@ public:
     void merge(const MomentAccumulator& other);
     Moments result() const;
 
-private:
+    // A chunk summarised elsewhere (a GPU kernel): count, mean, central sums Σd², Σd³, Σd⁴, extremes.
     struct Partial {
         double n = 0, mean = 0, m2 = 0, m3 = 0, m4 = 0;
         float min = std::numeric_limits<float>::infinity();
         float max = -std::numeric_limits<float>::infinity();
     };
+    void add(const Partial& chunk) { combine(chunk); }
+
+private:
     void combine(const Partial& other);
     Partial total_;
 };
