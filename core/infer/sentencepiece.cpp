@@ -10,6 +10,7 @@ namespace qb {
 struct SentencePieceEncoder::Symbol {
     uint32_t start;
     uint32_t length;  // 0 once merged into its left neighbour
+    int32_t id;       // the piece this text is, -1 for a character outside the vocabulary
     int32_t prev;
     int32_t next;
 };
@@ -20,8 +21,11 @@ struct Candidate {
     float score;
     int32_t left;
     int32_t right;
-    uint32_t length;  // bytes of the merged piece; a later mismatch means one side has changed since
+    int32_t id;       // the merged piece
+    uint32_t length;  // its bytes; a later mismatch means one side has changed since
 };
+
+uint64_t pair_key(int32_t left, int32_t right) { return (uint64_t(uint32_t(left)) << 32) | uint32_t(right); }
 
 struct LowerPriority {
     bool operator()(const Candidate& a, const Candidate& b) const {
@@ -41,9 +45,34 @@ SentencePieceEncoder::SentencePieceEncoder(const Vocabulary& vocab, const PieceI
         if (id < 0) id = index_.find(std::string_view(&raw, 1));
         byte_tokens_[byte] = id >= 0 ? id : vocab_.unk_id;
     }
+    for (int c = 0; c < 128; ++c) {
+        const char raw = char(c);
+        ascii_ids_[c] = index_.find(std::string_view(&raw, 1));
+    }
     newline_splits_text_ = true;
-    for (const auto& piece : vocab_.pieces)
-        if (piece.size() > 1 && piece.find('\n') != std::string::npos) newline_splits_text_ = false;
+    for (int32_t id = 0; id < vocab_.size(); ++id) {
+        const std::string_view piece = vocab_.pieces[id];
+        if (piece.size() > 1 && piece.find('\n') != std::string_view::npos) newline_splits_text_ = false;
+        if (index_.find(piece) != id) continue;  // a repeated spelling: only its last id is ever produced
+        for (size_t cut = 1; cut < piece.size(); ++cut) {
+            const int32_t left = index_.find(piece.substr(0, cut)), right = index_.find(piece.substr(cut));
+            if (left >= 0 && right >= 0) joins_.emplace(pair_key(left, right), id);
+        }
+    }
+}
+
+int32_t SentencePieceEncoder::character_id(std::string_view character) const {
+    if (character.size() == 1 && uint8_t(character[0]) < 128) return ascii_ids_[uint8_t(character[0])];
+    return index_.find(character);
+}
+
+int32_t SentencePieceEncoder::joined_id(std::string_view text, const Symbol& left, const Symbol& right) const {
+    if (left.id >= 0 && right.id >= 0) {
+        const auto it = joins_.find(pair_key(left.id, right.id));
+        return it == joins_.end() ? -1 : it->second;
+    }
+    // A character outside the vocabulary can still start or end a longer piece.
+    return index_.find(text.substr(left.start, left.length + right.length));
 }
 
 void SentencePieceEncoder::encode(std::string_view text, std::vector<int32_t>& out) const {
@@ -51,7 +80,7 @@ void SentencePieceEncoder::encode(std::string_view text, std::vector<int32_t>& o
     symbols.reserve(text.size());
     for (size_t offset = 0; offset < text.size();) {
         const size_t length = std::min(unicode::utf8_length_from_lead_byte(uint8_t(text[offset])), text.size() - offset);
-        symbols.push_back({uint32_t(offset), uint32_t(length), -1, -1});
+        symbols.push_back({uint32_t(offset), uint32_t(length), character_id(text.substr(offset, length)), -1, -1});
         offset += length;
     }
     // When no piece spans a newline, each line merges on its own with the same result and a smaller queue.
@@ -82,8 +111,8 @@ void SentencePieceEncoder::merge_and_emit(std::string_view text, std::vector<Sym
         if (left < 0 || right < 0) return;
         const uint32_t length = symbols[left].length + symbols[right].length;
         if (length > longest) return;
-        const int32_t id = index_.find(text.substr(symbols[left].start, length));
-        if (id >= 0) queue.push({vocab_.scores[id], left, right, length});
+        const int32_t id = joined_id(text, symbols[left], symbols[right]);
+        if (id >= 0) queue.push({vocab_.scores[id], left, right, id, length});
     };
     for (int32_t i = first + 1; i < last; ++i) consider(i - 1, i);
 
@@ -94,6 +123,7 @@ void SentencePieceEncoder::merge_and_emit(std::string_view text, std::vector<Sym
         Symbol& right = symbols[best.right];
         if (left.length == 0 || right.length == 0 || left.length + right.length != best.length) continue;
         left.length += right.length;
+        left.id = best.id;
         right.length = 0;
         left.next = right.next;
         if (right.next >= 0) symbols[right.next].prev = best.left;
@@ -101,15 +131,13 @@ void SentencePieceEncoder::merge_and_emit(std::string_view text, std::vector<Sym
         consider(best.left, left.next);
     }
 
-    for (int32_t i = first; i != -1; i = symbols[i].next)
-        append_piece_or_bytes(text.substr(symbols[i].start, symbols[i].length), out);
+    for (int32_t i = first; i != -1; i = symbols[i].next) {
+        if (symbols[i].id >= 0) out.push_back(symbols[i].id);
+        else append_bytes(text.substr(symbols[i].start, symbols[i].length), out);
+    }
 }
 
-void SentencePieceEncoder::append_piece_or_bytes(std::string_view piece, std::vector<int32_t>& out) const {
-    if (const int32_t id = index_.find(piece); id >= 0) {
-        out.push_back(id);
-        return;
-    }
+void SentencePieceEncoder::append_bytes(std::string_view piece, std::vector<int32_t>& out) const {
     for (char c : piece)
         if (const int32_t id = byte_tokens_[uint8_t(c)]; id >= 0) out.push_back(id);
 }

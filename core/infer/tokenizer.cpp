@@ -110,7 +110,8 @@ struct Tokenizer::Impl {
 
     // Like llama.cpp: each special, longest first, cuts every remaining text fragment at its occurrences.
     std::vector<Fragment> split_specials(std::string_view text, bool parse_special) const {
-        std::vector<Fragment> fragments{{text}};
+        std::vector<Fragment> fragments;
+        if (!text.empty()) fragments.push_back({text});  // an empty text gets no dummy prefix either
         for (const int32_t id : parse_special ? parseable_specials : user_defined) {
             const std::string& piece = vocab.pieces[id];
             std::vector<Fragment> next;

@@ -1,0 +1,348 @@
+#include <QtTest>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/infer/bpe_pretokenizer.h"
+#include "core/infer/tokenizer_loaders.h"
+#include "core/util/error.h"
+#include "tests/support/test_data.h"
+
+using namespace qb;
+
+namespace {
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+void write_file(const std::filesystem::path& path, const std::string& bytes) {
+    std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::filesystem::path vocab_fixture(const std::string& name) {
+    return qbtest::data_path("tokenizers/llamacpp-vocab/" + name);
+}
+
+struct FixtureCase {
+    std::string text;
+    std::vector<int32_t> ids;
+};
+
+// llama.cpp's test-tokenizer-0 fixtures: strings separated by "\n__ggml_vocab_test__\n", one id line per string.
+std::vector<FixtureCase> read_fixture(const std::string& vocab_name) {
+    const std::string separator = "\n__ggml_vocab_test__\n";
+    const std::string inputs = read_file(vocab_fixture(vocab_name + ".inp"));
+    std::vector<FixtureCase> cases;
+    for (size_t begin = 0, hit; (hit = inputs.find(separator, begin)) != std::string::npos; begin = hit + separator.size())
+        cases.push_back({inputs.substr(begin, hit - begin), {}});
+    std::istringstream outputs(read_file(vocab_fixture(vocab_name + ".out")));
+    std::string line;
+    for (auto& c : cases) {
+        std::getline(outputs, line);
+        std::istringstream numbers(line);
+        for (int32_t id; numbers >> id;) c.ids.push_back(id);
+    }
+    return cases;
+}
+
+QString ids_text(const std::vector<int32_t>& ids) {
+    QStringList parts;
+    for (int32_t id : ids) parts << QString::number(id);
+    return parts.join(' ');
+}
+
+// Encodes every fixture string without BOS; fails naming the first mismatch and the count matched.
+void expect_fixture_ids(const Tokenizer& tokenizer, const std::vector<FixtureCase>& cases) {
+    size_t matched = 0;
+    QString first_mismatch;
+    for (const auto& c : cases) {
+        const auto ids = tokenizer.encode(c.text, false);
+        if (ids == c.ids) ++matched;
+        else if (first_mismatch.isEmpty())
+            first_mismatch = QString("'%1': got [%2], expected [%3]")
+                                 .arg(QString::fromStdString(c.text), ids_text(ids), ids_text(c.ids));
+    }
+    qInfo("%zu / %zu fixture strings matched", matched, cases.size());
+    QVERIFY2(matched == cases.size(), qPrintable(first_mismatch));
+}
+
+std::string tinystories() { return read_file(qbtest::data_path("text/tinystories-snippet-30k.txt")); }
+
+const std::vector<int32_t> kOnceUponATime = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426};
+
+std::filesystem::path stories_sentencepiece() { return qbtest::data_path("models/stories260K/hf/tokenizer.model"); }
+std::filesystem::path stories_llama2c() { return qbtest::data_path("models/stories260K/llama2c/tok512.bin"); }
+
+QString error_of(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const Error& e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
+std::vector<std::string> words(PreTokenizer pre, std::string_view text) {
+    std::vector<std::string> out;
+    for (auto w : pre_tokenize(pre, text)) out.emplace_back(w);
+    return out;
+}
+
+// A Hugging Face tokenizer.json holding the GGUF GPT-2 vocabulary, with the given pre_tokenizer.
+std::filesystem::path write_gpt2_tokenizer_json(const nlohmann::json& pre_tokenizer, const std::string& dir_name) {
+    const auto gguf = load_tokenizer_from_gguf(vocab_fixture("ggml-vocab-gpt-2.gguf"));
+    const Vocabulary& vocab = gguf.vocabulary();
+    nlohmann::json j;
+    j["model"]["type"] = "BPE";
+    for (int32_t id = 0; id < vocab.size(); ++id)
+        if (vocab.types[id] == TokenType::Normal) j["model"]["vocab"][vocab.pieces[id]] = id;
+    j["model"]["merges"] = nlohmann::json::array();
+    for (const auto& [left, right] : vocab.merges) j["model"]["merges"].push_back(nlohmann::json::array({left, right}));
+    j["added_tokens"] = {{{"id", 50256}, {"content", "<|endoftext|>"}, {"special", true}}};
+    j["pre_tokenizer"] = pre_tokenizer;
+    const auto dir = qbtest::scratch_dir() / dir_name;
+    std::filesystem::create_directories(dir);
+    write_file(dir / "tokenizer.json", j.dump());
+    return dir / "tokenizer.json";
+}
+
+}  // namespace
+
+class TokenizersTest : public QObject {
+    Q_OBJECT
+private slots:
+    void reproduces_llamacpp_spm_fixture_ids() {
+        const auto tokenizer = load_tokenizer_from_gguf(vocab_fixture("ggml-vocab-llama-spm.gguf"));
+        QCOMPARE(tokenizer.algorithm(), TokenizerAlgorithm::SentencePiece);
+        QCOMPARE(tokenizer.vocab_size(), 32000);
+        const auto cases = read_fixture("ggml-vocab-llama-spm.gguf");
+        QCOMPARE(cases.size(), size_t(46));
+        expect_fixture_ids(tokenizer, cases);
+    }
+
+    void reproduces_llamacpp_gpt2_fixture_ids() {
+        const auto tokenizer = load_tokenizer_from_gguf(vocab_fixture("ggml-vocab-gpt-2.gguf"));
+        QCOMPARE(tokenizer.algorithm(), TokenizerAlgorithm::ByteLevelBpe);
+        QCOMPARE(tokenizer.vocab_size(), 50257);
+        QVERIFY(!tokenizer.add_bos_default());
+        const auto cases = read_fixture("ggml-vocab-gpt-2.gguf");
+        QCOMPARE(cases.size(), size_t(46));
+        expect_fixture_ids(tokenizer, cases);
+    }
+
+    void byte_level_decode_inverts_encode_on_the_fixture_strings() {
+        const auto tokenizer = load_tokenizer_from_gguf(vocab_fixture("ggml-vocab-gpt-2.gguf"));
+        for (const auto& c : read_fixture("ggml-vocab-gpt-2.gguf"))
+            QCOMPARE(tokenizer.decode(tokenizer.encode(c.text, false)), c.text);
+    }
+
+    void gpt_neox_vocabulary_tokenizes_with_the_gpt2_pattern() {
+        const auto tokenizer = load_tokenizer_from_gguf(vocab_fixture("ggml-vocab-gpt-neox.gguf"));
+        QCOMPARE(tokenizer.vocab_size(), 50432);
+        QCOMPARE(tokenizer.vocabulary().pre_tokenizer, PreTokenizer::Gpt2);
+        QCOMPARE(tokenizer.encode("Hello world", false), (std::vector<int32_t>{12092, 1533}));
+        const std::string code = "def f(x):\n        return x  # eight spaces\n";
+        QCOMPARE(tokenizer.decode(tokenizer.encode(code, false)), code);
+    }
+
+    void stories260k_gguf_encodes_the_reference_sentence() {
+        const auto tokenizer = load_tokenizer_from_gguf(qbtest::stories260k("gguf"));
+        QVERIFY(tokenizer.add_bos_default());
+        QCOMPARE(tokenizer.bos_id(), 1);
+        QCOMPARE(tokenizer.eos_id(), 2);
+        QCOMPARE(tokenizer.unk_id(), 0);
+        QCOMPARE(tokenizer.encode("Once upon a time, there was a little girl named Lily."), kOnceUponATime);
+    }
+
+    void stories260k_tokenizer_model_encodes_the_reference_sentence() {
+        const auto tokenizer = load_tokenizer_from_sentencepiece_model(stories_sentencepiece());
+        QCOMPARE(tokenizer.vocab_size(), 512);
+        QCOMPARE(tokenizer.encode("Once upon a time, there was a little girl named Lily.", true), kOnceUponATime);
+    }
+
+    void stories260k_llama2c_tokenizer_encodes_the_reference_sentence() {
+        const auto tokenizer = load_tokenizer_from_llama2c(stories_llama2c());
+        QCOMPARE(tokenizer.vocab_size(), 512);
+        QCOMPARE(tokenizer.token_to_piece(1), std::string("<s>"));
+        QCOMPARE(tokenizer.bos_id(), 1);
+        QCOMPARE(tokenizer.eos_id(), 2);
+        QCOMPARE(tokenizer.encode("Once upon a time, there was a little girl named Lily.", true), kOnceUponATime);
+    }
+
+    void stories260k_sources_agree_on_the_whole_tinystories_snippet() {
+        const std::string text = tinystories();
+        const auto gguf = load_tokenizer(TokenizerSource{TokenizerSource::Kind::GgufMetadata, qbtest::stories260k("gguf")});
+        const auto model = load_tokenizer(TokenizerSource{TokenizerSource::Kind::SentencePieceModel, stories_sentencepiece()});
+        const auto llama2c = load_tokenizer(TokenizerSource{TokenizerSource::Kind::Llama2cBin, stories_llama2c()});
+        const auto ids = gguf.encode(text, true);
+        QVERIFY(ids.size() > 5000);
+        QCOMPARE(model.encode(text, true), ids);
+        QCOMPARE(llama2c.encode(text, true), ids);
+        QCOMPARE(model.vocabulary().pieces, gguf.vocabulary().pieces);
+        QCOMPARE(llama2c.vocabulary().pieces, gguf.vocabulary().pieces);
+        QCOMPARE(llama2c.vocabulary().types, gguf.vocabulary().types);
+    }
+
+    void decode_inverts_encode_on_the_tinystories_snippet() {
+        const std::string text = tinystories();
+        for (const auto& path : {qbtest::stories260k("gguf"), stories_sentencepiece()}) {
+            const auto tokenizer = path.extension() == ".gguf" ? load_tokenizer_from_gguf(path)
+                                                                : load_tokenizer_from_sentencepiece_model(path);
+            QCOMPARE(tokenizer.decode(tokenizer.encode(text, true)), text);
+        }
+    }
+
+    void unknown_characters_fall_back_to_byte_tokens_and_decode_back() {
+        const auto tokenizer = load_tokenizer_from_gguf(qbtest::stories260k("gguf"));
+        const std::string text = "Tom saw a 🦙 and 3€.";
+        const auto ids = tokenizer.encode(text, false);
+        const auto& pieces = tokenizer.vocabulary().pieces;
+        QVERIFY(std::find(ids.begin(), ids.end(), 3 + 0xF0) != ids.end());  // <0xF0>, the llama's first byte
+        QCOMPARE(pieces[3 + 0xF0], std::string("<0xF0>"));
+        QCOMPARE(tokenizer.decode(ids), text);
+    }
+
+    void leading_and_repeated_spaces_survive_a_round_trip() {
+        const auto tokenizer = load_tokenizer_from_gguf(vocab_fixture("ggml-vocab-llama-spm.gguf"));
+        for (const std::string text : {" Hello", "  two  spaces  ", "\n\nnewlines first", "tab\tand end "})
+            QCOMPARE(tokenizer.decode(tokenizer.encode(text, true)), text);
+    }
+
+    void special_token_text_is_plain_text_unless_parsing_is_asked_for() {
+        const auto tokenizer = load_tokenizer_from_gguf(qbtest::stories260k("gguf"));
+        const auto plain = tokenizer.encode("<s>Hi", false);
+        QVERIFY(std::find(plain.begin(), plain.end(), 1) == plain.end());
+        QCOMPARE(tokenizer.decode(plain), std::string("<s>Hi"));
+        const auto parsed = tokenizer.encode("<s>Hi", false, true);
+        QCOMPARE(parsed.front(), 1);
+        // After a special token the dummy prefix is added again, as at the start of a text.
+        const std::vector<int32_t> rest(parsed.begin() + 1, parsed.end());
+        QCOMPARE(rest, tokenizer.encode("Hi", false));
+        QCOMPARE(tokenizer.decode(parsed), std::string("Hi"));
+    }
+
+    void llama2_tokenizer_model_is_the_llamacpp_spm_vocabulary() {
+        const auto model = load_tokenizer_from_sentencepiece_model(qbtest::data_path("tokenizers/llama2-32k/tokenizer.model"));
+        QCOMPARE(model.vocab_size(), 32000);
+        QVERIFY(!model.vocabulary().remove_extra_whitespaces);
+        const auto gguf = load_tokenizer_from_gguf(vocab_fixture("ggml-vocab-llama-spm.gguf"));
+        QCOMPARE(model.vocabulary().pieces, gguf.vocabulary().pieces);
+        QCOMPARE(model.vocabulary().scores, gguf.vocabulary().scores);
+        QCOMPARE(model.vocabulary().types, gguf.vocabulary().types);
+        expect_fixture_ids(model, read_fixture("ggml-vocab-llama-spm.gguf"));
+    }
+
+    void sentencepiece_whitespace_normalization_is_opt_in() {
+        const auto llamacpp_style = load_tokenizer_from_sentencepiece_model(stories_sentencepiece());
+        QVERIFY(llamacpp_style.vocabulary().remove_extra_whitespaces);
+        const auto sentencepiece_style = llamacpp_style.with_sentencepiece_whitespace();
+        const std::string messy = "  Lily   ran  home. ";
+        QCOMPARE(sentencepiece_style.encode(messy, true), llamacpp_style.encode("Lily ran home.", true));
+        QVERIFY(llamacpp_style.encode(messy, true) != llamacpp_style.encode("Lily ran home.", true));
+        QCOMPARE(sentencepiece_style.encode("   ", true), std::vector<int32_t>{1});
+    }
+
+    void tokenizer_json_gives_the_same_ids_as_the_gguf_vocabulary() {
+        const auto path = write_gpt2_tokenizer_json(
+            {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}, "gpt2-json");
+        const auto json_tokenizer = load_tokenizer(TokenizerSource{TokenizerSource::Kind::TokenizerJson, path});
+        QCOMPARE(json_tokenizer.vocab_size(), 50257);
+        expect_fixture_ids(json_tokenizer, read_fixture("ggml-vocab-gpt-2.gguf"));
+        // Control tokens in text stay text by default; parsing them is opt-in.
+        QCOMPARE(json_tokenizer.encode("a<|endoftext|>", false, true), (std::vector<int32_t>{64, 50256}));
+        QVERIFY(json_tokenizer.encode("a<|endoftext|>", false).size() > 2);
+    }
+
+    void tokenizer_json_split_regex_selects_the_llama3_pre_tokenizer() {
+        const std::string llama3_regex =
+            R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+        nlohmann::json pre = {{"type", "Sequence"},
+                              {"pretokenizers",
+                               {{{"type", "Split"}, {"pattern", {{"Regex", llama3_regex}}}, {"behavior", "Isolated"}},
+                                {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+        const auto tokenizer = load_tokenizer_from_json(write_gpt2_tokenizer_json(pre, "llama3-json"));
+        QCOMPARE(tokenizer.vocabulary().pre_tokenizer, PreTokenizer::Llama3);
+        // Digits go in groups of three: "12345" -> "123" "45".
+        const auto gguf = load_tokenizer_from_gguf(vocab_fixture("ggml-vocab-gpt-2.gguf"));
+        auto expected = gguf.encode("123", false);
+        const auto tail = gguf.encode("45", false);
+        expected.insert(expected.end(), tail.begin(), tail.end());
+        QCOMPARE(tokenizer.encode("12345", false), expected);
+    }
+
+    void gpt2_pre_tokenizer_splits_like_the_regex() {
+        QCOMPARE(words(PreTokenizer::Gpt2, "Hello world's  end!!\n\n 42x"),
+                 (std::vector<std::string>{"Hello", " world", "'s", " ", " end", "!!", "\n\n", " 42", "x"}));
+        QCOMPARE(words(PreTokenizer::Gpt2, "We'Ve   "), (std::vector<std::string>{"We", "'", "Ve", "   "}));
+    }
+
+    void llama3_pre_tokenizer_splits_like_the_regex() {
+        QCOMPARE(words(PreTokenizer::Llama3, "We'VE 1234567 (ok)\r\n\n  x  "),
+                 (std::vector<std::string>{"We", "'VE", " ", "123", "456", "7", " (", "ok", ")\r\n\n", " ", " x", "  "}));
+        QCOMPARE(words(PreTokenizer::Llama3, "a \n\tb"), (std::vector<std::string>{"a", " \n", "\tb"}));
+        QCOMPARE(words(PreTokenizer::Llama3, "Führer日本"), (std::vector<std::string>{"Führer日本"}));
+    }
+
+    void qwen2_pre_tokenizer_splits_digits_one_by_one() {
+        QCOMPARE(words(PreTokenizer::Qwen2, "x=2024;"), (std::vector<std::string>{"x", "=", "2", "0", "2", "4", ";"}));
+    }
+
+    void pre_tokenizers_keep_invalid_utf8_bytes() {
+        const std::string text = "ab\xFF\xC3 c\xE2\x82";
+        for (PreTokenizer pre : {PreTokenizer::Gpt2, PreTokenizer::Llama3, PreTokenizer::Qwen2}) {
+            std::string joined;
+            for (const auto& w : words(pre, text)) joined += w;
+            QCOMPARE(joined, text);
+        }
+        const auto tokenizer = load_tokenizer_from_gguf(vocab_fixture("ggml-vocab-gpt-2.gguf"));
+        QCOMPARE(tokenizer.decode(tokenizer.encode(text, false)), text);
+    }
+
+    void rejects_a_truncated_tokenizer_model_naming_the_file() {
+        const std::string bytes = read_file(stories_sentencepiece());
+        const auto path = qbtest::scratch_dir() / "truncated.model";
+        write_file(path, bytes.substr(0, bytes.size() / 2));
+        const QString message = error_of([&] { load_tokenizer_from_sentencepiece_model(path); });
+        QVERIFY2(message.contains(QString::fromStdString(path.string())), qPrintable(message));
+        QVERIFY2(message.contains("truncated"), qPrintable(message));
+    }
+
+    void rejects_garbage_llama2c_tokenizer_naming_the_file() {
+        const auto path = qbtest::scratch_dir() / "garbage.bin";
+        std::string garbage(4096, '\0');
+        for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = char((i * 2654435761u) >> 13);
+        write_file(path, garbage);
+        const QString message = error_of([&] { load_tokenizer_from_llama2c(path); });
+        QVERIFY2(message.startsWith(QString::fromStdString(path.string()) + ": "), qPrintable(message));
+        QVERIFY2(message.contains("not a llama2.c tokenizer") || message.contains("truncated"), qPrintable(message));
+    }
+
+    void rejects_gguf_without_tokenizer_keys() {
+        const auto path = qbtest::data_path("vectors/quant-vectors.gguf");
+        const QString message = error_of([&] { load_tokenizer_from_gguf(path); });
+        QCOMPARE(message, QString::fromStdString(path.string()) + ": GGUF has no tokenizer (tokenizer.ggml.model is missing)");
+    }
+
+    void rejects_missing_files_naming_them() {
+        const auto missing = qbtest::scratch_dir() / "no-such-tokenizer.model";
+        for (auto kind : {TokenizerSource::Kind::GgufMetadata, TokenizerSource::Kind::SentencePieceModel,
+                          TokenizerSource::Kind::TokenizerJson, TokenizerSource::Kind::Llama2cBin}) {
+            const QString message = error_of([&] { load_tokenizer(TokenizerSource{kind, missing}); });
+            QVERIFY2(message.startsWith(QString::fromStdString(missing.string()) + ": cannot open"), qPrintable(message));
+        }
+    }
+
+    void rejects_decoding_an_id_outside_the_vocabulary() {
+        const auto tokenizer = load_tokenizer_from_gguf(qbtest::stories260k("gguf"));
+        const std::vector<int32_t> ids = {1, 512};
+        QVERIFY(error_of([&] { tokenizer.decode(ids); }).contains("token id 512 is outside the vocabulary of 512"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TokenizersTest)
+#include "tst_tokenizers.moc"
