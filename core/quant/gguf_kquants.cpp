@@ -18,6 +18,8 @@ using gguf::nearest_int;
 using gguf::store_half;
 
 constexpr int kSuper = 256;
+// Super-blocks encoded together, so that their sub-block scale searches fill the search lanes.
+constexpr int kBatch = 2;
 
 // Second pass of every K encoder: codes for the scales as stored. Affine: x ~ d * l - dm, l in [0, nmax].
 void requantize_affine(const float* x, int n, float d, float dm, int nmax, uint8_t* L) {
@@ -27,6 +29,21 @@ void requantize_affine(const float* x, int n, float d, float dm, int nmax, uint8
 // Symmetric: x ~ d * l, l in [-half, half), stored as l + half.
 void requantize_symmetric(const float* x, int n, float d, int half, int8_t* L) {
     for (int i = 0; i < n; ++i) L[i] = int8_t(std::clamp(nearest_int(x[i] / d), -half, half - 1) + half);
+}
+
+// Importance weights of `count` super-blocks (sigma2 = sigma2_factor * mean x^2 of each super-block) and
+// the per-group sums of the weights of consecutive groups of `group` values (ggml's sw[]).
+void superblock_weights(int count, const float* x, const float* importance, float sigma2_factor, int group,
+                        float* weights, float* group_sums) {
+    for (int s = 0; s < count; ++s) {
+        const int at = s * kSuper;
+        const float sigma2 = sigma2_factor * gguf::sum_of_squares(x + at, kSuper) / kSuper;
+        gguf::importance_weights(x + at, importance + at, kSuper, sigma2, weights + at);
+    }
+    for (int j = 0; j < count * kSuper / group; ++j) {
+        group_sums[j] = 0;
+        for (int l = 0; l < group; ++l) group_sums[j] += weights[group * j + l];
+    }
 }
 
 // Codes of 2 bits packed like q2_k / q3_k: in each 128-value half, byte l holds values l, l+32, l+64, l+96.
@@ -119,47 +136,51 @@ void requantize_q2(const float* x, const uint8_t* y, uint8_t* L) {
     }
 }
 
-void encode_q2_k_plain(const float* x, uint8_t* y) {
+// quantize_row_q2_K_ref: |x|-weighted mean-absolute-error searches, scales relative to the largest.
+void encode_q2_k_plain(int count, const float* x, uint8_t* y) {
     constexpr float kScaleLevels = 15.f;
-    uint8_t L[kSuper];
-    float weights[16], scales[16], mins[16];
-    float max_scale = 0, max_min = 0;
-    for (int j = 0; j < 16; ++j) {
-        for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
-        scales[j] = gguf::search_affine_scale(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f, 15, true);
-        max_scale = std::max(max_scale, scales[j]);
-        max_min = std::max(max_min, mins[j]);
+    uint8_t L[kBatch * kSuper];
+    float weights[kBatch * kSuper], scales[kBatch * 16], mins[kBatch * 16];
+    for (int i = 0; i < count * kSuper; ++i) weights[i] = std::fabs(x[i]);
+    gguf::search_affine_scales(16 * count, 16, 3, x, weights, L, scales, mins, {-0.5f, 0.1f, 15, true});
+    for (int s = 0; s < count; ++s, y += kQ2Bytes) {
+        const float* sc = scales + 16 * s;
+        const float* mn = mins + 16 * s;
+        float max_scale = 0, max_min = 0;
+        for (int j = 0; j < 16; ++j) {
+            max_scale = std::max(max_scale, sc[j]);
+            max_min = std::max(max_min, mn[j]);
+        }
+        std::memset(y, 0, 16);
+        if (max_scale > 0) {
+            const float iscale = kScaleLevels / max_scale;
+            for (int j = 0; j < 16; ++j) y[j] = uint8_t(nearest_int(iscale * sc[j]));
+        }
+        store_half(y + kQ2DAt, max_scale > 0 ? max_scale / kScaleLevels : 0.f);
+        if (max_min > 0) {
+            const float iscale = kScaleLevels / max_min;
+            for (int j = 0; j < 16; ++j) y[j] |= uint8_t(nearest_int(iscale * mn[j]) << 4);
+        }
+        store_half(y + kQ2DminAt, max_min > 0 ? max_min / kScaleLevels : 0.f);
+        requantize_q2(x + s * kSuper, y, L + s * kSuper);
+        pack_2bit(L + s * kSuper, y + kQ2CodesAt);
     }
-    std::memset(y, 0, 16);
-    if (max_scale > 0) {
-        const float iscale = kScaleLevels / max_scale;
-        for (int j = 0; j < 16; ++j) y[j] = uint8_t(nearest_int(iscale * scales[j]));
-    }
-    store_half(y + kQ2DAt, max_scale > 0 ? max_scale / kScaleLevels : 0.f);
-    if (max_min > 0) {
-        const float iscale = kScaleLevels / max_min;
-        for (int j = 0; j < 16; ++j) y[j] |= uint8_t(nearest_int(iscale * mins[j]) << 4);
-    }
-    store_half(y + kQ2DminAt, max_min > 0 ? max_min / kScaleLevels : 0.f);
-    requantize_q2(x, y, L);
-    pack_2bit(L, y + kQ2CodesAt);
 }
 
-void encode_q2_k_weighted(const float* x, const float* importance, uint8_t* y) {
-    uint8_t L[kSuper], scale_codes[16], min_codes[16];
-    float weights[16], scales[16], mins[16], group_weights[16];
-    const float sigma2 = gguf::sum_of_squares(x, kSuper) / kSuper;
-    for (int j = 0; j < 16; ++j) {
-        gguf::importance_weights(x + 16 * j, importance + 16 * j, 16, sigma2, weights);
-        group_weights[j] = 0;
-        for (int l = 0; l < 16; ++l) group_weights[j] += weights[l];
-        scales[j] = gguf::search_affine_scale(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.9f, 0.05f, 36, false);
+// quantize_row_q2_K_impl: importance-weighted searches, then the 4-bit scales and mins searched too.
+void encode_q2_k_weighted(int count, const float* x, const float* importance, uint8_t* y) {
+    uint8_t L[kBatch * kSuper], scale_codes[16], min_codes[16];
+    float weights[kBatch * kSuper], scales[kBatch * 16], mins[kBatch * 16], group_weights[kBatch * 16];
+    superblock_weights(count, x, importance, 1, 16, weights, group_weights);
+    gguf::search_affine_scales(16 * count, 16, 3, x, weights, L, scales, mins, {-0.9f, 0.05f, 36, false});
+    for (int s = 0; s < count; ++s, y += kQ2Bytes) {
+        const int at = 16 * s;
+        store_half(y + kQ2DAt, search_positive_scale(16, 15, scales + at, group_weights + at, scale_codes));
+        store_half(y + kQ2DminAt, search_positive_scale(16, 15, mins + at, group_weights + at, min_codes));
+        for (int j = 0; j < 16; ++j) y[j] = uint8_t(scale_codes[j] | min_codes[j] << 4);
+        requantize_q2(x + s * kSuper, y, L + s * kSuper);
+        pack_2bit(L + s * kSuper, y + kQ2CodesAt);
     }
-    store_half(y + kQ2DAt, search_positive_scale(16, 15, scales, group_weights, scale_codes));
-    store_half(y + kQ2DminAt, search_positive_scale(16, 15, mins, group_weights, min_codes));
-    for (int j = 0; j < 16; ++j) y[j] = uint8_t(scale_codes[j] | min_codes[j] << 4);
-    requantize_q2(x, y, L);
-    pack_2bit(L, y + kQ2CodesAt);
 }
 
 void decode_q2_k_block(const uint8_t* y, float* x) {
@@ -263,42 +284,44 @@ void finish_q3_k(const float* x, int8_t* L, uint8_t* y) {
     pack_2bit(L, y + kQ3CodesAt);
 }
 
-void encode_q3_k_plain(const float* x, uint8_t* y) {
-    int8_t L[kSuper], stored[16] = {};
-    float scales[16];
-    float max_scale = 0, amax = 0;
-    for (int j = 0; j < 16; ++j) {
-        scales[j] = search_q3_scale(x + 16 * j, L + 16 * j);
-        if (std::fabs(scales[j]) > amax) {
-            amax = std::fabs(scales[j]);
-            max_scale = scales[j];
+// quantize_row_q3_K_ref: x^2-weighted refinement per 16 values, scales relative to the largest.
+void encode_q3_k_plain(int count, const float* x, uint8_t* y) {
+    for (int s = 0; s < count; ++s, x += kSuper, y += kQ3Bytes) {
+        int8_t L[kSuper], stored[16] = {};
+        float scales[16];
+        float max_scale = 0, amax = 0;
+        for (int j = 0; j < 16; ++j) {
+            scales[j] = search_q3_scale(x + 16 * j, L + 16 * j);
+            if (std::fabs(scales[j]) > amax) {
+                amax = std::fabs(scales[j]);
+                max_scale = scales[j];
+            }
         }
+        float d = 0.f;
+        if (max_scale) {
+            const float iscale = -32.f / max_scale;
+            for (int j = 0; j < 16; ++j)
+                stored[j] = int8_t(std::clamp<int>(int8_t(nearest_int(iscale * scales[j])), -32, 31) + 32);
+            d = 1 / iscale;
+        }
+        pack_q3_scales(stored, y + kQ3ScalesAt);
+        store_half(y + kQ3DAt, d);
+        finish_q3_k(x, L, y);
     }
-    float d = 0.f;
-    if (max_scale) {
-        const float iscale = -32.f / max_scale;
-        for (int j = 0; j < 16; ++j) stored[j] = int8_t(std::clamp<int>(int8_t(nearest_int(iscale * scales[j])), -32, 31) + 32);
-        d = 1 / iscale;
-    }
-    pack_q3_scales(stored, y + kQ3ScalesAt);
-    store_half(y + kQ3DAt, d);
-    finish_q3_k(x, L, y);
 }
 
-void encode_q3_k_weighted(const float* x, const float* importance, uint8_t* y) {
-    int8_t L[kSuper], stored[16];
-    float weights[16], scales[16], group_weights[16];
-    const float sigma2 = 2 * gguf::sum_of_squares(x, kSuper) / kSuper;
-    for (int j = 0; j < 16; ++j) {
-        gguf::importance_weights(x + 16 * j, importance + 16 * j, 16, sigma2, weights);
-        group_weights[j] = 0;
-        for (int l = 0; l < 16; ++l) group_weights[j] += weights[l];
-        scales[j] = gguf::search_symmetric_scale(16, 4, x + 16 * j, weights, L + 16 * j);
+// quantize_row_q3_K_impl: importance-weighted searches, then the 6-bit scales searched too.
+void encode_q3_k_weighted(int count, const float* x, const float* importance, uint8_t* y) {
+    int8_t L[kBatch * kSuper], stored[kBatch * 16];
+    float weights[kBatch * kSuper], scales[kBatch * 16], group_weights[kBatch * 16], d[kBatch];
+    superblock_weights(count, x, importance, 2, 16, weights, group_weights);
+    gguf::search_symmetric_scales(16 * count, 16, 4, x, weights, L, scales);
+    gguf::search_symmetric_scales(count, 16, 32, scales, group_weights, stored, d);
+    for (int s = 0; s < count; ++s, y += kQ3Bytes) {
+        pack_q3_scales(stored + 16 * s, y + kQ3ScalesAt);
+        store_half(y + kQ3DAt, d[s]);
+        finish_q3_k(x + s * kSuper, L + s * kSuper, y);
     }
-    const float d = gguf::search_symmetric_scale(16, 32, scales, group_weights, stored);
-    pack_q3_scales(stored, y + kQ3ScalesAt);
-    store_half(y + kQ3DAt, d);
-    finish_q3_k(x, L, y);
 }
 
 void decode_q3_k_block(const uint8_t* y, float* x) {
@@ -375,46 +398,52 @@ struct KAffine {
             }
     }
 
-    static void encode_plain(const float* x, uint8_t* y) {
-        uint8_t L[kSuper], ls[8], lm[8];
-        float weights[32], scales[8], mins[8];
-        float max_scale = 0, max_min = 0;
-        for (int j = 0; j < 8; ++j) {
-            const float* xb = x + 32 * j;
-            const float av_x = std::sqrt(gguf::sum_of_squares(xb, 32) / 32);
-            for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xb[l]);
-            scales[j] = gguf::search_affine_scale(32, kMax, xb, weights, L + 32 * j, &mins[j], kRmin, 0.1f, kSteps, false);
-            max_scale = std::max(max_scale, scales[j]);
-            max_min = std::max(max_min, mins[j]);
+    // quantize_row_q{4,5}_K_ref: per 32 values a search weighted by rms + |x|, 6-bit scales and mins
+    // relative to the largest.
+    static void encode_plain(int count, const float* x, uint8_t* y) {
+        uint8_t L[kBatch * kSuper], ls[8], lm[8];
+        float weights[kBatch * kSuper], scales[kBatch * 8], mins[kBatch * 8];
+        for (int j = 0; j < 8 * count; ++j) {
+            const float av_x = std::sqrt(gguf::sum_of_squares(x + 32 * j, 32) / 32);
+            for (int l = 32 * j; l < 32 * j + 32; ++l) weights[l] = av_x + std::fabs(x[l]);
         }
-        const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-        const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-        for (int j = 0; j < 8; ++j) {
-            ls[j] = std::min<uint8_t>(63, uint8_t(nearest_int(inv_scale * scales[j])));
-            lm[j] = std::min<uint8_t>(63, uint8_t(nearest_int(inv_min * mins[j])));
+        gguf::search_affine_scales(8 * count, 32, kMax, x, weights, L, scales, mins, {kRmin, 0.1f, kSteps, false});
+        for (int s = 0; s < count; ++s, y += kBytes) {
+            const float* sc = scales + 8 * s;
+            const float* mn = mins + 8 * s;
+            float max_scale = 0, max_min = 0;
+            for (int j = 0; j < 8; ++j) {
+                max_scale = std::max(max_scale, sc[j]);
+                max_min = std::max(max_min, mn[j]);
+            }
+            const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+            const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+            for (int j = 0; j < 8; ++j) {
+                ls[j] = std::min<uint8_t>(63, uint8_t(nearest_int(inv_scale * sc[j])));
+                lm[j] = std::min<uint8_t>(63, uint8_t(nearest_int(inv_min * mn[j])));
+            }
+            pack_k4_scales(ls, lm, y + kK4ScalesAt);
+            store_half(y, max_scale / 63.f);
+            store_half(y + 2, max_min / 63.f);
+            finish(x + s * kSuper, L + s * kSuper, y);
         }
-        pack_k4_scales(ls, lm, y + kK4ScalesAt);
-        store_half(y, max_scale / 63.f);
-        store_half(y + 2, max_min / 63.f);
-        finish(x, L, y);
     }
 
-    static void encode_weighted(const float* x, const float* importance, uint8_t* y) {
-        uint8_t L[kSuper], ls[8], lm[8];
-        float weights[32], scales[8], mins[8], group_weights[8];
-        const float sigma2 = 2 * gguf::sum_of_squares(x, kSuper) / kSuper;
-        for (int j = 0; j < 8; ++j) {
-            gguf::importance_weights(x + 32 * j, importance + 32 * j, 32, sigma2, weights);
-            group_weights[j] = 0;
-            for (int l = 0; l < 32; ++l) group_weights[j] += weights[l];
-            scales[j] = gguf::search_affine_scale(32, kMax, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f, 0.05f, 36, false);
+    // quantize_row_q{4,5}_K_impl: importance-weighted searches, then the 6-bit scales and mins searched too.
+    static void encode_weighted(int count, const float* x, const float* importance, uint8_t* y) {
+        uint8_t L[kBatch * kSuper], ls[8], lm[8];
+        float weights[kBatch * kSuper], scales[kBatch * 8], mins[kBatch * 8], group_weights[kBatch * 8];
+        superblock_weights(count, x, importance, 2, 32, weights, group_weights);
+        gguf::search_affine_scales(8 * count, 32, kMax, x, weights, L, scales, mins, {-0.9f, 0.05f, 36, false});
+        for (int s = 0; s < count; ++s, y += kBytes) {
+            const int at = 8 * s;
+            const float d = search_positive_scale(8, 63, scales + at, group_weights + at, ls);
+            const float dmin = search_positive_scale(8, 63, mins + at, group_weights + at, lm);
+            pack_k4_scales(ls, lm, y + kK4ScalesAt);
+            store_half(y, d);
+            store_half(y + 2, dmin);
+            finish(x + s * kSuper, L + s * kSuper, y);
         }
-        const float d = search_positive_scale(8, 63, scales, group_weights, ls);
-        const float dmin = search_positive_scale(8, 63, mins, group_weights, lm);
-        pack_k4_scales(ls, lm, y + kK4ScalesAt);
-        store_half(y, d);
-        store_half(y + 2, dmin);
-        finish(x, L, y);
     }
 
     static void decode_block(const uint8_t* y, float* x) {
@@ -447,13 +476,9 @@ constexpr size_t kQ6HighAt = 128;
 constexpr size_t kQ6ScalesAt = 192;
 constexpr size_t kQ6DAt = 208;
 
-void encode_q6_k(const float* x, const float* importance, uint8_t* y) {
-    int8_t L[kSuper];
-    float scales[16];
+void finish_q6_k(const float* x, const float* scales, int8_t* L, uint8_t* y) {
     float max_scale = 0, max_abs_scale = 0;
     for (int j = 0; j < 16; ++j) {
-        // The importance vector enters directly as the weights (ggml does not scale it by magnitude here).
-        scales[j] = gguf::search_symmetric_scale(16, 32, x + 16 * j, importance ? importance + 16 * j : nullptr, L + 16 * j);
         if (std::fabs(scales[j]) > max_abs_scale) {
             max_abs_scale = std::fabs(scales[j]);
             max_scale = scales[j];
@@ -484,6 +509,17 @@ void encode_q6_k(const float* x, const float* importance, uint8_t* y) {
         }
 }
 
+// quantize_row_q6_K_ref / _impl: x^2-weighted searches per 16 values, or the importance vector itself as
+// the weights (ggml does not scale it by magnitude for q6_k); 8-bit scales relative to the largest.
+void encode_q6_k_weighted(int count, const float* x, const float* importance, uint8_t* y) {
+    int8_t L[kBatch * kSuper];
+    float scales[kBatch * 16];
+    gguf::search_symmetric_scales(16 * count, 16, 32, x, importance, L, scales);
+    for (int s = 0; s < count; ++s) finish_q6_k(x + s * kSuper, scales + 16 * s, L + s * kSuper, y + s * kQ6Bytes);
+}
+
+void encode_q6_k_plain(int count, const float* x, uint8_t* y) { encode_q6_k_weighted(count, x, nullptr, y); }
+
 void decode_q6_k_block(const uint8_t* y, float* x) {
     const float d = load_half(y + kQ6DAt);
     const uint8_t* ql = y;
@@ -506,16 +542,19 @@ void decode_q6_k_block(const uint8_t* y, float* x) {
 // ---------------------------------------------------------------------------------------------------
 // Row codecs: every super-block is independent; the importance vector is per column.
 
-using PlainBlockFn = void (*)(const float* x, uint8_t* y);
-using WeightedBlockFn = void (*)(const float* x, const float* importance, uint8_t* y);
+using PlainBatchFn = void (*)(int count, const float* x, uint8_t* y);
+using WeightedBatchFn = void (*)(int count, const float* x, const float* importance, uint8_t* y);
 using DecodeBlockFn = void (*)(const uint8_t* y, float* x);
 
-template <WeightedBlockFn Weighted, PlainBlockFn Plain>
+template <WeightedBatchFn Weighted, PlainBatchFn Plain>
 void encode_row(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance, const uint8_t*) {
     gguf::require_whole_blocks(f, n);
-    for (int64_t b = 0; b < n / kSuper; ++b, x += kSuper, y += f.block_bytes) {
-        if (importance) Weighted(x, importance + b * kSuper, y);
-        else Plain(x, y);
+    const int64_t blocks = n / kSuper;
+    for (int64_t first = 0; first < blocks; first += kBatch) {
+        const int count = int(std::min<int64_t>(kBatch, blocks - first));
+        const int64_t at = first * kSuper;
+        if (importance) Weighted(count, x + at, importance + at, y + first * f.block_bytes);
+        else Plain(count, x + at, y + first * f.block_bytes);
     }
 }
 
@@ -524,8 +563,6 @@ void decode_row(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, cons
     gguf::require_whole_blocks(f, n);
     for (int64_t b = 0; b < n / kSuper; ++b, x += kSuper, y += f.block_bytes) Decode(y, x);
 }
-
-void encode_q6_k_plain(const float* x, uint8_t* y) { encode_q6_k(x, nullptr, y); }
 
 }  // namespace
 
@@ -542,7 +579,7 @@ void add_gguf_kquant_formats(std::vector<FormatInfo>& t) {
                              encode_row<KAffine<5>::encode_weighted, KAffine<5>::encode_plain>,
                              decode_row<KAffine<5>::decode_block>));
     t.push_back(block_format("q6_k", 14, "ggml Q6_K: 256 values, 6-bit symmetric codes, 8-bit scale per 16",
-                             encode_row<encode_q6_k, encode_q6_k_plain>, decode_row<decode_q6_k_block>));
+                             encode_row<encode_q6_k_weighted, encode_q6_k_plain>, decode_row<decode_q6_k_block>));
 }
 
 }  // namespace qb

@@ -18,6 +18,7 @@ using gguf::store_half;
 
 constexpr int kBlock = 32;
 constexpr int kHalf = kBlock / 2;
+constexpr int kChunkBlocks = 16;  // blocks whose importance-weighted searches run together
 
 // ---------------------------------------------------------------------------------------------------
 // q4_0, q4_1, q5_0, q5_1: `Bits`-bit codes, symmetric (x = d * (q - 2^(Bits-1))) or affine (x = d * q + m).
@@ -32,7 +33,8 @@ struct Legacy {
     static constexpr size_t kHighBitsAt = Affine ? 4 : 2;
     static constexpr size_t kNibblesAt = kHighBitsAt + (Bits == 5 ? 4 : 0);
 
-    static void pack(const uint8_t* L, uint8_t* y) {
+    template <typename Code>
+    static void pack(const Code* L, uint8_t* y) {
         uint32_t high_bits = 0;
         for (int j = 0; j < kHalf; ++j) {
             y[kNibblesAt + j] = uint8_t((L[j] & 0x0F) | ((L[j + kHalf] & 0x0F) << 4));
@@ -69,19 +71,25 @@ struct Legacy {
         pack(L, y);
     }
 
-    static void encode_block_weighted(const float* x, const float* weight, uint8_t* y) {
-        uint8_t L[kBlock];
+    // ggml's quantize_row_q{4,5}_{0,1}_impl: importance-weighted scale search per block, `count` blocks.
+    static void encode_blocks_weighted(int count, const float* x, const float* weight, uint8_t* y, size_t block_bytes) {
+        float scales[kChunkBlocks], mins[kChunkBlocks];
         if constexpr (Affine) {
-            float neg_min;
-            const float d = gguf::search_affine_scale(kBlock, kLevels - 1, x, weight, L, &neg_min, -0.9f, 0.05f, 36, false);
-            store_half(y, d);
-            store_half(y + kMinAt, -neg_min);
+            uint8_t L[kChunkBlocks * kBlock];
+            gguf::search_affine_scales(count, kBlock, kLevels - 1, x, weight, L, scales, mins, {-0.9f, 0.05f, 36, false});
+            for (int b = 0; b < count; ++b, y += block_bytes) {
+                store_half(y, scales[b]);
+                store_half(y + kMinAt, -mins[b]);
+                pack(L + b * kBlock, y);
+            }
         } else {
-            int8_t codes[kBlock];
-            store_half(y, gguf::search_symmetric_scale(kBlock, kOffset, x, weight, codes));
-            std::copy(codes, codes + kBlock, L);
+            int8_t L[kChunkBlocks * kBlock];
+            gguf::search_symmetric_scales(count, kBlock, kOffset, x, weight, L, scales);
+            for (int b = 0; b < count; ++b, y += block_bytes) {
+                store_half(y, scales[b]);
+                pack(L + b * kBlock, y);
+            }
         }
-        pack(L, y);
     }
 
     static void encode(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance,
@@ -93,10 +101,12 @@ struct Legacy {
             return;
         }
         const float sigma2 = gguf::sum_of_squares(x, n) / float(n);
-        float weight[kBlock];
-        for (int64_t b = 0; b < blocks; ++b) {
-            gguf::importance_weights(x + b * kBlock, importance + b * kBlock, kBlock, sigma2, weight);
-            encode_block_weighted(x + b * kBlock, weight, y + b * f.block_bytes);
+        float weight[kChunkBlocks * kBlock];
+        for (int64_t first = 0; first < blocks; first += kChunkBlocks) {
+            const int count = int(std::min<int64_t>(kChunkBlocks, blocks - first));
+            const int64_t at = first * kBlock;
+            gguf::importance_weights(x + at, importance + at, count * kBlock, sigma2, weight);
+            encode_blocks_weighted(count, x + at, weight, y + first * f.block_bytes, f.block_bytes);
         }
     }
 
@@ -153,7 +163,7 @@ void decode_q8_0(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, con
 // per 32 values. iq4_xs: per 256 values f16 d, then a 6-bit scale per 32 (low nibbles in scales_l, high
 // 2 bits in the u16 scales_h), then 128 nibble bytes; x = d * (scale - 32) * grid[q].
 
-constexpr int8_t kIq4Grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+constexpr float kIq4Grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 constexpr int kIq4Tries = 7;
 constexpr int kSuperBlock = 256;
 constexpr size_t kIq4NlBytes = 18;
@@ -162,72 +172,15 @@ constexpr size_t kXsScalesHighAt = 2;
 constexpr size_t kXsScalesLowAt = 4;
 constexpr size_t kXsNibblesAt = 8;
 
-// Index of the grid value nearest to v, upper one on ties (ggml: best_index_int8, computed the same way
-// because rounding of the two distances decides near-ties).
-int nearest_grid_index(float v) {
-    if (v <= kIq4Grid[0]) return 0;
-    if (v >= kIq4Grid[15]) return 15;
-    int lo = 0, hi = 15;
-    while (hi - lo > 1) {
-        const int mid = (lo + hi) / 2;
-        if (v < kIq4Grid[mid]) hi = mid;
-        else lo = mid;
-    }
-    return v - float(kIq4Grid[hi - 1]) < float(kIq4Grid[hi]) - v ? hi - 1 : hi;
-}
-
-struct GridFit {
-    float sumqx = 0;
-    float sumq2 = 0;
-};
-
-GridFit fit_grid(const float* x, const float* weight, float inverse_scale) {
-    GridFit fit;
-    for (int j = 0; j < kBlock; ++j) {
-        const float q = kIq4Grid[nearest_grid_index(inverse_scale * x[j])];
-        fit.sumqx += weight[j] * q * x[j];
-        fit.sumq2 += weight[j] * q * q;
-    }
-    return fit;
-}
-
-// Best scale of one 32-value group: least-squares scale for each of 2*kIq4Tries+1 grid stretchings
-// (the codes are assigned afterwards, from the scale as stored).
-float search_grid_scale(const float* x, const float* weight) {
-    float max = 0, amax = 0;
-    for (int j = 0; j < kBlock; ++j)
-        if (std::fabs(x[j]) > amax) {
-            amax = std::fabs(x[j]);
-            max = x[j];
-        }
-    if (amax < gguf::kGroupMaxEps) return 0;
-    const float d0 = -max / float(kIq4Grid[0]);
-    GridFit fit = fit_grid(x, weight, 1 / d0);
-    float d = fit.sumq2 > 0 ? fit.sumqx / fit.sumq2 : 0.f;
-    float best = d * fit.sumqx;
-    for (int itry = -kIq4Tries; itry <= kIq4Tries; ++itry) {
-        fit = fit_grid(x, weight, float(itry + kIq4Grid[0]) / max);
-        if (fit.sumq2 > 0 && fit.sumqx * fit.sumqx > best * fit.sumq2) {
-            d = fit.sumqx / fit.sumq2;
-            best = d * fit.sumqx;
-        }
-    }
-    return d;
-}
-
-// Weights of one group: importance-scaled (sigma2 from the whole super-block), else x^2.
-void grid_weights(const float* x, const float* importance, float sigma2, float* weight) {
-    if (importance) gguf::importance_weights(x, importance, kBlock, sigma2, weight);
+// Weights of `groups` 32-value groups: importance-scaled with sigma2 from the whole super-block of n
+// values, else x^2.
+void grid_weights(const float* x, const float* importance, int groups, float sigma2, float* weight) {
+    if (importance) gguf::importance_weights(x, importance, groups * kBlock, sigma2, weight);
     else
-        for (int j = 0; j < kBlock; ++j) weight[j] = x[j] * x[j];
+        for (int j = 0; j < groups * kBlock; ++j) weight[j] = x[j] * x[j];
 }
 
 float grid_sigma2(const float* x, int n) { return gguf::sum_of_squares(x, n) * (2.f / float(n)); }
-
-void assign_grid(const float* x, float scale, uint8_t* L) {
-    const float inverse = scale ? 1 / scale : 0.f;
-    for (int j = 0; j < kBlock; ++j) L[j] = uint8_t(nearest_grid_index(inverse * x[j]));
-}
 
 void pack_nibbles(const uint8_t* L, uint8_t* q) {
     for (int j = 0; j < kHalf; ++j) q[j] = uint8_t(L[j] | (L[j + kHalf] << 4));
@@ -236,14 +189,24 @@ void pack_nibbles(const uint8_t* L, uint8_t* q) {
 void encode_iq4_nl(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance,
                    const uint8_t*) {
     gguf::require_whole_blocks(f, n);
-    float weight[kBlock];
-    uint8_t L[kBlock];
-    for (int64_t b = 0; b < n / kBlock; ++b, x += kBlock, y += kIq4NlBytes) {
-        grid_weights(x, importance ? importance + b * kBlock : nullptr, grid_sigma2(x, kBlock), weight);
-        const float d = search_grid_scale(x, weight);
-        store_half(y, d);
-        assign_grid(x, d, L);
-        pack_nibbles(L, y + 2);
+    float weight[kChunkBlocks * kBlock], scales[kChunkBlocks];
+    uint8_t L[kChunkBlocks * kBlock];
+    const int64_t blocks = n / kBlock;
+    for (int64_t first = 0; first < blocks; first += kChunkBlocks) {
+        const int count = int(std::min<int64_t>(kChunkBlocks, blocks - first));
+        const float* xc = x + first * kBlock;
+        for (int b = 0; b < count; ++b) {
+            const int64_t at = b * kBlock;  // each iq4_nl block is its own super-block
+            grid_weights(xc + at, importance ? importance + first * kBlock + at : nullptr, 1,
+                         grid_sigma2(xc + at, kBlock), weight + at);
+        }
+        gguf::search_grid_scales(count, kBlock, kIq4Grid, kIq4Tries, xc, weight, scales);
+        gguf::assign_grid_codes(count, kBlock, kIq4Grid, xc, scales, L);
+        for (int b = 0; b < count; ++b) {
+            uint8_t* block = y + (first + b) * kIq4NlBytes;
+            store_half(block, scales[b]);
+            pack_nibbles(L + b * kBlock, block + 2);
+        }
     }
 }
 
@@ -251,21 +214,17 @@ void encode_iq4_xs(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, c
                    const uint8_t*) {
     gguf::require_whole_blocks(f, n);
     constexpr int kGroups = kSuperBlock / kBlock;
-    float weight[kBlock];
-    float scales[kGroups];
-    uint8_t L[kBlock];
+    float weight[kSuperBlock], scales[kGroups], group_scales[kGroups];
+    uint8_t L[kSuperBlock];
     for (int64_t sb = 0; sb < n / kSuperBlock; ++sb, x += kSuperBlock, y += kIq4XsBytes) {
-        const float sigma2 = grid_sigma2(x, kSuperBlock);
+        grid_weights(x, importance ? importance + sb * kSuperBlock : nullptr, kGroups, grid_sigma2(x, kSuperBlock), weight);
+        gguf::search_grid_scales(kGroups, kBlock, kIq4Grid, kIq4Tries, x, weight, scales);
         float max_scale = 0, amax_scale = 0;
-        for (int g = 0; g < kGroups; ++g) {
-            const float* qw = importance ? importance + sb * kSuperBlock + g * kBlock : nullptr;
-            grid_weights(x + g * kBlock, qw, sigma2, weight);
-            scales[g] = search_grid_scale(x + g * kBlock, weight);
+        for (int g = 0; g < kGroups; ++g)
             if (std::fabs(scales[g]) > amax_scale) {
                 amax_scale = std::fabs(scales[g]);
                 max_scale = scales[g];
             }
-        }
         const float d = -max_scale / 32;
         store_half(y, d);
         const float id = d ? 1 / d : 0.f;
@@ -273,20 +232,21 @@ void encode_iq4_xs(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, c
         std::memset(y + kXsScalesLowAt, 0, 4);
         for (int g = 0; g < kGroups; ++g) {
             const int l = std::clamp(nearest_int(id * scales[g]), -32, 31);
-            assign_grid(x + g * kBlock, d * float(l), L);
-            pack_nibbles(L, y + kXsNibblesAt + g * kHalf);
+            group_scales[g] = d * float(l);
             const int stored = l + 32;
             y[kXsScalesLowAt + g / 2] |= uint8_t((stored & 0xF) << 4 * (g % 2));
             scales_high |= uint16_t((stored >> 4) << 2 * g);
         }
         std::memcpy(y + kXsScalesHighAt, &scales_high, 2);
+        gguf::assign_grid_codes(kGroups, kBlock, kIq4Grid, x, group_scales, L);
+        for (int g = 0; g < kGroups; ++g) pack_nibbles(L + g * kBlock, y + kXsNibblesAt + g * kHalf);
     }
 }
 
 void decode_grid_group(const uint8_t* q, float scale, float* x) {
     for (int j = 0; j < kHalf; ++j) {
-        x[j] = scale * float(kIq4Grid[q[j] & 0x0F]);
-        x[j + kHalf] = scale * float(kIq4Grid[q[j] >> 4]);
+        x[j] = scale * kIq4Grid[q[j] & 0x0F];
+        x[j + kHalf] = scale * kIq4Grid[q[j] >> 4];
     }
 }
 
