@@ -5,7 +5,7 @@
 // and each value x as an unsigned code c of `bits` bits, decoded as  x' = s * (c - z).
 //   sym:  z = 2^(bits-1) implicitly; c in 1 .. 2^bits-1 (the signed range -(2^(bits-1)-1) .. 2^(bits-1)-1,
 //         restricted so the grid is symmetric: +absmax and -absmax are equally representable);
-//         s = absmax / (2^(bits-1)-1).
+//         s = absmax / (2^(bits-1)-1). So int2 sym is ternary {-s, 0, s}; asym uses all 2^bits codes.
 //   asym: the range [lo, hi] = [min(min x, 0), max(max x, 0)] always holds 0, which is therefore exact;
 //         s = (hi - lo) / (2^bits - 1), z = roundEven(-lo / s) in 0 .. 2^bits-1, c in 0 .. 2^bits-1.
 // s is stored as the smallest f16 not below the exact scale (f16_scale_at_least), so nothing is clipped
@@ -21,7 +21,6 @@
 // is given; ties keep the larger r). Without _clip the importance vector does not change the result.
 #include <charconv>
 #include <cmath>
-#include <limits>
 
 #include "core/quant/format_families.h"
 #include "core/quant/grid_common.h"

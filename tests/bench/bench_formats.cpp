@@ -3,6 +3,7 @@
 // (memcpy, a plain f32<->f16 loop). Throughput is MB of f32 values (input of encode, output of decode)
 // per second. SQNR is measured on the decoded matrix as a sanity check of what was timed.
 //   bench_formats [--rows R] [--cols C] [--formats a,b,c] [--quick]
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -44,15 +45,23 @@ std::vector<std::string> split(const std::string& list) {
     return parts;
 }
 
+int64_t positive_count(const std::string& option, const std::string& text) {
+    int64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || value <= 0)
+        throw qb::Error("bench_formats", option + " needs a positive integer, got '" + text + "'");
+    return value;
+}
+
 Options parse_options(int argc, char** argv) {
     Options o;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         const bool has_value = i + 1 < argc;
         if (arg == "--rows" && has_value) {
-            o.rows = std::stoll(argv[++i]);
+            o.rows = positive_count(arg, argv[++i]);
         } else if (arg == "--cols" && has_value) {
-            o.cols = std::stoll(argv[++i]);
+            o.cols = positive_count(arg, argv[++i]);
         } else if (arg == "--formats" && has_value) {
             o.formats = split(argv[++i]);
         } else if (arg == "--quick") {
@@ -64,7 +73,6 @@ Options parse_options(int argc, char** argv) {
                                                  "' (usage: bench_formats [--rows R] [--cols C] [--formats a,b,c] [--quick])");
         }
     }
-    if (o.rows <= 0 || o.cols <= 0) throw qb::Error("bench_formats", "rows and cols must be positive");
     return o;
 }
 
@@ -139,9 +147,10 @@ void print_row(const Row& r, double megabytes) {
 }
 
 int run(const Options& o) {
+    const auto formats = chosen_formats(o);  // unknown names fail before any work
     const double megabytes = double(o.rows) * double(o.cols) * 4.0 / 1e6;
     qbbench::print_header("formats: encode/decode throughput");
-    std::printf("matrix %lld x %lld gaussian (sigma 0.02, seed 20240601), %.1f MB f32; all threads = %d; "
+    std::printf("matrix %lld x %lld gaussian (sigma 0.02, seed 20240601), %.2f MB f32; all threads = %d; "
                 "min %.1f s per measurement\n",
                 (long long)o.rows, (long long)o.cols, megabytes, qb::hardware_threads(), o.min_seconds);
     const auto x = gaussian_matrix(o.rows, o.cols);
@@ -151,7 +160,7 @@ int run(const Options& o) {
     std::printf("%-28s %7s %10s %10s %10s %10s %8s\n", "", "", "MB/s", "MB/s", "MB/s", "MB/s", "");
     for (const Row& r : baselines(o, x)) print_row(r, megabytes);
     std::vector<std::string> notes;
-    for (const qb::FormatInfo* f : chosen_formats(o)) {
+    for (const qb::FormatInfo* f : formats) {
         if (!f->can_encode()) {
             notes.push_back(f->name + ": decode-only storage type, not measured");
         } else if (auto problem = f->shape_problem(o.cols); !problem.empty()) {
