@@ -13,9 +13,11 @@ constexpr uint64_t kMaxStringBytes = 1ull << 30;
 
 std::string read_string(ByteReader& in, const char* what) {
     const uint64_t len = in.read<uint64_t>(what);
-    if (len > kMaxStringBytes || len > in.remaining())
-        in.fail(std::string(what) + " claims " + std::to_string(len) + " bytes at offset " +
-                std::to_string(in.offset() - 8) + ", more than the file holds");
+    const std::string where = std::string(what) + " at offset " + std::to_string(in.offset() - 8) + " claims " +
+                              std::to_string(len) + " bytes";
+    if (len > in.remaining())
+        in.fail("truncated or corrupt: " + where + ", but only " + std::to_string(in.remaining()) + " follow");
+    if (len > kMaxStringBytes) in.fail(where + ", more than the 1 GiB a string may have");
     const uint8_t* p = in.take(len, what);
     return std::string(reinterpret_cast<const char*>(p), len);
 }
@@ -177,15 +179,20 @@ GgufFile::GgufFile(const std::filesystem::path& path) : file_(std::make_shared<M
     const uint8_t* magic = in.take(4, "GGUF magic");
     if (std::string(reinterpret_cast<const char*>(magic), 4) != "GGUF") in.fail("not a GGUF file (bad magic)");
     version_ = in.read<uint32_t>("version");
-    if (version_ != 2 && version_ != 3)
-        in.fail("unsupported GGUF version " + std::to_string(version_) + " (supported: 2, 3)");
+    if (version_ != 2 && version_ != 3) {
+        const bool big_endian = version_ == 0x02000000u || version_ == 0x03000000u;
+        in.fail("unsupported GGUF version " + std::to_string(version_) +
+                (big_endian ? " (a big-endian file; only little-endian GGUF is supported)" : " (supported: 2, 3)"));
+    }
     const uint64_t tensor_count = in.read<uint64_t>("tensor count");
     const uint64_t kv_count = in.read<uint64_t>("metadata count");
     // Each KV needs at least 12 bytes and each tensor info at least 28: reject absurd counts before allocating.
     if (kv_count > in.remaining() / 12)
-        in.fail("header claims " + std::to_string(kv_count) + " metadata entries, more than the file can hold");
+        in.fail("truncated or corrupt: header claims " + std::to_string(kv_count) + " metadata entries, but only " +
+                std::to_string(in.remaining()) + " bytes follow");
     if (tensor_count > in.remaining() / 28)
-        in.fail("header claims " + std::to_string(tensor_count) + " tensors, more than the file can hold");
+        in.fail("truncated or corrupt: header claims " + std::to_string(tensor_count) + " tensors, but only " +
+                std::to_string(in.remaining()) + " bytes follow");
 
     for (uint64_t i = 0; i < kv_count; ++i) {
         std::string key = read_string(in, "metadata key");
@@ -227,10 +234,18 @@ GgufFile::GgufFile(const std::filesystem::path& path) : file_(std::make_shared<M
         tensors_.push_back(std::move(t));
     }
 
+    std::vector<std::string_view> names;
+    for (const auto& t : tensors_) names.push_back(t.name);
+    std::sort(names.begin(), names.end());
+    if (auto dup = std::adjacent_find(names.begin(), names.end()); dup != names.end())
+        in.fail("duplicate tensor name '" + std::string(*dup) + "'");
+    place_tensors(in);
+}
+
+void GgufFile::place_tensors(ByteReader& in) {
     data_offset_ = (in.offset() + alignment_ - 1) / alignment_ * alignment_;
-    if (data_offset_ > file_->size() && tensor_count > 0) in.fail("truncated: tensor data section is missing");
+    if (data_offset_ > file_->size() && !tensors_.empty()) in.fail("truncated: tensor data section is missing");
     const uint64_t data_size = file_->size() - std::min<uint64_t>(data_offset_, file_->size());
-    std::vector<std::pair<uint64_t, const GgufTensorInfo*>> spans;
     for (auto& t : tensors_) {
         if (t.offset % alignment_ != 0)
             in.fail("tensor '" + t.name + "' offset " + std::to_string(t.offset) + " is not aligned to " +
@@ -240,17 +255,17 @@ GgufFile::GgufFile(const std::filesystem::path& path) : file_(std::make_shared<M
                     std::to_string(t.offset + t.n_bytes) + " of the data section, which has " +
                     std::to_string(data_size));
         t.data = file_->bytes().subspan(data_offset_ + t.offset, t.n_bytes);
-        spans.emplace_back(t.offset, &t);
     }
-    std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (size_t i = 1; i < spans.size(); ++i)
-        if (spans[i - 1].first + spans[i - 1].second->n_bytes > spans[i].first)
-            in.fail("tensors '" + spans[i - 1].second->name + "' and '" + spans[i].second->name + "' overlap");
-    std::vector<std::string_view> names;
-    for (const auto& t : tensors_) names.push_back(t.name);
-    std::sort(names.begin(), names.end());
-    if (auto dup = std::adjacent_find(names.begin(), names.end()); dup != names.end())
-        in.fail("duplicate tensor name '" + std::string(*dup) + "'");
+    std::vector<const GgufTensorInfo*> by_offset;
+    for (const auto& t : tensors_) by_offset.push_back(&t);
+    std::stable_sort(by_offset.begin(), by_offset.end(), [](auto a, auto b) { return a->offset < b->offset; });
+    const auto range = [](const GgufTensorInfo* t) {
+        return std::to_string(t->offset) + ".." + std::to_string(t->offset + t->n_bytes);
+    };
+    for (size_t i = 1; i < by_offset.size(); ++i)
+        if (by_offset[i - 1]->offset + by_offset[i - 1]->n_bytes > by_offset[i]->offset)
+            in.fail("tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap (bytes " +
+                    range(by_offset[i - 1]) + " and " + range(by_offset[i]) + " of the data section)");
 }
 
 const GgufValue* GgufFile::find(const std::string& key) const {

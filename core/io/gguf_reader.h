@@ -15,6 +15,8 @@
 
 namespace qb {
 
+class ByteReader;
+
 enum class GgufType : uint32_t {
     U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, Bool = 7, String = 8, Array = 9, U64 = 10, I64 = 11, F64 = 12
 };
@@ -75,6 +77,8 @@ public:
     std::shared_ptr<const MappedFile> mapping() const { return file_; }
 
 private:
+    void place_tensors(ByteReader& in);  // data offsets, bounds, overlaps
+
     std::shared_ptr<const MappedFile> file_;
     uint32_t version_ = 0;
     uint64_t alignment_ = 32;
