@@ -1,0 +1,132 @@
+// quantbench-cli eval: perplexity of a model on a text, or its KL divergence from a base model.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "core/infer/perplexity.h"
+#include "core/infer/tokenizer.h"
+#include "core/jobs/job.h"
+#include "core/model/model.h"
+#include "core/util/error.h"
+
+namespace qbcli {
+namespace {
+
+std::string read_text_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw qb::Error(path, "cannot open the text file");
+    std::stringstream content;
+    content << in.rdbuf();
+    return content.str();
+}
+
+// Progress on stderr as one rewritten line: percentage, current step, elapsed time.
+qb::JobControl progress_printer(std::string label) {
+    const auto start = std::chrono::steady_clock::now();
+    return qb::JobControl([label = std::move(label), start](double fraction, std::string_view what) {
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::fprintf(stderr, "\r%s: %3.0f%% %.*s (%.1f s)\033[K", label.c_str(), fraction * 100, int(what.size()),
+                     what.data(), seconds);
+        if (fraction >= 1) std::fputc('\n', stderr);
+    });
+}
+
+nlohmann::json ppl_json(const qb::PerplexityResult& r) {
+    return {{"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"mean_nll", r.mean_nll}, {"nll_stderr", r.nll_stderr}};
+}
+
+void print_ppl(const char* label, const qb::PerplexityResult& r) {
+    std::printf("%-10s %.4f ± %.4f   (mean NLL %.5f ± %.5f nats)\n", label, r.ppl, r.ppl_stderr, r.mean_nll, r.nll_stderr);
+}
+
+}  // namespace
+
+int run_eval(const CommandArgs& argv) {
+    Args args(argv, {{"text", "ctx", "protocol", "chunks", "threads", "base"}, {"kld", "json"}});
+    if (args.positionals().size() != 1) throw qb::Error("usage", "eval needs exactly one MODEL");
+    if (!args.has("text")) throw qb::Error("usage", "eval needs --text FILE");
+    if (args.flag("kld") != args.has("base")) throw qb::Error("usage", "--kld and --base MODEL go together");
+
+    qb::EvalOptions options;
+    options.ctx = args.integer("ctx", 512);
+    options.protocol = qb::protocol_by_name(args.value("protocol", "llama.cpp"));
+    options.max_chunks = args.integer("chunks", 0);
+    options.forward.threads = int(args.integer("threads", 0));
+    if (options.max_chunks < 0) throw qb::Error("usage", "--chunks must be positive");
+
+    const std::string model_path = args.positionals()[0], text_path = args.value("text");
+    const qb::Model model = qb::load_model(model_path);
+    const qb::EvalText text = qb::evaluation_text(qb::model_tokenizer(model), read_text_file(text_path));
+    const qb::JobControl decode_progress = progress_printer("decoding weights");
+    const qb::Transformer net(model, options.forward.threads, &decode_progress);
+    std::optional<qb::Model> base_model;
+    std::optional<qb::Transformer> base;
+    if (args.has("base")) {
+        base_model.emplace(qb::load_model(args.value("base")));
+        base.emplace(*base_model, options.forward.threads, &decode_progress);
+    }
+
+    const qb::JobControl eval_progress = progress_printer(base ? "kld" : "perplexity");
+    options.job = &eval_progress;
+    const auto start = std::chrono::steady_clock::now();
+    std::optional<qb::KldResult> kld;
+    qb::PerplexityResult ppl;
+    if (base) {
+        kld = qb::evaluate_kld(net, *base, text, options);
+        ppl = kld->model;
+    } else {
+        ppl = qb::evaluate_perplexity(net, text, options);
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double tokens_per_second = double(ppl.chunks * ppl.ctx) / seconds;
+
+    if (args.flag("json")) {
+        nlohmann::json out = {{"tool", std::string("quantbench-cli ") + QB_VERSION},
+                              {"model", model_path},
+                              {"text", text_path},
+                              {"text_tokens", text.tokens.size()},
+                              {"protocol", qb::protocol_name(ppl.protocol)},
+                              {"ctx", ppl.ctx},
+                              {"chunks", ppl.chunks},
+                              {"scored_tokens", ppl.tokens},
+                              {"seconds", seconds},
+                              {"tokens_per_second", tokens_per_second}};
+        out.update(ppl_json(ppl));
+        if (kld)
+            out["kld"] = {{"base", args.value("base")},
+                          {"base_ppl", ppl_json(kld->base)},
+                          {"ppl_ratio", kld->ppl_ratio},
+                          {"mean_kld", kld->mean_kld},
+                          {"kld_stderr", kld->kld_stderr},
+                          {"median_kld", kld->median_kld},
+                          {"p99_kld", kld->p99_kld},
+                          {"max_kld", kld->max_kld},
+                          {"mean_delta_p", kld->mean_delta_p},
+                          {"rms_delta_p", kld->rms_delta_p},
+                          {"top1_agreement", kld->top1_agreement}};
+        std::printf("%s\n", out.dump(2).c_str());
+        return 0;
+    }
+    std::printf("model      %s (%s)\n", model_path.c_str(), model.architecture.c_str());
+    std::printf("text       %s (%zu tokens)\n", text_path.c_str(), text.tokens.size());
+    std::printf("protocol   %s, ctx %lld, %lld chunks, %lld scored tokens\n", std::string(qb::protocol_name(ppl.protocol)).c_str(),
+                (long long)ppl.ctx, (long long)ppl.chunks, (long long)ppl.tokens);
+    print_ppl("PPL", ppl);
+    if (kld) {
+        print_ppl("base PPL", kld->base);
+        std::printf("PPL ratio  %.6f\n", kld->ppl_ratio);
+        std::printf("KLD        mean %.6f ± %.6f, median %.6f, p99 %.6f, max %.6f\n", kld->mean_kld, kld->kld_stderr,
+                    kld->median_kld, kld->p99_kld, kld->max_kld);
+        std::printf("Δp         mean %+.4f%%, RMS %.4f%%\n", kld->mean_delta_p * 100, kld->rms_delta_p * 100);
+        std::printf("top-1      %.3f%% agreement\n", kld->top1_agreement * 100);
+    }
+    std::printf("time       %.2f s (%.0f tokens/s)\n", seconds, tokens_per_second);
+    return 0;
+}
+
+}  // namespace qbcli
