@@ -21,6 +21,10 @@ constexpr Command kCommands[] = {
      "stats MODEL [--tensor REGEX] [--format F,...] [--bins N] [--range LO,HI] [--heatmap HxW] [--threads N] [--json]\n"
      "                                               statistics, histograms, outlier channels, per-format errors",
      qbcli::run_stats},
+    {"eval",
+     "eval MODEL --text FILE [--ctx 512] [--protocol llama.cpp|paper] [--chunks N] [--threads N] [--base MODEL --kld] [--json]\n"
+     "                                               perplexity (llama.cpp or paper protocol), KL divergence from a base",
+     qbcli::run_eval},
     {"formats", "formats [--json]                       the registered number formats", qbcli::run_formats},
 };
 
