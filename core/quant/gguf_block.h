@@ -33,13 +33,18 @@ inline void store_half(uint8_t* p, float v) {
 }
 
 // Rounds half to even through the float mantissa (ggml's nearest_int). Valid for |x| < 2^22; larger
-// inputs give the same deterministic garbage as ggml's, which its clamps then absorb.
-inline int nearest_int(float x) {
-    const float shifted = x + 12582912.f;  // 1.5 * 2^23: the integer lands in the low mantissa bits
-    int32_t bits;
-    std::memcpy(&bits, &shifted, 4);
+// inputs give the same deterministic garbage as ggml's, which its clamps then absorb. Float/Int may
+// also be GCC vector types of floats / int32s (the lane-parallel searches).
+template <typename Int, typename Float>
+Int round_through_mantissa(const Float& x) {
+    const Float shifted = x + 12582912.f;  // 1.5 * 2^23: the integer lands in the low mantissa bits
+    Int bits;
+    static_assert(sizeof bits == sizeof shifted);
+    std::memcpy(&bits, &shifted, sizeof bits);
     return (bits & 0x007fffff) - 0x00400000;
 }
+
+inline int nearest_int(float x) { return round_through_mantissa<int32_t>(x); }
 
 // Sum of squares in index order (ggml's accumulation order matters for exactness).
 inline float sum_of_squares(const float* x, int64_t n) {

@@ -521,22 +521,24 @@ void encode_q6_k_weighted(int count, const float* x, const float* importance, ui
 void encode_q6_k_plain(int count, const float* x, uint8_t* y) { encode_q6_k_weighted(count, x, nullptr, y); }
 
 void decode_q6_k_block(const uint8_t* y, float* x) {
-    const float d = load_half(y + kQ6DAt);
-    const uint8_t* ql = y;
-    const uint8_t* qh = y + kQ6HighAt;
-    const int8_t* sc = reinterpret_cast<const int8_t*>(y + kQ6ScalesAt);
-    for (int n = 0; n < kSuper; n += 128, x += 128, ql += 64, qh += 32, sc += 8)
+    int8_t codes[kSuper];  // unpacked first: two simple loops vectorise where one mixed loop does not
+    for (int half = 0; half < 2; ++half) {
+        const uint8_t* ql = y + 64 * half;
+        const uint8_t* qh = y + kQ6HighAt + 32 * half;
+        int8_t* q = codes + 128 * half;
         for (int l = 0; l < 32; ++l) {
-            const int is = l / 16;
-            const int q1 = ((ql[l] & 0xF) | ((qh[l] >> 0) & 3) << 4) - 32;
-            const int q2 = ((ql[l + 32] & 0xF) | ((qh[l] >> 2) & 3) << 4) - 32;
-            const int q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
-            const int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
-            x[l] = d * float(sc[is]) * float(q1);
-            x[l + 32] = d * float(sc[is + 2]) * float(q2);
-            x[l + 64] = d * float(sc[is + 4]) * float(q3);
-            x[l + 96] = d * float(sc[is + 6]) * float(q4);
+            q[l] = int8_t(((ql[l] & 0xF) | (qh[l] & 3) << 4) - 32);
+            q[l + 32] = int8_t(((ql[l + 32] & 0xF) | ((qh[l] >> 2) & 3) << 4) - 32);
+            q[l + 64] = int8_t(((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32);
+            q[l + 96] = int8_t(((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32);
         }
+    }
+    const float d = load_half(y + kQ6DAt);
+    const int8_t* scales = reinterpret_cast<const int8_t*>(y + kQ6ScalesAt);
+    for (int group = 0; group < 16; ++group) {
+        const float dl = d * float(scales[group]);  // ggml: d * scale * q, left to right
+        for (int l = 16 * group; l < 16 * group + 16; ++l) x[l] = dl * float(codes[l]);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------

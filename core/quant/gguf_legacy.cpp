@@ -210,36 +210,53 @@ void encode_iq4_nl(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, c
     }
 }
 
+// The 6-bit scales of one iq4_xs super-block relative to its largest group scale; returns each group's
+// effective scale d * (stored - 32).
+void store_iq4_xs_scales(const float* scales, uint8_t* y, float* group_scales) {
+    constexpr int kGroups = kSuperBlock / kBlock;
+    float max_scale = 0, amax_scale = 0;
+    for (int g = 0; g < kGroups; ++g)
+        if (std::fabs(scales[g]) > amax_scale) {
+            amax_scale = std::fabs(scales[g]);
+            max_scale = scales[g];
+        }
+    const float d = -max_scale / 32;
+    store_half(y, d);
+    const float id = d ? 1 / d : 0.f;
+    uint16_t scales_high = 0;
+    std::memset(y + kXsScalesLowAt, 0, 4);
+    for (int g = 0; g < kGroups; ++g) {
+        const int l = std::clamp(nearest_int(id * scales[g]), -32, 31);
+        group_scales[g] = d * float(l);
+        const int stored = l + 32;
+        y[kXsScalesLowAt + g / 2] |= uint8_t((stored & 0xF) << 4 * (g % 2));
+        scales_high |= uint16_t((stored >> 4) << 2 * g);
+    }
+    std::memcpy(y + kXsScalesHighAt, &scales_high, 2);
+}
+
 void encode_iq4_xs(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance,
                    const uint8_t*) {
     gguf::require_whole_blocks(f, n);
+    constexpr int kBatch = 2;  // super-blocks whose group searches run together
     constexpr int kGroups = kSuperBlock / kBlock;
-    float weight[kSuperBlock], scales[kGroups], group_scales[kGroups];
-    uint8_t L[kSuperBlock];
-    for (int64_t sb = 0; sb < n / kSuperBlock; ++sb, x += kSuperBlock, y += kIq4XsBytes) {
-        grid_weights(x, importance ? importance + sb * kSuperBlock : nullptr, kGroups, grid_sigma2(x, kSuperBlock), weight);
-        gguf::search_grid_scales(kGroups, kBlock, kIq4Grid, kIq4Tries, x, weight, scales);
-        float max_scale = 0, amax_scale = 0;
-        for (int g = 0; g < kGroups; ++g)
-            if (std::fabs(scales[g]) > amax_scale) {
-                amax_scale = std::fabs(scales[g]);
-                max_scale = scales[g];
-            }
-        const float d = -max_scale / 32;
-        store_half(y, d);
-        const float id = d ? 1 / d : 0.f;
-        uint16_t scales_high = 0;
-        std::memset(y + kXsScalesLowAt, 0, 4);
-        for (int g = 0; g < kGroups; ++g) {
-            const int l = std::clamp(nearest_int(id * scales[g]), -32, 31);
-            group_scales[g] = d * float(l);
-            const int stored = l + 32;
-            y[kXsScalesLowAt + g / 2] |= uint8_t((stored & 0xF) << 4 * (g % 2));
-            scales_high |= uint16_t((stored >> 4) << 2 * g);
+    float weight[kBatch * kSuperBlock], scales[kBatch * kGroups], group_scales[kBatch * kGroups];
+    uint8_t L[kBatch * kSuperBlock];
+    const int64_t superblocks = n / kSuperBlock;
+    for (int64_t first = 0; first < superblocks; first += kBatch) {
+        const int count = int(std::min<int64_t>(kBatch, superblocks - first));
+        const float* xc = x + first * kSuperBlock;
+        for (int s = 0; s < count; ++s) {
+            const int64_t at = s * kSuperBlock;
+            grid_weights(xc + at, importance ? importance + first * kSuperBlock + at : nullptr, kGroups,
+                         grid_sigma2(xc + at, kSuperBlock), weight + at);
         }
-        std::memcpy(y + kXsScalesHighAt, &scales_high, 2);
-        gguf::assign_grid_codes(kGroups, kBlock, kIq4Grid, x, group_scales, L);
-        for (int g = 0; g < kGroups; ++g) pack_nibbles(L + g * kBlock, y + kXsNibblesAt + g * kHalf);
+        gguf::search_grid_scales(count * kGroups, kBlock, kIq4Grid, kIq4Tries, xc, weight, scales);
+        for (int s = 0; s < count; ++s)
+            store_iq4_xs_scales(scales + s * kGroups, y + (first + s) * kIq4XsBytes, group_scales + s * kGroups);
+        gguf::assign_grid_codes(count * kGroups, kBlock, kIq4Grid, xc, group_scales, L);
+        for (int g = 0; g < count * kGroups; ++g)
+            pack_nibbles(L + g * kBlock, y + (first + g / kGroups) * kIq4XsBytes + kXsNibblesAt + (g % kGroups) * kHalf);
     }
 }
 

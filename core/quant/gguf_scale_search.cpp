@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/quant/gguf_block.h"
+
 // The lane vectors below cross only internal functions, so the notice that their calling convention
 // depends on the target's vector width (-Wpsabi, e.g. without -march=native) does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -23,11 +25,7 @@ LaneInts clamp(const LaneInts& v, int lo, int hi) {
 }
 Lanes abs(const Lanes& v) { return (Lanes)((LaneInts)v & 0x7fffffff); }
 
-// ggml's nearest_int in every lane (see gguf_block.h).
-LaneInts nearest_int(const Lanes& v) {
-    const Lanes shifted = v + 12582912.f;
-    return ((LaneInts)shifted & 0x007fffff) - 0x00400000;
-}
+LaneInts nearest_int(const Lanes& v) { return round_through_mantissa<LaneInts>(v); }
 
 // Up to kLanes groups transposed, so that x[i] holds value i of every group; unused lanes repeat group 0.
 struct Chunk {
