@@ -1,6 +1,6 @@
 // A Vulkan instance. It enables VK_LAYER_KHRONOS_validation when asked (options, or
 // QB_VULKAN_VALIDATION=1; the loader also enables it itself for VK_INSTANCE_LAYERS) and installs a debug
-// messenger that collects every warning and error message, so tests can fail on them.
+// messenger that collects validation and performance warnings and all errors, so tests can fail on them.
 // Construction throws qb::Error("vulkan", ...) with a reason a user can act on, e.g.
 // "no Vulkan driver found (VK_ERROR_INCOMPATIBLE_DRIVER)".
 #pragma once

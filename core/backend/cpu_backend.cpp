@@ -1,11 +1,13 @@
 // The CPU backend: registry codecs (core/quant/format.h) and double-precision statistics, in row
 // blocks so a JobControl sees progress and can cancel between blocks.
 #include <algorithm>
-#include <limits>
+#include <cmath>
+#include <map>
 #include <mutex>
+#include <optional>
 
 #include "core/backend/backend.h"
-#include "core/formulas/formulas.h"
+#include "core/analysis/kernels.h"
 #include "core/jobs/job.h"
 #include "core/quant/format.h"
 #include "core/util/parallel.h"
@@ -26,31 +28,57 @@ void for_row_blocks(int64_t rows, int64_t cols, const JobControl* job, const cha
     if (job) job->step(rows, rows, what);
 }
 
-struct StatsAccumulator {
-    TensorStats stats;
+// Statistics of the rows one worker saw, merged in row order.
+struct StatsPart {
+    MomentAccumulator moments;
+    std::optional<HistogramAccumulator> histogram;
     std::vector<float> col_absmax;
+    int64_t nan_count = 0;
+    int64_t inf_count = 0;
+    std::vector<float> finite;  // scratch: a row's finite values
+    std::vector<float> zeroed;  // scratch: the row with non-finite values as 0
 
-    StatsAccumulator(const StatsRequest& request, int64_t cols) {
-        stats.min = std::numeric_limits<double>::infinity();
-        stats.max = -std::numeric_limits<double>::infinity();
-        stats.histogram.assign(size_t(request.bins), 0);
+    StatsPart(const StatsRequest& request, int64_t cols) {
+        if (request.bins) histogram.emplace(request.scale, request.bins, request.lo, request.hi);
         if (request.col_absmax) col_absmax.assign(size_t(cols), 0.0f);
     }
 
-    void merge(const StatsAccumulator& other) {
-        TensorStats& s = stats;
-        const TensorStats& o = other.stats;
-        s.count += o.count;
-        s.min = std::min(s.min, o.min);
-        s.max = std::max(s.max, o.max);
-        s.sum += o.sum;
-        s.sum2 += o.sum2;
-        s.sum3 += o.sum3;
-        s.sum4 += o.sum4;
-        s.below += o.below;
-        s.above += o.above;
-        for (size_t b = 0; b < s.histogram.size(); ++b) s.histogram[b] += o.histogram[b];
-        for (size_t c = 0; c < col_absmax.size(); ++c) col_absmax[c] = std::max(col_absmax[c], other.col_absmax[c]);
+    // Adds one row and returns its absmax.
+    float add_row(const float* x, int64_t cols) {
+        std::span<const float> finite_values(x, size_t(cols));
+        const float* cleaned = x;
+        if (!kernels::all_finite(x, cols)) {
+            split_non_finite(x, cols);
+            finite_values = finite;
+            cleaned = zeroed.data();
+        }
+        moments.add(finite_values);
+        if (histogram) histogram->add(finite_values);
+        if (!col_absmax.empty()) kernels::abs_max_into(col_absmax.data(), cleaned, cols);
+        return kernels::abs_max(cleaned, cols);
+    }
+
+    void merge(const StatsPart& other) {
+        moments.merge(other.moments);
+        if (histogram) histogram->merge(*other.histogram);
+        if (!col_absmax.empty()) kernels::abs_max_into(col_absmax.data(), other.col_absmax.data(), int64_t(col_absmax.size()));
+        nan_count += other.nan_count;
+        inf_count += other.inf_count;
+    }
+
+private:
+    // Counts the row's NaN and Inf; `finite` gets its finite values, `zeroed` the row with the others 0.
+    void split_non_finite(const float* x, int64_t cols) {
+        finite.clear();
+        zeroed.assign(x, x + cols);
+        for (int64_t i = 0; i < cols; ++i) {
+            if (std::isfinite(x[i])) {
+                finite.push_back(x[i]);
+                continue;
+            }
+            std::isnan(x[i]) ? ++nan_count : ++inf_count;
+            zeroed[size_t(i)] = 0.0f;
+        }
     }
 };
 
@@ -85,58 +113,32 @@ public:
     TensorStats statistics(const float* values, int64_t rows, int64_t cols, const StatsRequest& request,
                            const JobControl* job) override {
         validate(request);
-        StatsAccumulator total(request, cols);
-        if (request.row_absmax) total.stats.row_absmax.assign(size_t(rows), 0.0f);
-        std::mutex merge_mutex;
+        TensorStats result;
+        if (request.row_absmax) result.row_absmax.assign(size_t(rows), 0.0f);
+        StatsPart total(request, cols);
+        std::mutex parts_mutex;
         for_row_blocks(rows, cols, job, "statistics", [&](int64_t block_begin, int64_t block_rows) {
+            std::map<int64_t, StatsPart> parts;  // by first row, so merging follows row order
             parallel_for(block_rows, threads_, [&](int64_t begin, int64_t end) {
-                StatsAccumulator part(request, cols);
+                StatsPart part(request, cols);
                 for (int64_t r = block_begin + begin; r < block_begin + end; ++r) {
-                    const float absmax = accumulate_row(values + r * cols, cols, request, part);
-                    if (request.row_absmax) total.stats.row_absmax[size_t(r)] = absmax;
+                    const float absmax = part.add_row(values + r * cols, cols);
+                    if (request.row_absmax) result.row_absmax[size_t(r)] = absmax;
                 }
-                std::lock_guard lock(merge_mutex);
-                total.merge(part);
+                std::lock_guard lock(parts_mutex);
+                parts.emplace(begin, std::move(part));
             });
+            for (const auto& [begin, part] : parts) total.merge(part);
         });
-        total.stats.col_absmax = std::move(total.col_absmax);
-        if (!total.stats.count) total.stats.min = total.stats.max = 0;
-        return total.stats;
+        result.moments = total.moments.result();
+        result.nan_count = total.nan_count;
+        result.inf_count = total.inf_count;
+        result.histogram = total.histogram ? total.histogram->result() : Histogram{};
+        result.col_absmax = std::move(total.col_absmax);
+        return result;
     }
 
 private:
-    // Adds one row to `part` and returns the row's absmax.
-    static float accumulate_row(const float* row, int64_t cols, const StatsRequest& request, StatsAccumulator& part) {
-        TensorStats& s = part.stats;
-        const float scale = request.bins ? formula::histogram_scale(request.lo, request.hi, request.bins) : 0.0f;
-        float absmax = 0.0f;
-        for (int64_t c = 0; c < cols; ++c) {
-            const float x = row[c];
-            const double v = x;
-            const double v2 = v * v;
-            s.min = std::min(s.min, v);
-            s.max = std::max(s.max, v);
-            s.sum += v;
-            s.sum2 += v2;
-            s.sum3 += v2 * v;
-            s.sum4 += v2 * v2;
-            absmax = std::max(absmax, std::fabs(x));
-            if (!part.col_absmax.empty()) part.col_absmax[size_t(c)] = std::max(part.col_absmax[size_t(c)], std::fabs(x));
-            if (request.bins) count_in_histogram(formula::histogram_bin(x, request.lo, request.hi, scale, request.bins), s);
-        }
-        s.count += cols;
-        return absmax;
-    }
-
-    static void count_in_histogram(int bin, TensorStats& s) {
-        if (bin < 0)
-            ++s.below;
-        else if (bin >= int(s.histogram.size()))
-            ++s.above;
-        else
-            ++s.histogram[size_t(bin)];
-    }
-
     int threads_;
 };
 

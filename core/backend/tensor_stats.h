@@ -1,45 +1,44 @@
-// One-pass statistics of a rows x cols f32 tensor (row-major): power sums up to the fourth (mean,
-// variance, kurtosis), extremes, a histogram over a given range, per-row and per-column absmax.
-// Backends agree: min/max, absmax and histogram counts exactly (bins by core/formulas/histogram.inc);
-// power sums within kStatsSumTolerance x sum of |x|^k (the GPU sums floats within a row segment and
-// doubles beyond, the CPU sums doubles).
+// Statistics of a rows x cols f32 tensor (row-major) in one pass, in the analysis module's types:
+// moments of the finite values (core/analysis/moments.h), an optional histogram with its exact bin
+// membership (core/analysis/histogram.h), per-row and per-column absmax (non-finite values count as
+// 0), and the NaN / Inf counts.
+// Backends agree exactly on counts, min, max, absmax and histogram counts. The moments differ by
+// summation order only: the GPU sums floats within a row segment of up to 1024 values and merges
+// segments in double; mean within kStatsMeanTolerance x std, variance within kStatsRelativeTolerance
+// relative, skewness and excess kurtosis within kStatsRelativeTolerance x (1 + |value|).
 #pragma once
 #include <cstdint>
 #include <vector>
 
+#include "core/analysis/histogram.h"
+#include "core/analysis/moments.h"
+
 namespace qb {
 
-inline constexpr double kStatsSumTolerance = 1e-5;
+inline constexpr double kStatsMeanTolerance = 1e-6;
+inline constexpr double kStatsRelativeTolerance = 1e-5;
 
 struct StatsRequest {
     int bins = 0;  // 0: no histogram
-    float lo = 0;  // histogram range [lo, hi], hi included in the last bin
-    float hi = 0;
+    HistogramScale scale = HistogramScale::Linear;
+    double lo = 0;  // histogram range [lo, hi]
+    double hi = 0;
     bool row_absmax = false;
     bool col_absmax = false;
 };
 
 struct TensorStats {
-    int64_t count = 0;
-    double min = 0;
-    double max = 0;
-    double sum = 0;   // sum of x
-    double sum2 = 0;  // sum of x^2
-    double sum3 = 0;
-    double sum4 = 0;
-    std::vector<uint64_t> histogram;  // `bins` counts
-    uint64_t below = 0;               // values below lo
-    uint64_t above = 0;               // values above hi (and NaN)
+    Moments moments;  // finite values only
+    int64_t nan_count = 0;
+    int64_t inf_count = 0;
+    Histogram histogram;  // no bins unless requested
     std::vector<float> row_absmax;
     std::vector<float> col_absmax;
-
-    double mean() const;
-    double variance() const;  // population variance
-    double stddev() const;
-    double excess_kurtosis() const;  // 0 for a normal distribution
 };
 
-// Throws Error("statistics", ...) for an empty histogram range or a negative bin count.
+// Throws Error("histogram", ...) for a bad histogram request (see HistogramAccumulator).
 void validate(const StatsRequest& request);
+// The requested histogram with its edges and zero counts (no bins when request.bins == 0).
+Histogram histogram_shape(const StatsRequest& request);
 
 }  // namespace qb

@@ -3,10 +3,11 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_16bit_storage : require
 #include "common/formulas.glsl"
-#include "common/kernel.glsl"
 #include "core/formulas/half.inc"
 
 layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WORKGROUP_SIZE = 256u;
+#include "common/kernel.glsl"
 layout(constant_id = 1) const bool BFLOAT16 = false;
 layout(std430, binding = 0) readonly buffer Source { uint16_t source[]; };
 layout(std430, binding = 1) writeonly buffer Target { float target[]; };

@@ -3,12 +3,13 @@
 // block as floats and as bytes), then includes this file.
 #extension GL_EXT_shader_8bit_storage : require
 #include "common/formulas.glsl"
-#include "common/kernel.glsl"
 #include "core/formulas/half.inc"
 #include "core/formulas/rounding.inc"
 #include "core/formulas/gguf_legacy.inc"
 
 layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WORKGROUP_SIZE = 64u;
+#include "common/kernel.glsl"
 layout(push_constant) uniform Params { uint blocks; } params;
 
 #ifdef ENCODE_BLOCK

@@ -1,0 +1,59 @@
+// The Backend of core/backend/backend.h on a Vulkan device: format kernels (gpu/codec_kernels.h) and
+// statistics (gpu/stats_kernel.h) run on the GPU; any request without a kernel here goes to the CPU
+// backend, so every call succeeds. select_backend() is how a job picks its backend by name.
+#pragma once
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vulkan/vulkan.h>
+
+#include "core/backend/backend.h"
+#include "gpu/chunk_stream.h"
+
+namespace qb::gpu {
+
+class Device;
+
+struct VulkanBackendOptions {
+    VkDeviceSize chunk_bytes = 0;  // largest chunk buffer; 0: the device's limit
+    int cpu_threads = 0;           // for the work handed to the CPU backend
+};
+
+class VulkanBackend : public Backend {
+public:
+    explicit VulkanBackend(std::shared_ptr<Device> device, VulkanBackendOptions options = {});
+    ~VulkanBackend() override;
+
+    std::string name() const override { return "vulkan"; }
+    std::string description() const override;
+    bool accelerates_encode(const FormatInfo& format, bool with_importance) const override;
+    bool accelerates_decode(const FormatInfo& format) const override;
+    void encode(const FormatInfo& format, int64_t rows, int64_t cols, const float* src, uint8_t* dst,
+                const float* importance, const JobControl* job) override;
+    void decode(const FormatInfo& format, int64_t rows, int64_t cols, const uint8_t* src, float* dst,
+                const JobControl* job) override;
+    TensorStats statistics(const float* values, int64_t rows, int64_t cols, const StatsRequest& request,
+                           const JobControl* job) override;
+
+    Device& device() const { return *device_; }
+    // Where the time of the last call that ran on the GPU went (profiling, benchmarks).
+    const StreamTiming& last_timing() const { return last_timing_; }
+
+private:
+    std::shared_ptr<Device> device_;
+    VulkanBackendOptions options_;
+    std::unique_ptr<Backend> cpu_;
+    StreamTiming last_timing_;
+};
+
+// A backend for a job. preference: "auto" (a Vulkan GPU when there is one, else the CPU), "vulkan"
+// (any Vulkan device, software ones included), or "cpu". notice is empty, or says why a request for
+// Vulkan ended on the CPU ("Vulkan unavailable: no Vulkan driver found (...); computing on the CPU").
+// Throws Error("backend", ...) for an unknown preference.
+struct BackendChoice {
+    std::unique_ptr<Backend> backend;
+    std::string notice;
+};
+BackendChoice select_backend(std::string_view preference, const VulkanBackendOptions& options = {});
+
+}  // namespace qb::gpu

@@ -1,0 +1,223 @@
+// The Vulkan format kernels against the CPU registry and llama.cpp's own bytes, on the default Vulkan
+// device (lavapipe in CI) with the validation layer on: every test also fails on any validation message.
+#include <QtTest>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "core/io/gguf_reader.h"
+#include "core/quant/format.h"
+#include "core/util/error.h"
+#include "gpu/codec_kernels.h"
+#include "gpu/vk_device.h"
+#include "gpu/vulkan_backend.h"
+#include "tests/support/test_data.h"
+
+using namespace qb;
+
+namespace {
+
+const char* const kGpuFormats[] = {"f16", "bf16", "q8_0", "q4_0"};
+
+int64_t c_index(int64_t cols, int64_t r) { return (r * 37) % cols; }
+
+// Rows of 256 values that visit every rounding path: zeros, constants, signed extremes, halfway and
+// subnormal cases of f16, huge and tiny magnitudes, and gaussian rows at scales 1e-6 .. 1e4.
+std::vector<float> awkward_rows(int64_t rows, int64_t cols, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> gauss;
+    std::vector<float> x(size_t(rows * cols));
+    for (int64_t r = 0; r < rows; ++r) {
+        float* row = x.data() + r * cols;
+        const float scale = std::pow(10.0f, float(r % 11) - 6.0f);
+        for (int64_t c = 0; c < cols; ++c) row[c] = gauss(rng) * scale;
+        switch (r % 8) {
+            case 0: std::fill(row, row + cols, 0.0f); break;
+            case 1: std::fill(row, row + cols, -0.375f); break;
+            case 2: row[c_index(cols, r)] = -70000.0f; break;  // beyond f16: rounds to -inf
+            case 3:
+                for (int64_t c = 0; c < cols; ++c) row[c] = std::ldexp(float(c % 7) + 0.5f, -24 - int(c % 5));
+                break;
+            case 4:
+                for (int64_t c = 0; c < cols; c += 2) row[c] = 1.0f + std::ldexp(float(c % 4 + 1), -11);  // f16 halfway
+                break;
+            default: break;
+        }
+    }
+    return x;
+}
+
+std::string byte_difference(const std::vector<uint8_t>& got, const std::vector<uint8_t>& want) {
+    if (got.size() != want.size()) return "size " + std::to_string(got.size()) + " != " + std::to_string(want.size());
+    size_t differing = 0, first = got.size();
+    for (size_t i = 0; i < got.size(); ++i)
+        if (got[i] != want[i] && differing++ == 0) first = i;
+    if (!differing) return {};
+    return std::to_string(differing) + " of " + std::to_string(got.size()) + " bytes differ, the first at byte " +
+           std::to_string(first);
+}
+
+std::string bit_difference(const std::vector<float>& got, std::span<const float> want) {
+    if (got.size() != want.size()) return "size " + std::to_string(got.size()) + " != " + std::to_string(want.size());
+    size_t differing = 0, first = got.size();
+    for (size_t i = 0; i < got.size(); ++i)
+        if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0 && differing++ == 0) first = i;
+    if (!differing) return {};
+    return std::to_string(differing) + " of " + std::to_string(got.size()) + " values differ, the first at " +
+           std::to_string(first) + ": " + std::to_string(got[first]) + " vs " + std::to_string(want[first]);
+}
+
+}  // namespace
+
+class GpuCodecsTest : public QObject {
+    Q_OBJECT
+
+    std::shared_ptr<gpu::Device> device_;
+    std::unique_ptr<gpu::VulkanBackend> gpu_;
+
+    std::vector<uint8_t> gpu_encode(const FormatInfo& f, const std::vector<float>& x, int64_t rows, int64_t cols,
+                                    gpu::VulkanBackend& backend) {
+        std::vector<uint8_t> out(f.tensor_bytes(rows, cols));
+        backend.encode(f, rows, cols, x.data(), out.data(), nullptr, nullptr);
+        return out;
+    }
+
+    std::vector<float> gpu_decode(const FormatInfo& f, std::span<const uint8_t> bytes, int64_t rows, int64_t cols) {
+        std::vector<float> out(size_t(rows * cols));
+        gpu_->decode(f, rows, cols, bytes.data(), out.data(), nullptr);
+        return out;
+    }
+
+private slots:
+    void initTestCase() {
+        gpu::DeviceStatus status = gpu::open_default_device({.validation = true});
+        QVERIFY2(status.available(), status.reason.c_str());
+        QVERIFY(status.device->instance().validation_enabled());
+        device_ = status.device;
+        gpu_ = std::make_unique<gpu::VulkanBackend>(device_);
+        qInfo("device: %s", gpu_->description().c_str());
+    }
+
+    void cleanup() {
+        std::string text;
+        for (const std::string& m : device_->instance().messages()) text += m + "\n";
+        device_->instance().clear_messages();
+        QVERIFY2(text.empty(), text.c_str());
+    }
+
+    void runs_every_listed_format_on_the_device() {
+        for (const char* name : kGpuFormats) {
+            QVERIFY2(gpu_->accelerates_encode(format_by_name(name), false), name);
+            QVERIFY2(gpu_->accelerates_decode(format_by_name(name)), name);
+        }
+    }
+
+    void encodes_bit_exact_against_the_cpu_registry() {
+        for (const char* name : kGpuFormats) {
+            const FormatInfo& f = format_by_name(name);
+            const int64_t rows = 88, cols = 256;
+            const std::vector<float> x = awkward_rows(rows, cols, 7);
+            const std::string diff = byte_difference(gpu_encode(f, x, rows, cols, *gpu_), encode_tensor(f, x, rows, cols));
+            QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
+        }
+    }
+
+    void decodes_every_f16_and_bf16_bit_pattern_like_the_cpu() {
+        std::vector<uint8_t> patterns(65536 * 2);
+        for (uint32_t h = 0; h < 65536; ++h) {
+            patterns[2 * h] = uint8_t(h);
+            patterns[2 * h + 1] = uint8_t(h >> 8);
+        }
+        for (const char* name : {"f16", "bf16"}) {
+            const FormatInfo& f = format_by_name(name);
+            const std::string diff = bit_difference(gpu_decode(f, patterns, 256, 256), decode_tensor(f, patterns, 256, 256));
+            QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
+        }
+    }
+
+    void decodes_block_formats_bit_exact_against_the_cpu() {
+        for (const char* name : {"q8_0", "q4_0"}) {
+            const FormatInfo& f = format_by_name(name);
+            const std::vector<float> x = awkward_rows(40, 512, 11);
+            const std::vector<uint8_t> bytes = encode_tensor(f, x, 40, 512);
+            const std::string diff = bit_difference(gpu_decode(f, bytes, 40, 512), decode_tensor(f, bytes, 40, 512));
+            QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
+        }
+    }
+
+    void reproduces_llama_cpp_bytes_and_floats_of_the_quant_vectors() {
+        GgufFile vectors(qbtest::data_path("vectors/quant-vectors.gguf"));
+        const GgufTensorInfo& input = vectors.tensor("input");
+        const std::span<const float> in(reinterpret_cast<const float*>(input.data.data()), input.data.size() / 4);
+        const std::vector<float> x(in.begin(), in.end());
+        for (const char* name : kGpuFormats) {
+            const FormatInfo& f = format_by_name(name);
+            const std::span<const uint8_t> want = vectors.tensor(name).data;
+            const std::string diff = byte_difference(gpu_encode(f, x, 64, 256, *gpu_), {want.begin(), want.end()});
+            QVERIFY2(diff.empty(), (std::string(name) + " bytes: " + diff).c_str());
+            if (f.kind != FormatKind::GgufBlock) continue;
+            const std::span<const uint8_t> dequant = vectors.tensor(std::string(name) + ".dequant").data;
+            const std::span<const float> want_floats(reinterpret_cast<const float*>(dequant.data()), dequant.size() / 4);
+            const std::string float_diff = bit_difference(gpu_decode(f, want, 64, 256), want_floats);
+            QVERIFY2(float_diff.empty(), (std::string(name) + " floats: " + float_diff).c_str());
+        }
+    }
+
+    void streams_small_chunks_into_identical_bytes() {
+        gpu::VulkanBackend small_chunks(device_, {.chunk_bytes = 64 * 1024});
+        const int64_t rows = 300, cols = 1024;  // 1.2 MB of input: 19 chunks, the last one partial
+        const std::vector<float> x = awkward_rows(rows, cols, 3);
+        for (const char* name : kGpuFormats) {
+            const FormatInfo& f = format_by_name(name);
+            const std::vector<uint8_t> chunked = gpu_encode(f, x, rows, cols, small_chunks);
+            QVERIFY(small_chunks.last_timing().chunks > 10);
+            const std::string diff = byte_difference(chunked, encode_tensor(f, x, rows, cols));
+            QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
+        }
+    }
+
+    void encodes_a_tensor_larger_than_one_storage_binding() {
+        const int64_t rows = 4096, cols = 11008;  // 180 MB of f32: more than lavapipe's 128 MiB binding
+        std::vector<float> x(size_t(rows * cols));
+        std::mt19937 rng(5);
+        std::normal_distribution<float> gauss(0.0f, 0.02f);
+        for (float& v : x) v = gauss(rng);
+        const FormatInfo& f = format_by_name("q8_0");
+        const std::vector<uint8_t> bytes = gpu_encode(f, x, rows, cols, *gpu_);
+        QVERIFY(gpu_->last_timing().chunks >= uint64_t(rows * cols * 4 / device_->info().max_storage_buffer_range));
+        const std::string diff = byte_difference(bytes, encode_tensor(f, x, rows, cols, nullptr, 0));
+        QVERIFY2(diff.empty(), diff.c_str());
+    }
+
+    void hands_formats_without_kernels_to_the_cpu() {
+        const FormatInfo& f = format_by_name("q4_k");
+        QVERIFY(!gpu_->accelerates_encode(f, false));
+        const std::vector<float> x = awkward_rows(8, 256, 1);
+        const std::string diff = byte_difference(gpu_encode(f, x, 8, 256, *gpu_), encode_tensor(f, x, 8, 256));
+        QVERIFY2(diff.empty(), diff.c_str());
+    }
+
+    void hands_importance_weighted_q4_0_to_the_cpu() {
+        const FormatInfo& f = format_by_name("q4_0");
+        QVERIFY(!gpu_->accelerates_encode(f, true));
+        QVERIFY(gpu_->accelerates_encode(format_by_name("q8_0"), true));  // ggml ignores importance for q8_0
+        const std::vector<float> x = awkward_rows(8, 256, 2);
+        std::vector<float> importance(256);
+        for (size_t i = 0; i < importance.size(); ++i) importance[i] = 0.5f + float(i % 5);
+        std::vector<uint8_t> got(f.tensor_bytes(8, 256));
+        gpu_->encode(f, 8, 256, x.data(), got.data(), importance.data(), nullptr);
+        const std::string diff = byte_difference(got, encode_tensor(f, x, 8, 256, importance.data()));
+        QVERIFY2(diff.empty(), diff.c_str());
+    }
+
+    void rejects_rows_that_are_not_whole_blocks() {
+        const std::vector<float> x(2 * 48, 1.0f);
+        std::vector<uint8_t> out(256);
+        QVERIFY_THROWS_EXCEPTION(qb::Error, gpu_->encode(format_by_name("q8_0"), 2, 48, x.data(), out.data(), nullptr, nullptr));
+    }
+};
+
+QTEST_GUILESS_MAIN(GpuCodecsTest)
+#include "tst_gpu_codecs.moc"
