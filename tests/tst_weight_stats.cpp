@@ -280,6 +280,33 @@ private slots:
         verify_histogram(values, h);
     }
 
+    void histogram_membership_is_exact_at_every_edge() {
+        // Every float nearest to an edge and its neighbours, for edges that are not floats and for a range whose
+        // edge 0.640625 is a float that float arithmetic puts at bin coordinate 0.99999994 (just below bin 1).
+        for (const HistogramSpec& spec : {HistogramSpec{HistogramScale::Linear, 37, ValueRange{-0.37, 1.91}, false},
+                                          HistogramSpec{HistogramScale::Linear, 3, ValueRange{0.0, 1.921875}, false},
+                                          HistogramSpec{HistogramScale::LogAbs, 53, ValueRange{3e-4, 7.5}, false}}) {
+            const ValueRange range = *spec.range;
+            std::vector<float> values;
+            for (int i = 0; i <= spec.bins; ++i) {
+                const double f = double(i) / spec.bins;
+                const double edge = spec.scale == HistogramScale::Linear ? range.lo + (range.hi - range.lo) * f
+                                                                         : range.lo * std::pow(range.hi / range.lo, f);
+                const float nearest = float(edge);
+                for (float v : {std::nextafter(nearest, -1e30f), nearest, std::nextafter(nearest, 1e30f)}) {
+                    values.push_back(v);
+                    values.push_back(-v);
+                }
+            }
+            WeightStatsOptions options = without_errors();
+            options.histograms = {spec};
+            const int64_t cols = 6;
+            const WeightStats s = analyze_weights(make_view(values, int64_t(values.size()) / cols, cols), options, nullptr, 1);
+            QCOMPARE(s.histograms[0].total(), uint64_t(values.size()));
+            verify_histogram(values, s.histograms[0]);
+        }
+    }
+
     void log_abs_histogram_matches_brute_force() {
         const int64_t rows = 64, cols = 300;
         std::vector<float> values = heavy_tailed(size_t(rows * cols), 0.01, 6);

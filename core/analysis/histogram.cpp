@@ -1,22 +1,15 @@
 #include "core/analysis/histogram.h"
 
-#include <bit>
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
+#include "core/analysis/kernels.h"
 #include "core/util/error.h"
 
 namespace qb {
 namespace {
-
-// log2 of a positive normal float to about 1e-4: exponent plus a polynomial in the mantissa. Only used
-// to guess a bin; the exact bin is then settled against the edges.
-inline float approx_log2(float a) {
-    const uint32_t bits = std::bit_cast<uint32_t>(a);
-    const float exponent = float(int32_t(bits >> 23) - 127);
-    const float m = std::bit_cast<float>((bits & 0x007fffffu) | 0x3f800000u);  // [1, 2)
-    return exponent + (-1.7417939f + (2.8212026f + (-1.4699568f + (0.44717955f - 0.056570851f * m) * m) * m) * m);
-}
 
 std::vector<double> make_edges(HistogramScale scale, int bins, double lo, double hi) {
     std::vector<double> edges(size_t(bins) + 1);
@@ -29,10 +22,23 @@ std::vector<double> make_edges(HistogramScale scale, int bins, double lo, double
     return edges;
 }
 
+// Guesses only need to be close, but converting a double beyond the float range is undefined.
+float clamped_to_float(double v) {
+    constexpr double kMax = std::numeric_limits<float>::max();
+    return float(std::clamp(v, -kMax, kMax));
+}
+
 }  // namespace
 
 std::string_view histogram_scale_name(HistogramScale scale) {
     return scale == HistogramScale::Linear ? "linear" : "log_abs";
+}
+
+Histogram HistogramAccumulator::result() const {
+    Histogram h = histogram_;
+    for (size_t bin = 0; bin < h.counts.size(); ++bin)
+        for (int lane = 0; lane < kCountLanes; ++lane) h.counts[bin] += lane_counts_[bin * kCountLanes + size_t(lane)];
+    return h;
 }
 
 uint64_t Histogram::total() const {
@@ -50,61 +56,62 @@ HistogramAccumulator::HistogramAccumulator(HistogramScale scale, int bins, doubl
     histogram_.scale = scale;
     histogram_.edges = make_edges(scale, bins, lo, hi);
     histogram_.counts.assign(size_t(bins), 0);
+    lane_counts_.assign(size_t(bins) * kCountLanes, 0);
     histogram_.log_counts = log_counts;
     index_origin_ = scale == HistogramScale::Linear ? lo : std::log2(lo);
     index_scale_ = bins / (scale == HistogramScale::Linear ? hi - lo : std::log2(hi) - std::log2(lo));
+    for (int b = 0; b < bins; ++b) {
+        certain_lo_.push_back(kernels::float_at_or_above(histogram_.edges[size_t(b)]));
+        const double upper = histogram_.edges[size_t(b) + 1];
+        certain_hi_.push_back(b + 1 < bins ? kernels::float_below(upper) : kernels::float_at_or_below(upper));
+    }
 }
 
 void HistogramAccumulator::add(std::span<const float> values) {
-    if (histogram_.scale == HistogramScale::Linear)
-        add_scaled<HistogramScale::Linear>(values);
+    const int64_t n = int64_t(values.size());
+    const int32_t last_bin = int32_t(histogram_.counts.size()) - 1;
+    const float origin = clamped_to_float(index_origin_), scale = clamped_to_float(index_scale_);
+    guess_.resize(values.size());
+    const bool linear = histogram_.scale == HistogramScale::Linear;
+    if (linear)
+        kernels::guess_bins_linear(values.data(), n, origin, scale, last_bin, guess_.data());
     else
-        add_scaled<HistogramScale::LogAbs>(values);
+        kernels::guess_bins_log2_abs(values.data(), n, origin, scale, last_bin, guess_.data());
+    const float* lo = certain_lo_.data();
+    const float* hi = certain_hi_.data();
+    uint64_t* counts = lane_counts_.data();
+    for (int64_t i = 0; i < n; ++i) {
+        const float x = values[size_t(i)], v = linear ? x : std::fabs(x);
+        const int32_t bin = guess_[size_t(i)];
+        if (v >= lo[bin] && v <= hi[bin])
+            ++counts[bin * kCountLanes + (i & (kCountLanes - 1))];
+        else
+            add_exactly(x);
+    }
 }
 
-template <HistogramScale Scale>
-void HistogramAccumulator::add_scaled(std::span<const float> values) {
-    const int64_t n = int64_t(values.size());
-    guess_.resize(values.size());
-    const float origin = float(index_origin_), scale = float(index_scale_);
-    const float last_bin = float(histogram_.counts.size() - 1);
-    const float* x = values.data();
-    int32_t* guess = guess_.data();
-    for (int64_t i = 0; i < n; ++i) {  // vectorised: no branches, no table lookups
-        const float coordinate = Scale == HistogramScale::Linear ? x[i] : approx_log2(std::fabs(x[i]));
-        float t = (coordinate - origin) * scale;
-        t = t > 0 ? t : 0;
-        t = t < last_bin ? t : last_bin;
-        guess[i] = int32_t(t);
+void HistogramAccumulator::add_exactly(float x) {
+    const std::vector<double>& edges = histogram_.edges;
+    const double v = histogram_.scale == HistogramScale::Linear ? double(x) : std::fabs(double(x));
+    if (v < edges.front()) {
+        ++histogram_.underflow;
+        return;
     }
-    const double* edges = histogram_.edges.data();
-    const double lo = edges[0], hi = histogram_.edges.back();
-    const int32_t bins = int32_t(histogram_.counts.size());
-    uint64_t* counts = histogram_.counts.data();
-    for (int64_t i = 0; i < n; ++i) {
-        const double v = Scale == HistogramScale::Linear ? double(x[i]) : std::fabs(double(x[i]));
-        int32_t b = guess[i];
-        if (v < edges[b]) {
-            if (v < lo) {
-                ++histogram_.underflow;
-                continue;
-            }
-            do --b;
-            while (v < edges[b]);
-        } else if (v >= edges[b + 1]) {
-            if (v > hi) {
-                ++histogram_.overflow;
-                continue;
-            }
-            while (b + 1 < bins && v >= edges[b + 1]) ++b;
-        }
-        ++counts[b];
+    if (v > edges.back()) {
+        ++histogram_.overflow;
+        return;
     }
+    const double coordinate = histogram_.scale == HistogramScale::Linear ? v : std::log2(v);
+    const int64_t last_bin = int64_t(histogram_.counts.size()) - 1;
+    int64_t bin = int64_t(std::clamp((coordinate - index_origin_) * index_scale_, 0.0, double(last_bin)));
+    while (v < edges[size_t(bin)]) --bin;
+    while (bin < last_bin && v >= edges[size_t(bin) + 1]) ++bin;
+    ++lane_counts_[size_t(bin * kCountLanes)];
 }
 
 void HistogramAccumulator::merge(const HistogramAccumulator& other) {
     if (other.histogram_.edges != histogram_.edges) throw Error("histogram", "cannot merge histograms with different bins");
-    for (size_t i = 0; i < histogram_.counts.size(); ++i) histogram_.counts[i] += other.histogram_.counts[i];
+    for (size_t i = 0; i < lane_counts_.size(); ++i) lane_counts_[i] += other.lane_counts_[i];
     histogram_.underflow += other.histogram_.underflow;
     histogram_.overflow += other.histogram_.overflow;
 }

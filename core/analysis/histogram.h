@@ -36,16 +36,22 @@ public:
 
     void add(std::span<const float> values);  // finite values only
     void merge(const HistogramAccumulator& other);
-    const Histogram& result() const { return histogram_; }
+    Histogram result() const;
 
 private:
-    template <HistogramScale Scale>
-    void add_scaled(std::span<const float> values);
+    void add_exactly(float x);  // by comparison with the edges
 
-    Histogram histogram_;
+    Histogram histogram_;  // edges, underflow and overflow; counts are folded in from lane_counts_
+    // kCountLanes interleaved copies of the counts: consecutive values in the same bin (common when a
+    // few outliers stretch the range) then increment different memory, not one serial chain.
+    static constexpr int kCountLanes = 4;
+    std::vector<uint64_t> lane_counts_;
     double index_origin_ = 0;  // lo (Linear) or log2(lo) (LogAbs)
     double index_scale_ = 0;   // bins per unit of value or of log2
-    std::vector<int32_t> guess_;  // scratch: approximate bin per value
+    // Per bin, the float interval [certain_lo_, certain_hi_] of values that belong to it for certain: a
+    // guessed bin is accepted when the value falls inside, else the value is settled against the edges.
+    std::vector<float> certain_lo_, certain_hi_;
+    std::vector<int32_t> guess_;  // scratch: guessed bin per value
 };
 
 }  // namespace qb

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace qb::kernels {
 namespace {
@@ -25,6 +26,16 @@ f32x8 vmin(f32x8 a, f32x8 b) { return b < a ? b : a; }
 f64x4 low_half(f32x8 v) { return __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), f64x4); }
 f64x4 high_half(f32x8 v) { return __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), f64x4); }
 
+// log2 of each |x| from its exponent and a polynomial for ln of the mantissa (max error 8.9e-5 for normal
+// floats; zeros and subnormals come out near -127).
+f32x8 approx_log2_abs(f32x8 x) {
+    const i32x8 bits = (i32x8)x & 0x7fffffff;
+    const f32x8 exponent = __builtin_convertvector((bits >> 23) - 127, f32x8);
+    const f32x8 m = (f32x8)((bits & 0x007fffff) | 0x3f800000);  // mantissa in [1, 2)
+    const f32x8 ln_m = -1.7417939f + (2.8212026f + (-1.4699568f + (0.44717955f - 0.056570851f * m) * m) * m) * m;
+    return exponent + 1.44269504f * ln_m;
+}
+
 double lane_sum(f64x4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 float lane_max(f32x8 v) {
     float m = v[0];
@@ -35,6 +46,24 @@ float lane_min(f32x8 v) {
     float m = v[0];
     for (int l = 1; l < kWidth; ++l) m = std::min(m, v[l]);
     return m;
+}
+
+template <typename Coordinate>
+void guess_bins(const float* x, int64_t n, float origin, float scale, int32_t last_bin, int32_t* bins,
+                Coordinate coordinate) {
+    const float last = float(last_bin);
+    auto guess = [&](f32x8 v) {
+        f32x8 t = (coordinate(v) - origin) * scale;
+        t = t > 0.0f ? t : f32x8{};
+        t = t < last ? t : f32x8{} + last;
+        return __builtin_convertvector(t, i32x8);
+    };
+    int64_t i = 0;
+    for (; i + kWidth <= n; i += kWidth) {
+        const i32x8 b = guess(load(x + i));
+        std::memcpy(bins + i, &b, sizeof b);
+    }
+    for (; i < n; ++i) bins[i] = guess(splat(x[i]))[0];
 }
 
 }  // namespace
@@ -126,6 +155,14 @@ bool all_finite(const float* x, int64_t n) {
     return finite;
 }
 
+void guess_bins_linear(const float* x, int64_t n, float origin, float scale, int32_t last_bin, int32_t* bins) {
+    guess_bins(x, n, origin, scale, last_bin, bins, [](f32x8 v) { return v; });
+}
+
+void guess_bins_log2_abs(const float* x, int64_t n, float origin, float scale, int32_t last_bin, int32_t* bins) {
+    guess_bins(x, n, origin, scale, last_bin, bins, approx_log2_abs);
+}
+
 int64_t count_abs_above(const float* x, int64_t n, float threshold) {
     const f32x8 t = splat(threshold);
     i32x8 count{};
@@ -135,6 +172,30 @@ int64_t count_abs_above(const float* x, int64_t n, float threshold) {
     for (int l = 0; l < kWidth; ++l) r += count[l];
     for (; i < n; ++i) r += std::fabs(x[i]) > threshold;
     return r;
+}
+
+float float_at_or_above(double t) {
+    constexpr float kMax = std::numeric_limits<float>::max(), kInf = std::numeric_limits<float>::infinity();
+    if (t <= -kMax) return -kMax;
+    if (t > kMax) return kInf;
+    const float f = float(t);
+    return double(f) < t ? std::nextafter(f, kInf) : f;
+}
+
+float float_at_or_below(double t) {
+    constexpr float kMax = std::numeric_limits<float>::max(), kInf = std::numeric_limits<float>::infinity();
+    if (t >= kMax) return kMax;
+    if (t < -kMax) return -kInf;
+    const float f = float(t);
+    return double(f) > t ? std::nextafter(f, -kInf) : f;
+}
+
+float float_below(double t) {
+    constexpr float kMax = std::numeric_limits<float>::max(), kInf = std::numeric_limits<float>::infinity();
+    if (t > kMax) return kMax;
+    if (t <= -kMax) return -kInf;
+    const float f = float(t);
+    return double(f) >= t ? std::nextafter(f, -kInf) : f;
 }
 
 }  // namespace qb::kernels

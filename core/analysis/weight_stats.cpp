@@ -62,13 +62,6 @@ struct ShapePass {
     }
 };
 
-// The largest float f <= t: for any float a, a > t exactly when a > f.
-float float_at_or_below(double t) {
-    float f = float(t);
-    if (double(f) > t) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
-    return f;
-}
-
 // Pass 2: statistics that need σ and the value range of pass 1.
 struct DistributionPass {
     std::vector<float> thresholds;
@@ -153,7 +146,7 @@ WeightStats analyze_weights(const TensorView& view, const WeightStatsOptions& op
     stats.heat_map = first.heat_map.result();
 
     DistributionPass prototype;
-    for (double k : options.sigma_multiples) prototype.thresholds.push_back(float_at_or_below(k * stats.moments.std));
+    for (double k : options.sigma_multiples) prototype.thresholds.push_back(kernels::float_at_or_below(k * stats.moments.std));
     prototype.tail_counts.assign(prototype.thresholds.size(), 0);
     for (const HistogramSpec& spec : options.histograms) {
         const ValueRange range = histogram_range(spec, stats.moments);
