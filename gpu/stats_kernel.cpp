@@ -132,7 +132,7 @@ Params histogram_params(const StatsRequest& request, const Histogram& shape, Par
 
 }  // namespace
 
-bool can_compute_statistics_on(const Device& device, const StatsRequest&, int64_t cols) {
+bool can_compute_statistics_on(const Device& device, int64_t cols) {
     const DeviceInfo& info = device.info();
     return info.subgroup_arithmetic && info.subgroup_size >= kMinSubgroup &&
            uint64_t(cols) * sizeof(float) <= chunk_bytes_limit(device, 0);
@@ -141,7 +141,7 @@ bool can_compute_statistics_on(const Device& device, const StatsRequest&, int64_
 StreamTiming statistics_on(Device& device, const float* values, int64_t rows, int64_t cols, const StatsRequest& request,
                            VkDeviceSize chunk_budget, const JobControl* job, TensorStats& result) {
     validate(request);
-    if (!can_compute_statistics_on(device, request, cols))
+    if (!can_compute_statistics_on(device, cols))
         throw Error("statistics", "'" + device.info().name + "' cannot compute these statistics");
     result = {};
     result.histogram = histogram_shape(request);

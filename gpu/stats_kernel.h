@@ -11,7 +11,7 @@ namespace qb::gpu {
 
 // False when the device lacks subgroup arithmetic (or has subgroups under 8 lanes) or one row of
 // `cols` values does not fit in a storage buffer; the caller then computes on the CPU.
-bool can_compute_statistics_on(const Device& device, const StatsRequest& request, int64_t cols);
+bool can_compute_statistics_on(const Device& device, int64_t cols);
 
 StreamTiming statistics_on(Device& device, const float* values, int64_t rows, int64_t cols, const StatsRequest& request,
                            VkDeviceSize chunk_budget, const JobControl* job, TensorStats& result);

@@ -37,9 +37,11 @@ void VulkanBackend::decode(const FormatInfo& format, int64_t rows, int64_t cols,
     last_timing_ = decode_on(*device_, format, rows, cols, src, dst, options_.chunk_bytes, job);
 }
 
+bool VulkanBackend::accelerates_statistics(int64_t cols) const { return can_compute_statistics_on(*device_, cols); }
+
 TensorStats VulkanBackend::statistics(const float* values, int64_t rows, int64_t cols, const StatsRequest& request,
                                       const JobControl* job) {
-    if (!can_compute_statistics_on(*device_, request, cols)) return cpu_->statistics(values, rows, cols, request, job);
+    if (!accelerates_statistics(cols)) return cpu_->statistics(values, rows, cols, request, job);
     TensorStats stats;
     last_timing_ = statistics_on(*device_, values, rows, cols, request, options_.chunk_bytes, job, stats);
     return stats;

@@ -35,6 +35,7 @@ public:
     TensorStats statistics(const float* values, int64_t rows, int64_t cols, const StatsRequest& request,
                            const JobControl* job) override;
 
+    bool accelerates_statistics(int64_t cols) const;
     Device& device() const { return *device_; }
     // Where the time of the last call that ran on the GPU went (profiling, benchmarks).
     const StreamTiming& last_timing() const { return last_timing_; }

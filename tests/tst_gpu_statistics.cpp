@@ -1,0 +1,127 @@
+// The Vulkan statistics kernel against the CPU backend (double-precision moments, the analysis
+// module's exact histograms), on the default Vulkan device with the validation layer on.
+#include <QtTest>
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "core/backend/backend.h"
+#include "gpu/vk_device.h"
+#include "gpu/vulkan_backend.h"
+
+using namespace qb;
+
+namespace {
+
+// Gaussian weights around `offset` with a few outlier columns, and NaN / Inf sprinkled in.
+std::vector<float> weights(int64_t rows, int64_t cols, float offset, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> gauss(offset, 1.0f);
+    std::vector<float> x(size_t(rows * cols));
+    for (float& v : x) v = gauss(rng);
+    for (int64_t r = 0; r < rows; ++r) {
+        x[size_t(r * cols + (r * 7) % cols)] *= 40.0f;
+        if (r % 13 == 5) x[size_t(r * cols + r % cols)] = std::numeric_limits<float>::quiet_NaN();
+        if (r % 17 == 3) x[size_t(r * cols + (r * 3) % cols)] = -std::numeric_limits<float>::infinity();
+    }
+    return x;
+}
+
+bool close(double got, double want, double tolerance) { return std::fabs(got - want) <= tolerance; }
+
+}  // namespace
+
+class GpuStatisticsTest : public QObject {
+    Q_OBJECT
+
+    std::shared_ptr<gpu::Device> device_;
+    std::unique_ptr<Backend> cpu_ = make_cpu_backend();
+
+    void check_parity(const std::vector<float>& x, int64_t rows, int64_t cols, const StatsRequest& request,
+                      gpu::VulkanBackend& gpu) {
+        QVERIFY(gpu.accelerates_statistics(cols));
+        const TensorStats got = gpu.statistics(x.data(), rows, cols, request, nullptr);
+        const TensorStats want = cpu_->statistics(x.data(), rows, cols, request, nullptr);
+        const Moments& g = got.moments;
+        const Moments& w = want.moments;
+        QCOMPARE(g.count, w.count);
+        QCOMPARE(got.nan_count, want.nan_count);
+        QCOMPARE(got.inf_count, want.inf_count);
+        QCOMPARE(g.min, w.min);
+        QCOMPARE(g.max, w.max);
+        QVERIFY2(close(g.mean, w.mean, kStatsMeanTolerance * w.std), qPrintable(QString::number(g.mean - w.mean)));
+        QVERIFY2(close(g.variance, w.variance, kStatsRelativeTolerance * w.variance), qPrintable(QString::number(g.variance / w.variance - 1)));
+        QVERIFY(close(g.skewness, w.skewness, kStatsRelativeTolerance * (1 + std::fabs(w.skewness))));
+        QVERIFY2(close(g.excess_kurtosis, w.excess_kurtosis, kStatsRelativeTolerance * (1 + std::fabs(w.excess_kurtosis))),
+                 qPrintable(QString::number(g.excess_kurtosis - w.excess_kurtosis)));
+        QCOMPARE(got.row_absmax, want.row_absmax);
+        QCOMPARE(got.col_absmax, want.col_absmax);
+        QCOMPARE(got.histogram.edges, want.histogram.edges);
+        QCOMPARE(got.histogram.counts, want.histogram.counts);
+        QCOMPARE(got.histogram.underflow, want.histogram.underflow);
+        QCOMPARE(got.histogram.overflow, want.histogram.overflow);
+    }
+
+private slots:
+    void initTestCase() {
+        gpu::DeviceStatus status = gpu::open_default_device({.validation = true});
+        QVERIFY2(status.available(), status.reason.c_str());
+        device_ = status.device;
+    }
+
+    void cleanup() {
+        std::string text;
+        for (const std::string& m : device_->instance().messages()) text += m + "\n";
+        device_->instance().clear_messages();
+        QVERIFY2(text.empty(), text.c_str());
+    }
+
+    void matches_the_cpu_with_a_linear_histogram_and_channel_absmax() {
+        gpu::VulkanBackend gpu(device_);
+        const int64_t rows = 300, cols = 1000;  // rows and columns that fill no tile or segment evenly
+        StatsRequest request{.bins = 256, .lo = -3.0, .hi = 3.5, .row_absmax = true, .col_absmax = true};
+        check_parity(weights(rows, cols, 0.25f, 1), rows, cols, request, gpu);
+    }
+
+    void matches_the_cpu_with_many_log_bins_in_global_memory() {
+        gpu::VulkanBackend gpu(device_);
+        const int64_t rows = 37, cols = 3000;  // 2000 bins: more than the kernel's shared sub-histogram
+        StatsRequest request{.bins = 2000, .scale = HistogramScale::LogAbs, .lo = 1e-4, .hi = 30.0, .col_absmax = true};
+        check_parity(weights(rows, cols, 0.0f, 2), rows, cols, request, gpu);
+    }
+
+    void keeps_moments_exact_when_the_mean_dwarfs_the_spread() {
+        gpu::VulkanBackend gpu(device_);
+        check_parity(weights(64, 256, 1000.0f, 3), 64, 256, {.row_absmax = true}, gpu);
+    }
+
+    void gives_the_same_numbers_in_small_chunks() {
+        gpu::VulkanBackend small_chunks(device_, {.chunk_bytes = 16 * 1024});
+        const int64_t rows = 500, cols = 100;  // 40 rows per chunk: 13 chunks, tiles cut by chunk ends
+        StatsRequest request{.bins = 64, .lo = -4.0, .hi = 4.0, .row_absmax = true, .col_absmax = true};
+        check_parity(weights(rows, cols, -0.5f, 4), rows, cols, request, small_chunks);
+        QCOMPARE(small_chunks.last_timing().chunks, uint64_t(13));
+    }
+
+    void counts_a_tensor_of_only_non_finite_values() {
+        gpu::VulkanBackend gpu(device_);
+        std::vector<float> x(8 * 64, std::numeric_limits<float>::infinity());
+        x[3] = std::numeric_limits<float>::quiet_NaN();
+        const TensorStats got = gpu.statistics(x.data(), 8, 64, {.row_absmax = true, .col_absmax = true}, nullptr);
+        QCOMPARE(got.moments.count, int64_t(0));
+        QCOMPARE(got.nan_count, int64_t(1));
+        QCOMPARE(got.inf_count, int64_t(8 * 64 - 1));
+        QCOMPARE(got.row_absmax, std::vector<float>(8, 0.0f));
+        QCOMPARE(got.col_absmax, std::vector<float>(64, 0.0f));
+    }
+
+    void rejects_an_empty_histogram_range() {
+        gpu::VulkanBackend gpu(device_);
+        const std::vector<float> x(64, 1.0f);
+        QVERIFY_THROWS_EXCEPTION(std::exception, gpu.statistics(x.data(), 1, 64, {.bins = 10, .lo = 1.0, .hi = 1.0}, nullptr));
+    }
+};
+
+QTEST_GUILESS_MAIN(GpuStatisticsTest)
+#include "tst_gpu_statistics.moc"
