@@ -18,7 +18,8 @@
 //   pt:   tensor header = [record]; row = [codes of the row] header_bytes = record size
 // _clip: instead of the full range, the ratio r in {1, 0.975, ..., 0.5} whose grid over [r*lo, r*hi]
 // gives the least squared error of the unit is kept (weighted by the importance of each column when one
-// is given; ties keep the larger r). Without _clip the importance vector does not change the result.
+// is given; ties keep the larger r). Errors are summed in double in value order: a GPU port must do the
+// same to pick the same r on near-ties. Without _clip the importance vector does not change the result.
 #include <charconv>
 #include <cmath>
 

@@ -19,7 +19,8 @@
 //   block holding inf or NaN gives the NaN scale). floor(log2) is exact (ilogb). Elements are x / X
 //   rounded to nearest even and saturated to the element's largest normal.
 //   mxfp4:  [X][16 bytes of E2M1 codes, nibble order above], emax_elem 2: byte-identical layout to
-//           ggml's MXFP4 (type 39), 17 bytes.
+//           ggml's MXFP4 (type 39), 17 bytes; decodes identically (ggml's quantizer may round exact ties
+//           and blocks whose absmax lies just below a power of two differently: it uses floorf(log2f)).
 //   mxint8: [X][32 int8], element value q * 2^-6 with q in -127..127, emax_elem 0, 33 bytes.
 #include <algorithm>
 #include <array>
