@@ -188,6 +188,19 @@ private slots:
         QCOMPARE(llama2c.vocabulary().types, gguf.vocabulary().types);
     }
 
+    void stories260k_cuts_wikitext_into_llamacpps_1580_perplexity_chunks_quickly() {
+        const std::string wiki = read_file(qbtest::data_path("text/wiki.test.raw"));
+        const auto tokenizer = load_tokenizer_from_gguf(qbtest::stories260k("gguf"));
+        QElapsedTimer timer;
+        timer.start();
+        const auto ids = tokenizer.encode(wiki, true);
+        const qint64 elapsed_ms = timer.elapsed();
+        qInfo("wiki.test.raw: %zu tokens in %lld ms", ids.size(), elapsed_ms);
+        QCOMPARE(ids.size(), size_t(809290));  // checked against an independent whole-text SentencePiece merge
+        QCOMPARE(ids.size() / 512, size_t(1580));
+        QVERIFY2(elapsed_ms < 3000, "tokenization has become super-linear");
+    }
+
     void decode_inverts_encode_on_the_tinystories_snippet() {
         const std::string text = tinystories();
         for (const auto& path : {qbtest::stories260k("gguf"), stories_sentencepiece()}) {
@@ -204,7 +217,10 @@ private slots:
         const auto& pieces = tokenizer.vocabulary().pieces;
         QVERIFY(std::find(ids.begin(), ids.end(), 3 + 0xF0) != ids.end());  // <0xF0>, the llama's first byte
         QCOMPARE(pieces[3 + 0xF0], std::string("<0xF0>"));
+        QCOMPARE(tokenizer.token_to_piece(3 + 0xF0), std::string("\xF0"));
         QCOMPARE(tokenizer.decode(ids), text);
+        const std::vector<int32_t> unknown = {tokenizer.unk_id()};
+        QCOMPARE(tokenizer.decode(unknown), std::string("\uFFFD"));
     }
 
     void leading_and_repeated_spaces_survive_a_round_trip() {

@@ -1,6 +1,5 @@
 #include "core/infer/sentencepiece.h"
 
-#include <cstdio>
 #include <queue>
 
 #include "core/infer/unicode.h"
@@ -38,10 +37,8 @@ struct LowerPriority {
 SentencePieceEncoder::SentencePieceEncoder(const Vocabulary& vocab, const PieceIndex& index)
     : vocab_(vocab), index_(index) {
     for (int byte = 0; byte < 256; ++byte) {
-        char hex[8];
-        std::snprintf(hex, sizeof hex, "<0x%02X>", byte);
         const char raw = char(byte);
-        int32_t id = index_.find(hex);
+        int32_t id = index_.find(byte_piece_spelling(uint8_t(byte)));
         if (id < 0) id = index_.find(std::string_view(&raw, 1));
         byte_tokens_[byte] = id >= 0 ? id : vocab_.unk_id;
     }

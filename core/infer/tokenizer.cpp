@@ -12,39 +12,13 @@
 namespace qb {
 namespace {
 
-constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581, SentencePiece's visible space
 constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
-
-void replace_all(std::string& text, std::string_view from, std::string_view to) {
-    std::string out;
-    out.reserve(text.size());
-    size_t begin = 0;
-    for (size_t hit; (hit = text.find(from, begin)) != std::string::npos; begin = hit + from.size()) {
-        out.append(text, begin, hit - begin);
-        out.append(to);
-    }
-    out.append(text, begin);
-    text.swap(out);
-}
-
-std::optional<uint8_t> parse_byte_piece(const std::string& piece) {  // "<0xAB>"
-    if (piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece[5] != '>') return std::nullopt;
-    const auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        return -1;
-    };
-    const int high = hex(piece[3]), low = hex(piece[4]);
-    if (high < 0 || low < 0) return std::nullopt;
-    return uint8_t(high * 16 + low);
-}
 
 std::string render_piece(const Vocabulary& vocab, int32_t id) {
     const std::string& piece = vocab.pieces[id];
     switch (vocab.types[id]) {
         case TokenType::Byte:
-            if (const auto byte = parse_byte_piece(piece)) return std::string(1, char(*byte));
+            if (const auto byte = byte_piece_value(piece)) return std::string(1, char(*byte));
             return piece;
         case TokenType::Control:
         case TokenType::Unknown:
@@ -55,9 +29,7 @@ std::string render_piece(const Vocabulary& vocab, int32_t id) {
             break;
     }
     if (vocab.algorithm == TokenizerAlgorithm::ByteLevelBpe) return byte_level_decode(piece);
-    std::string text = piece;
-    replace_all(text, kSpaceMark, " ");
-    return text;
+    return sentencepiece_to_spaces(piece);
 }
 
 // SentencePiece's remove_extra_whitespaces: no leading or trailing ' ', no run of more than one.
@@ -140,16 +112,10 @@ struct Tokenizer::Impl {
     }
 
     void encode_sentencepiece(std::string_view text, bool at_word_start, bool collapse, std::vector<int32_t>& out) const {
-        std::string escaped;
-        if (collapse) {
-            escaped = collapse_spaces(text);
-            if (escaped.empty()) return;
-        } else {
-            escaped = text;
-        }
-        replace_all(escaped, " ", kSpaceMark);
-        if (vocab.add_space_prefix && at_word_start) escaped.insert(0, kSpaceMark);
-        sentencepiece->encode(escaped, out);
+        std::string normalized = collapse ? collapse_spaces(text) : std::string(text);
+        if (normalized.empty()) return;
+        if (vocab.add_space_prefix && at_word_start) normalized.insert(0, 1, ' ');
+        sentencepiece->encode(spaces_to_sentencepiece(normalized), out);
     }
 
     // Words repeat a lot in real text: a word seen before in this call copies its earlier ids from `out`.

@@ -24,7 +24,7 @@ public:
     std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = false) const;
     std::vector<int32_t> encode(std::string_view text) const { return encode(text, add_bos_default()); }
     std::string decode(std::span<const int32_t> ids) const;  // throws Error for an id outside the vocabulary
-    // The bytes a token stands for: a control token gives its spelling ("<s>"), a byte token its byte.
+    // The bytes a token stands for: a byte token gives its byte, a control or unknown token its spelling ("<s>").
     const std::string& token_to_piece(int32_t id) const;
 
     int32_t vocab_size() const;

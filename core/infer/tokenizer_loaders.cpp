@@ -198,15 +198,10 @@ Vocabulary read_llama2c_vocabulary(const std::filesystem::path& path) {
         } else if (piece == "<unk>") {
             vocab.types[id] = TokenType::Unknown;
             vocab.unk_id = int32_t(id);
-        } else if (piece.size() == 6 && piece.starts_with("<0x") && piece.back() == '>') {
+        } else if (byte_piece_value(piece)) {
             vocab.types[id] = TokenType::Byte;
         } else {
-            std::string spelled;
-            for (char c : piece) {
-                if (c == ' ') spelled += "\xE2\x96\x81";
-                else spelled += c;
-            }
-            piece = std::move(spelled);
+            piece = spaces_to_sentencepiece(piece);
         }
     }
     if (vocab.bos_id < 0) vocab.add_bos = false;

@@ -1,8 +1,51 @@
 #include "core/infer/tokenizer_vocab.h"
 
+#include <cstdio>
+
 #include "core/util/error.h"
 
 namespace qb {
+namespace {
+
+constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581
+
+std::string replace_all(std::string_view text, std::string_view from, std::string_view to) {
+    std::string out;
+    out.reserve(text.size() + text.size() / 4);
+    size_t begin = 0;
+    for (size_t hit; (hit = text.find(from, begin)) != std::string_view::npos; begin = hit + from.size()) {
+        out.append(text, begin, hit - begin);
+        out.append(to);
+    }
+    out.append(text, begin);
+    return out;
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+}  // namespace
+
+std::string spaces_to_sentencepiece(std::string_view text) { return replace_all(text, " ", kSpaceMark); }
+
+std::string sentencepiece_to_spaces(std::string_view piece) { return replace_all(piece, kSpaceMark, " "); }
+
+std::string byte_piece_spelling(uint8_t byte) {
+    char spelling[8];
+    std::snprintf(spelling, sizeof spelling, "<0x%02X>", byte);
+    return spelling;
+}
+
+std::optional<uint8_t> byte_piece_value(std::string_view piece) {
+    if (piece.size() != 6 || !piece.starts_with("<0x") || piece[5] != '>') return std::nullopt;
+    const int high = hex_digit(piece[3]), low = hex_digit(piece[4]);
+    if (high < 0 || low < 0) return std::nullopt;
+    return uint8_t(high * 16 + low);
+}
 
 void Vocabulary::validate() const {
     if (pieces.empty()) throw Error(source, "tokenizer vocabulary is empty");

@@ -3,6 +3,7 @@
 // PieceIndex maps piece text to id without allocating (string_view lookups).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -44,6 +45,12 @@ struct Vocabulary {
     // Throws Error(source, ...) when the parallel arrays disagree or a special id is out of range.
     void validate() const;
 };
+
+// SentencePiece spells ' ' as U+2581 and a byte-fallback token as "<0xXX>".
+std::string spaces_to_sentencepiece(std::string_view text);
+std::string sentencepiece_to_spaces(std::string_view piece);
+std::string byte_piece_spelling(uint8_t byte);
+std::optional<uint8_t> byte_piece_value(std::string_view piece);  // nullopt unless spelled "<0xXX>"
 
 class PieceIndex {
 public:
