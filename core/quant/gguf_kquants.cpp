@@ -140,7 +140,7 @@ void requantize_q2(const float* x, const uint8_t* y, uint8_t* L) {
 void encode_q2_k_plain(int count, const float* x, uint8_t* y) {
     constexpr float kScaleLevels = 15.f;
     uint8_t L[kBatch * kSuper];
-    float weights[kBatch * kSuper], scales[kBatch * 16], mins[kBatch * 16];
+    float weights[kBatch * kSuper] = {}, scales[kBatch * 16], mins[kBatch * 16];  // {}: quiets -Wmaybe-uninitialized
     for (int i = 0; i < count * kSuper; ++i) weights[i] = std::fabs(x[i]);
     gguf::search_affine_scales(16 * count, 16, 3, x, weights, L, scales, mins, {-0.5f, 0.1f, 15, true});
     for (int s = 0; s < count; ++s, y += kQ2Bytes) {
