@@ -579,7 +579,10 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, analyze_weights(view, negative_k));
         WeightStatsOptions log_from_zero = without_errors();
         log_from_zero.histograms = {{HistogramScale::LogAbs, 10, ValueRange{0.0, 1.0}, false}};
-        QVERIFY_THROWS_EXCEPTION(Error, analyze_weights(view, log_from_zero));
+        int reports = 0;
+        JobControl counting([&](double, std::string_view) { ++reports; });
+        QVERIFY_THROWS_EXCEPTION(Error, analyze_weights(view, log_from_zero, &counting));
+        QCOMPARE(reports, 0);  // options are checked before any pass over the tensor
         WeightStatsOptions no_bins = without_errors();
         no_bins.histograms = {{HistogramScale::Linear, 0, std::nullopt, false}};
         QVERIFY_THROWS_EXCEPTION(Error, analyze_weights(view, no_bins));

@@ -7,9 +7,6 @@
 namespace qb {
 namespace {
 
-// Error blocks are larger than the statistics blocks: each block pays two thread start-ups.
-constexpr int64_t kErrorBlockValues = int64_t(1) << 18;
-
 std::string measurability_problem(const FormatInfo& format, int64_t cols) {
     if (!format.can_encode()) return "can be read but not produced";
     if (format.header_bytes > 0)
@@ -42,7 +39,7 @@ std::vector<FormatError> measure_format_errors(const TensorView& view, std::span
         table.push_back({f->name, {}, measurability_problem(*f, cols)});
         if (table.back().problem.empty()) measured.push_back(f);
     }
-    const int64_t block = block_rows > 0 ? block_rows : std::max<int64_t>(1, kErrorBlockValues / cols);
+    const int64_t block = block_rows_for(cols, block_rows);
     std::vector<float> original(size_t(std::min(block, rows) * cols));
     std::vector<std::vector<float>> decoded(measured.size(), std::vector<float>(original.size()));
     std::vector<ErrorAccumulator> accumulators(measured.size(), ErrorAccumulator(cols));

@@ -23,7 +23,8 @@ struct FormatError {
 // Every registered format that can encode and whose shape_problem(cols) is empty, in registry order.
 std::vector<const FormatInfo*> default_error_formats(int64_t cols);
 
-// threads <= 0: all hardware threads. block_rows <= 0: automatic. Throws Cancelled when cancelled.
+// threads <= 0: all hardware threads. block_rows <= 0: automatic (block_rows_for). Resident: one block of
+// original values plus one decoded block per format. Throws Cancelled when cancelled.
 std::vector<FormatError> measure_format_errors(const TensorView& view, std::span<const FormatInfo* const> formats,
                                                JobControl* control = nullptr, int threads = 0, int64_t block_rows = 0);
 // The same, reporting into an AnalysisProgress shared with other passes (one unit per row).

@@ -47,12 +47,20 @@ uint64_t Histogram::total() const {
     return sum;
 }
 
-HistogramAccumulator::HistogramAccumulator(HistogramScale scale, int bins, double lo, double hi, bool log_counts) {
+void validate_histogram_bins(int bins) {
     if (bins < 1) throw Error("histogram", "bin count " + std::to_string(bins) + " is not positive");
+}
+
+void validate_histogram_range(HistogramScale scale, double lo, double hi) {
     if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi))
         throw Error("histogram", "range [" + std::to_string(lo) + ", " + std::to_string(hi) + "] is not a finite interval");
     if (scale == HistogramScale::LogAbs && !(lo > 0))
         throw Error("histogram", "a log |w| histogram needs a positive lower bound, got " + std::to_string(lo));
+}
+
+HistogramAccumulator::HistogramAccumulator(HistogramScale scale, int bins, double lo, double hi, bool log_counts) {
+    validate_histogram_bins(bins);
+    validate_histogram_range(scale, lo, hi);
     histogram_.scale = scale;
     histogram_.edges = make_edges(scale, bins, lo, hi);
     histogram_.counts.assign(size_t(bins), 0);

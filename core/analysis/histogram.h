@@ -29,9 +29,13 @@ struct Histogram {
     uint64_t total() const;  // counts + underflow + overflow
 };
 
+// Throw Error("histogram", ...) unless bins >= 1; unless lo < hi, both finite, and lo > 0 for LogAbs.
+void validate_histogram_bins(int bins);
+void validate_histogram_range(HistogramScale scale, double lo, double hi);
+
 class HistogramAccumulator {
 public:
-    // Throws Error("histogram", ...) unless bins >= 1, lo < hi, both finite, and lo > 0 for LogAbs.
+    // Throws like validate_histogram_bins and validate_histogram_range.
     HistogramAccumulator(HistogramScale scale, int bins, double lo, double hi, bool log_counts = false);
 
     void add(std::span<const float> values);  // finite values only

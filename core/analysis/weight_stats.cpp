@@ -11,15 +11,19 @@ namespace {
 
 constexpr double kDefaultLogDecades = 6.0;
 
+struct NonFiniteCounts {
+    int64_t nan = 0;
+    int64_t inf = 0;
+};
+
 // A row with NaN/Inf split into its finite values (for moments, tails, histograms) and a copy with the
 // non-finite values set to 0 (for channel absmax and the heat map, which need column positions).
 struct CleanedRow {
     std::vector<float> finite;
     std::vector<float> zeroed;
-    int64_t nan_count = 0;
-    int64_t inf_count = 0;
 
-    void clean(const float* x, int64_t n) {
+    NonFiniteCounts clean(const float* x, int64_t n) {
+        NonFiniteCounts counts;
         finite.clear();
         zeroed.assign(x, x + n);
         for (int64_t i = 0; i < n; ++i) {
@@ -27,9 +31,10 @@ struct CleanedRow {
                 finite.push_back(x[i]);
                 continue;
             }
-            std::isnan(x[i]) ? ++nan_count : ++inf_count;
+            std::isnan(x[i]) ? ++counts.nan : ++counts.inf;
             zeroed[size_t(i)] = 0;
         }
+        return counts;
     }
 };
 
@@ -38,13 +43,16 @@ struct ShapePass {
     MomentAccumulator moments;
     ChannelAbsMaxAccumulator channels;
     HeatMapAccumulator heat_map;
+    NonFiniteCounts non_finite;
     CleanedRow cleaned;
 
     ShapePass(int64_t rows, int64_t cols, const HeatMapSpec& heat_spec) : channels(rows, cols), heat_map(rows, cols, heat_spec) {}
 
     void add_row(int64_t row, const float* x, int64_t cols) {
         if (!kernels::all_finite(x, cols)) {
-            cleaned.clean(x, cols);
+            const NonFiniteCounts row = cleaned.clean(x, cols);
+            non_finite.nan += row.nan;
+            non_finite.inf += row.inf;
             moments.add(cleaned.finite);
             x = cleaned.zeroed.data();
         } else {
@@ -57,8 +65,8 @@ struct ShapePass {
         moments.merge(other.moments);
         channels.merge(other.channels);
         heat_map.merge(other.heat_map);
-        cleaned.nan_count += other.cleaned.nan_count;
-        cleaned.inf_count += other.cleaned.inf_count;
+        non_finite.nan += other.non_finite.nan;
+        non_finite.inf += other.non_finite.inf;
     }
 };
 
@@ -109,6 +117,10 @@ void validate(const TensorView& view, const WeightStatsOptions& options) {
         if (!(k >= 0) || !std::isfinite(k))
             throw Error(view.name, "sigma multiple " + std::to_string(k) + " is not a finite non-negative number");
     if (options.top_k_channels < 0) throw Error(view.name, "top-k channel count is negative");
+    for (const HistogramSpec& spec : options.histograms) {
+        validate_histogram_bins(spec.bins);
+        if (spec.range) validate_histogram_range(spec.scale, spec.range->lo, spec.range->hi);
+    }
 }
 
 template <typename Pass>
@@ -140,8 +152,8 @@ WeightStats analyze_weights(const TensorView& view, const WeightStatsOptions& op
     });
     const ShapePass first = merge_in_order(shape);
     stats.moments = first.moments.result();
-    stats.nan_count = first.cleaned.nan_count;
-    stats.inf_count = first.cleaned.inf_count;
+    stats.nan_count = first.non_finite.nan;
+    stats.inf_count = first.non_finite.inf;
     stats.channels = first.channels.result(options.top_k_channels);
     stats.heat_map = first.heat_map.result();
 
@@ -165,7 +177,7 @@ WeightStats analyze_weights(const TensorView& view, const WeightStatsOptions& op
     }
     for (const auto& h : second.histograms) stats.histograms.push_back(h.result());
 
-    if (options.format_errors) stats.format_errors = measure_format_errors(view, formats, progress, threads, 0);
+    if (options.format_errors) stats.format_errors = measure_format_errors(view, formats, progress, threads, block_rows);
     return stats;
 }
 

@@ -61,7 +61,7 @@ struct WeightStatsOptions {
     HeatMapSpec heat_map;
     bool format_errors = true;
     std::vector<std::string> error_formats;  // empty: default_error_formats(cols)
-    int64_t block_rows = 0;                  // rows decoded per block; <= 0: about 64 Ki values
+    int64_t block_rows = 0;                  // rows decoded per block, every pass; <= 0: about 64 Ki values
 };
 
 struct TailFraction {
