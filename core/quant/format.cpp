@@ -129,6 +129,7 @@ void encode_tensor(const FormatInfo& f, const float* src, int64_t rows, int64_t 
 void decode_rows(const FormatInfo& f, const uint8_t* tensor, int64_t cols, int64_t row_begin, int64_t row_count,
                  float* dst, int threads) {
     if (!f.decode_row) throw Error("format " + f.name, "cannot be decoded");
+    if (auto problem = f.shape_problem(cols); !problem.empty()) throw Error("format " + f.name, problem);
     const uint8_t* header = f.header_bytes ? tensor : nullptr;
     const uint8_t* body = tensor + f.header_bytes;
     const size_t row_bytes = f.row_bytes(cols);
