@@ -41,9 +41,8 @@ public:
     // does. llama.cpp never does, hence it is not the default.
     Tokenizer with_sentencepiece_whitespace() const;
 
-    struct Impl;
-
 private:
+    struct Impl;
     std::shared_ptr<const Impl> impl_;
     bool remove_extra_whitespaces_ = false;
 };

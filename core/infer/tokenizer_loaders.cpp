@@ -33,18 +33,19 @@ struct PreTokenizerName {
     std::string_view name;
     PreTokenizer pre_tokenizer;
     bool ignore_merges;
+    bool add_bos;  // llama.cpp's default when tokenizer.ggml.add_bos_token is absent
 };
 
 // tokenizer.ggml.pre values (llama.cpp names) with the pattern they use.
 constexpr PreTokenizerName kGgufPreTokenizers[] = {
-    {"default", PreTokenizer::Gpt2, false},     {"gpt-2", PreTokenizer::Gpt2, false},
-    {"gpt2", PreTokenizer::Gpt2, false},        {"mpt", PreTokenizer::Gpt2, false},
-    {"olmo", PreTokenizer::Gpt2, false},        {"jais", PreTokenizer::Gpt2, false},
-    {"llama3", PreTokenizer::Llama3, true},     {"llama-v3", PreTokenizer::Llama3, true},
-    {"llama-bpe", PreTokenizer::Llama3, true},  {"falcon3", PreTokenizer::Llama3, true},
-    {"dbrx", PreTokenizer::Llama3, false},      {"smaug-bpe", PreTokenizer::Llama3, false},
-    {"qwen2", PreTokenizer::Qwen2, false},      {"deepseek-r1-qwen", PreTokenizer::Qwen2, false},
-    {"stablelm2", PreTokenizer::Qwen2, false},
+    {"default", PreTokenizer::Gpt2, false, false},    {"gpt-2", PreTokenizer::Gpt2, false, false},
+    {"gpt2", PreTokenizer::Gpt2, false, false},       {"mpt", PreTokenizer::Gpt2, false, false},
+    {"olmo", PreTokenizer::Gpt2, false, false},       {"jais", PreTokenizer::Gpt2, false, false},
+    {"llama3", PreTokenizer::Llama3, true, true},     {"llama-v3", PreTokenizer::Llama3, true, true},
+    {"llama-bpe", PreTokenizer::Llama3, true, true},  {"falcon3", PreTokenizer::Llama3, true, true},
+    {"dbrx", PreTokenizer::Llama3, false, false},     {"smaug-bpe", PreTokenizer::Llama3, false, false},
+    {"qwen2", PreTokenizer::Qwen2, false, false},     {"deepseek-r1-qwen", PreTokenizer::Qwen2, false, false},
+    {"stablelm2", PreTokenizer::Qwen2, false, false},
 };
 
 // Split regexes of Hugging Face tokenizer.json files.
@@ -124,7 +125,7 @@ void read_gguf_bpe_rules(const GgufTokenizerKeys& keys, Vocabulary& vocab) {
         if (known.name != pre) continue;
         vocab.pre_tokenizer = known.pre_tokenizer;
         vocab.ignore_merges = known.ignore_merges;
-        vocab.add_bos = known.pre_tokenizer == PreTokenizer::Llama3;
+        vocab.add_bos = known.add_bos;
         return;
     }
     throw Error(keys.name(), "pre-tokenizer '" + pre + "' (tokenizer.ggml.pre) is not supported");
