@@ -11,6 +11,7 @@ using CommandArgs = std::vector<std::string>;
 int run_inspect(const CommandArgs& args);
 int run_stats(const CommandArgs& args);
 int run_formats(const CommandArgs& args);
+int run_devices(const CommandArgs& args);
 int run_eval(const CommandArgs& args);
 
 }  // namespace qbcli

@@ -26,6 +26,7 @@ constexpr Command kCommands[] = {
      "                                               perplexity (llama.cpp or paper protocol), KL divergence from a base",
      qbcli::run_eval},
     {"formats", "formats [--json]                       the registered number formats", qbcli::run_formats},
+    {"devices", "devices [--json]                       Vulkan devices, their limits, and where computation runs", qbcli::run_devices},
 };
 
 void print_usage(std::FILE* out) {
