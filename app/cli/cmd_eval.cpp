@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <unistd.h>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
@@ -25,14 +26,19 @@ std::string read_text_file(const std::string& path) {
     return content.str();
 }
 
-// Progress on stderr as one rewritten line: percentage, current step, elapsed time.
+// Progress on stderr: a rewritten line on a terminal; in a log, one line per tenth of the work.
 qb::JobControl progress_printer(std::string label) {
     const auto start = std::chrono::steady_clock::now();
-    return qb::JobControl([label = std::move(label), start](double fraction, std::string_view what) {
+    const bool terminal = isatty(fileno(stderr));
+    return qb::JobControl([label = std::move(label), start, terminal, last_tenth = -1](double fraction,
+                                                                                     std::string_view what) mutable {
+        const int tenth = int(fraction * 10);
+        if (!terminal && tenth == last_tenth) return;
+        last_tenth = tenth;
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::fprintf(stderr, "\r%s: %3.0f%% %.*s (%.1f s)\033[K", label.c_str(), fraction * 100, int(what.size()),
-                     what.data(), seconds);
-        if (fraction >= 1) std::fputc('\n', stderr);
+        std::fprintf(stderr, "%s%s: %3.0f%% %.*s (%.1f s)%s", terminal ? "\r" : "", label.c_str(), fraction * 100,
+                     int(what.size()), what.data(), seconds, terminal ? "\033[K" : "\n");
+        if (terminal && fraction >= 1) std::fputc('\n', stderr);
     });
 }
 

@@ -273,6 +273,7 @@ void Transformer::decode_all(const Model& model, int threads, const JobControl* 
         if (job) job->step(int64_t(i), int64_t(model.tensors.size()), "decoding " + t.name);
         weights_[t.name] = t.to_f32(threads);
     }
+    if (job) job->step(int64_t(model.tensors.size()), int64_t(model.tensors.size()), "weights decoded");
 }
 
 std::span<const float> Transformer::weight(const std::string& name) const {
