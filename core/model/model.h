@@ -2,6 +2,10 @@
 // load_model() accepts a GGUF file, a llama2.c .bin, a .safetensors file, a sharded index
 // (model.safetensors.index.json) or a Hugging Face folder (config.json + safetensors); whatever the
 // source, the same network yields identical canonical tensors (names, shapes, row layout, values).
+// Names, shapes and layouts follow GGUF (see core/model/architecture.h). When the file has no separate
+// output matrix, `output` is a second view of token_embd's bytes and hparams.tied_embeddings is set
+// (also set when a file stores a byte-identical copy). Hyper-parameters missing from the source are
+// taken from tensor shapes, then from the architecture's defaults.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -46,13 +50,15 @@ public:
     HyperParams hparams;
     std::vector<TensorView> tensors;  // canonical order: token_embd, blocks in order, output_norm, output
     TokenizerSource tokenizer;
-    std::map<std::string, std::string> metadata;  // descriptive key/values shown by `inspect`
+    // Descriptive key/values shown by `inspect`: format, architecture, parameters, tensor types, tokenizer
+    // (and name, when the file states one).
+    std::map<std::string, std::string> metadata;
     std::shared_ptr<const void> gguf;  // the parsed GgufFile when the source is GGUF (tokenizer, export)
 
     const TensorView* find(const std::string& canonical_name) const;
     const TensorView& tensor(const std::string& canonical_name) const;  // throws Error naming the model
-    int64_t parameter_count() const;
-    uint64_t stored_bytes() const;
+    int64_t parameter_count() const;  // a tied output is counted once
+    uint64_t stored_bytes() const;    // bytes shared by several views are counted once
 };
 
 Model load_model(const std::filesystem::path& path);  // throws Error naming the file and the problem

@@ -75,9 +75,10 @@ std::optional<double> implied_by_shapes(HParam p, const std::vector<Mapped>& map
     }
 }
 
-// Sizes are whole numbers in a sane range; anything else (NaN, 1e300, 2.5) counts as invalid.
+// Sizes are whole numbers up to 2^30, so products of two or three of them cannot overflow; anything
+// else (NaN, 1e300, 2.5) counts as invalid.
 int64_t count_value(std::optional<double> v) {
-    if (!v || !std::isfinite(*v) || *v < 0 || *v > double(int64_t(1) << 40) || *v != std::floor(*v)) return -1;
+    if (!v || !std::isfinite(*v) || *v < 0 || *v > double(1 << 30) || *v != std::floor(*v)) return -1;
     return int64_t(*v);
 }
 
@@ -90,14 +91,21 @@ HyperParams resolve_hparams(const Model& model, const Architecture& arch, const 
         if (auto it = arch.defaults.find(p); it != arch.defaults.end()) return it->second;
         return std::nullopt;
     };
+    auto invalid = [&](HParam p, std::optional<double> v) {
+        return Error(subject, "missing or invalid hyper-parameter: " + std::string(hparam_label(p)) +
+                                  (v ? " (" + std::to_string(*v) + ")" : ""));
+    };
     auto count = [&](HParam p, int64_t fallback) -> int64_t {
         const auto v = value(p);
         if (!v && fallback > 0) return fallback;
         const int64_t n = count_value(v);
-        if (n <= 0)
-            throw Error(subject, "missing or invalid hyper-parameter: " + std::string(hparam_label(p)) +
-                                     (v ? " (" + std::to_string(*v) + ")" : ""));
+        if (n <= 0) throw invalid(p, v);
         return n;
+    };
+    auto real = [&](HParam p, double low, double high) -> double {
+        const auto v = value(p);
+        if (!v || !(*v >= low && *v <= high)) throw invalid(p, v);  // also rejects NaN
+        return *v;
     };
     HyperParams hp;
     hp.n_vocab = count(HParam::Vocab, 0);
@@ -107,17 +115,16 @@ HyperParams resolve_hparams(const Model& model, const Architecture& arch, const 
     hp.n_head_kv = count(HParam::HeadsKv, hp.n_head);
     hp.head_dim = count(HParam::HeadDim, hp.n_embd / hp.n_head);
     hp.n_ff = count(HParam::Ff, 0);
-    hp.n_ctx = std::max<int64_t>(count_value(value(HParam::Ctx)), 0);  // unknown context is allowed
-    const double fraction = value(HParam::RopeFraction).value_or(1.0);
-    const auto rope_dims = value(HParam::RopeDims);
-    hp.rope_dims = rope_dims ? count_value(rope_dims) : int64_t(std::lround(std::clamp(fraction, 0.0, 1.0) * double(hp.head_dim)));
-    hp.rope_theta = value(HParam::RopeTheta).value_or(10000.0);
-    hp.norm_eps = value(HParam::NormEps).value_or(1e-5);
+    hp.n_ctx = std::max<int64_t>(count_value(value(HParam::Ctx)), 0);  // an unknown context length is allowed
+    hp.rope_dims = value(HParam::RopeDims) ? count(HParam::RopeDims, 0)
+                                           : std::lround(real(HParam::RopeFraction, 0.0, 1.0) * double(hp.head_dim));
+    if (hp.rope_dims > 0) hp.rope_theta = real(HParam::RopeTheta, 1.0, 1e12);
+    hp.norm_eps = real(HParam::NormEps, 0.0, 1.0);
     hp.parallel_residual = value(HParam::ParallelResidual).value_or(0) != 0;
     if (hp.n_head % hp.n_head_kv != 0)
         throw Error(subject, "attention heads (" + std::to_string(hp.n_head) + ") is not a multiple of key/value heads (" +
                                  std::to_string(hp.n_head_kv) + ")");
-    if (hp.rope_dims < 0 || hp.rope_dims > hp.head_dim || hp.rope_dims % 2 != 0)
+    if (hp.rope_dims > hp.head_dim || hp.rope_dims % 2 != 0)
         throw Error(subject, "rotary dimensions (" + std::to_string(hp.rope_dims) + ") must be even and at most the head dimension (" +
                                  std::to_string(hp.head_dim) + ")");
     return hp;

@@ -1,0 +1,29 @@
+// Shared by the libFuzzer targets. The readers take paths and memory-map them, so each input is
+// written to a file in a private temporary folder first (point TMPDIR at a tmpfs for speed).
+// qb::Error is the documented answer to bad input and is swallowed; any other exception, a sanitizer
+// report or a crash is a finding.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "core/quant/format.h"
+
+namespace qbfuzz {
+
+// Writes `bytes` to `name` in this process's private folder and returns its path.
+std::filesystem::path write_file(const std::string& name, std::span<const uint8_t> bytes);
+void remove_file(const std::string& name);
+
+// Runs fn, ignoring qb::Error.
+void expect_errors_only(const std::function<void()>& fn);
+
+// Decodes a rows x cols tensor when its format has a decoder and it is small enough to be quick.
+void decode(const qb::FormatInfo* format, std::span<const uint8_t> data, int64_t rows, int64_t cols);
+
+// Loads the model at `path` and decodes its tensors.
+void load_and_decode(const std::filesystem::path& path);
+
+}  // namespace qbfuzz
