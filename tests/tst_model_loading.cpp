@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/io/llama2c_reader.h"
 #include "core/io/safetensors_reader.h"
 #include "core/io/safetensors_writer.h"
 #include "core/model/architecture.h"
@@ -420,6 +421,62 @@ private slots:
                          (std::string(file) + " " + t.name + " " + t.format->name + " rel err " + std::to_string(err / energy)).c_str());
             }
         }
+    }
+
+    void llama2c_version1_checkpoint_loads_like_version0() {
+        const Llama2cFile v0(qbtest::stories260k("llama2c"));
+        const Llama2cConfig& c = v0.config();
+        std::vector<uint8_t> bytes(256);
+        const int32_t header[] = {0x616b3432, 1, int32_t(c.dim), int32_t(c.hidden_dim), int32_t(c.n_layers), int32_t(c.n_heads),
+                                  int32_t(c.n_kv_heads), int32_t(c.vocab_size), int32_t(c.seq_len)};
+        std::memcpy(bytes.data(), header, sizeof header);
+        bytes[sizeof header] = 1;  // shared classifier
+        auto append = [&](const std::string& name) {
+            for (const auto& t : v0.tensors())
+                if (t.name == name) bytes.insert(bytes.end(), t.data.begin(), t.data.end());
+        };
+        auto append_layers = [&](const std::string& suffix) {
+            for (int l = 0; l < c.n_layers; ++l) append("layers." + std::to_string(l) + "." + suffix);
+        };
+        append_layers("attention_norm.weight");
+        append_layers("ffn_norm.weight");
+        append("norm.weight");
+        append("tok_embeddings.weight");
+        for (const char* w : {"attention.wq", "attention.wk", "attention.wv", "attention.wo", "feed_forward.w1",
+                              "feed_forward.w2", "feed_forward.w3"})
+            append_layers(std::string(w) + ".weight");
+        const auto path = qbtest::scratch_dir() / "stories260K-v1.bin";
+        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+
+        const Model reference = load_model(qbtest::stories260k("llama2c"));
+        const Model v1 = load_model(path);
+        QCOMPARE(v1.metadata.at("format"), std::string("llama2.c v1"));
+        QCOMPARE(names_of(v1), names_of(reference));
+        for (size_t i = 0; i < v1.tensors.size(); ++i)
+            QVERIFY2(bit_identical(v1.tensors[i].to_f32(), reference.tensors[i].to_f32()), v1.tensors[i].name.c_str());
+        QVERIFY(v1.hparams.tied_embeddings);
+    }
+
+    void llama2c_negative_vocab_means_an_untied_classifier_follows() {
+        std::vector<uint8_t> bytes = [] {
+            std::ifstream in(qbtest::stories260k("llama2c"), std::ios::binary);
+            return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        }();
+        const int32_t negative_vocab = -512;
+        std::memcpy(bytes.data() + 20, &negative_vocab, 4);
+        std::vector<float> classifier(512 * 64);
+        for (size_t i = 0; i < classifier.size(); ++i) classifier[i] = float(i) * 0.25f;
+        const auto* raw = reinterpret_cast<const uint8_t*>(classifier.data());
+        bytes.insert(bytes.end(), raw, raw + classifier.size() * sizeof(float));
+        const auto path = qbtest::scratch_dir() / "untied.bin";
+        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+
+        const Model m = load_model(path);
+        QVERIFY(!m.hparams.tied_embeddings);
+        QCOMPARE(m.hparams.n_vocab, 512);
+        QCOMPARE(m.tensor("output").source_name, std::string("output.weight"));
+        QCOMPARE(m.tensor("output").to_f32(), classifier);
+        QCOMPARE(m.parameter_count(), int64_t(260032 + 512 * 64));
     }
 
     void canonical_names_tell_role_layer_and_bias() {
