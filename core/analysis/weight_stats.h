@@ -2,14 +2,15 @@
 //   pass 1: moments (Welford/Pébay in double, see moments.h), NaN/Inf counts, per-row and per-column
 //           absmax with the top-k outlier channels, the down-sampled |w| heat map;
 //   pass 2: needs σ and [min, max] from pass 1 — the fraction of |w| > k·σ for each k and the histograms.
-//           A second pass is the cheapest exact way: tail counts at thresholds unknown during pass 1 cannot
-//           be recovered from any fixed binning;
+//           A second pass (one more decode of the tensor) is the cheapest exact way: counts above thresholds
+//           unknown during pass 1 cannot be recovered from any fixed binning;
 //   pass 3 (optional): the per-format quantization error table (format_error_table.h).
 // Non-finite values (NaN, ±Inf) are counted in nan_count / inf_count and otherwise left out: moments,
 // tails and histograms see the finite values only; channel absmax and the heat map treat them as 0.
 // Rows are split over `threads` workers (<= 0: all hardware threads) with per-worker accumulators merged
 // in worker order: for a given thread count the numbers do not depend on options.block_rows; across
-// thread counts only the moments' float rounding differs (relative ~1e-15); counts are exact.
+// thread counts only sums in double (moments, heat-map means) differ by rounding (tested to 1e-13
+// relative); counts, extremes and the error table are exact.
 // JobControl (may be null): progress over all passes; cancellation throws qb::Cancelled.
 //
 // JSON form (to_json), field names:
