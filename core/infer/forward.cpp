@@ -32,6 +32,9 @@ class Transformer::Pass {
 public:
     Pass(const Transformer& net, const ForwardOptions& options, int64_t tokens)
         : net_(net), options_(options), n_(tokens), embd_(net.hparams_.n_embd) {
+        if (net.compute_.positions != PositionKind::Learned)
+            rotary_.emplace(n_, net.hparams_.rope_dims, net.hparams_.rope_theta,
+                            net.compute_.positions == PositionKind::RotaryPairs);
         if (options.overrides)
             for (const auto& [name, values] : *options.overrides) {
                 auto it = net.weights_.find(name);
@@ -104,18 +107,18 @@ private:
     }
 
     void block(const Layer& layer, std::vector<float>& x) const {
-        std::vector<float> normed(x.size()), attn_out(x.size());
+        std::vector<float> normed(x.size()), branch(x.size());  // branch: output of attention, then of the FFN
         normalize(x.data(), n_, layer.attn_norm, normed.data());
-        attention(layer, normed.data(), attn_out.data());
+        attention(layer, normed.data(), branch.data());
         if (net_.hparams_.parallel_residual) {
             normalize(x.data(), n_, layer.ffn_norm, normed.data());
-            add_to(x, attn_out);
+            add_to(x, branch);
         } else {
-            add_to(x, attn_out);
+            add_to(x, branch);
             normalize(x.data(), n_, layer.ffn_norm, normed.data());
         }
-        feed_forward(layer, normed.data(), attn_out.data());
-        add_to(x, attn_out);
+        feed_forward(layer, normed.data(), branch.data());
+        add_to(x, branch);
     }
 
     void add_to(std::vector<float>& x, const std::vector<float>& delta) const {
@@ -202,13 +205,7 @@ private:
     const Transformer& net_;
     const ForwardOptions& options_;
     int64_t n_ = 0, embd_ = 0;
-    std::optional<Rotary> rotary_ = make_rotary();
-
-    std::optional<Rotary> make_rotary() const {
-        const PositionKind kind = net_.compute_.positions;
-        if (kind == PositionKind::Learned) return std::nullopt;
-        return Rotary(n_, net_.hparams_.rope_dims, net_.hparams_.rope_theta, kind == PositionKind::RotaryPairs);
-    }
+    std::optional<Rotary> rotary_;
 };
 
 Transformer::Transformer(const Model& model, int threads, const JobControl* job)
