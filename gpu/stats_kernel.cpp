@@ -16,8 +16,8 @@ namespace qb::gpu {
 namespace {
 
 constexpr uint32_t kWorkgroup = 256;      // statistics.comp: WORKGROUP
-constexpr uint32_t kTileRows = 16;
-constexpr uint64_t kSegmentCols = kWorkgroup * 4;  // statistics.comp: WORKGROUP * VALUES_PER_THREAD
+constexpr uint32_t kTileRows = 8;
+constexpr uint64_t kSegmentCols = kWorkgroup * 16;  // statistics.comp: WORKGROUP * VALUES_PER_THREAD
 constexpr uint32_t kMinSubgroup = 8;         // statistics.comp: MAX_SUBGROUPS = 256 / 8
 
 // statistics.comp's SegmentSummary and push constants.

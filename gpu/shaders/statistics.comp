@@ -1,7 +1,8 @@
 #version 450
 // One pass of tensor statistics. A workgroup takes a tile of TILE_ROWS rows x one segment of
 // 4 * 256 columns and, for each row of the tile, writes the segment's count, mean and central sums
-// (two reductions: the mean first, then the sums of its powers of x - mean), extremes and NaN/Inf
+// (two reductions: the means first, then the sums of the powers of x - mean, each reduction done for
+// all rows of the tile at once: barriers are what costs on a CPU device), extremes and NaN/Inf
 // counts; the host merges segments in double. Per-column absmax goes to global atomics once per tile,
 // histogram counts through a workgroup sub-histogram (up to SHARED_BINS bins, else global atomics).
 // Non-finite values are counted and otherwise left out (absmax treats them as 0).
@@ -12,14 +13,14 @@
 #extension GL_KHR_shader_subgroup_arithmetic : require
 
 #define WORKGROUP 256u
-#define VALUES_PER_THREAD 4u
+#define VALUES_PER_THREAD 16u
 #define MAX_SUBGROUPS 32u  // WORKGROUP / the smallest subgroup size allowed (8)
 #define SHARED_BINS 1024u
 
 layout(local_size_x = 256) in;
 const uint WORKGROUP_SIZE = WORKGROUP;
 #include "common/kernel.glsl"
-layout(constant_id = 1) const uint TILE_ROWS = 16u;
+layout(constant_id = 1) const uint TILE_ROWS = 8u;
 
 struct SegmentSummary {
     uint count;
@@ -56,8 +57,9 @@ const uint kHistogram = 1u;
 const uint kColumnAbsMax = 2u;
 const uint kLogAbs = 4u;
 
-shared float first_sums[MAX_SUBGROUPS][6];   // count, nan, inf, sum, min, max per subgroup
-shared float second_sums[MAX_SUBGROUPS][3];  // sums of d^2, d^3, d^4 per subgroup
+shared float first_sums[TILE_ROWS][MAX_SUBGROUPS][6];   // count, nan, inf, sum, min, max per row and subgroup
+shared float second_sums[TILE_ROWS][MAX_SUBGROUPS][3];  // sums of d^2, d^3, d^4 per row and subgroup
+shared float row_means[TILE_ROWS];
 shared uint local_histogram[SHARED_BINS + 2];
 
 bool is_finite(float x) { return (floatBitsToUint(x) & 0x7f800000u) != 0x7f800000u; }
@@ -83,112 +85,138 @@ void count_in_histogram(float x) {
         atomicAdd(histogram[bin], 1u);
 }
 
+uint column(uint first_col, uint k) { return first_col + k * WORKGROUP; }
+
+// Phase 1 for one row: this thread's values into count, NaN, Inf, sum, min, max per subgroup.
+void first_sums_of_row(uint row, uint tile_row, uint first_col, inout float column_absmax[VALUES_PER_THREAD]) {
+    float count = 0.0, nan_count = 0.0, inf_count = 0.0, sum = 0.0;
+    float lo = uintBitsToFloat(0x7f800000u), hi = -lo;
+    for (uint k = 0u; k < VALUES_PER_THREAD; ++k) {
+        uint col = column(first_col, k);
+        if (col >= params.cols) continue;
+        float x = values[row * params.cols + col];
+        if (!is_finite(x)) {
+            if (isnan(x)) nan_count += 1.0; else inf_count += 1.0;
+            continue;
+        }
+        count += 1.0;
+        sum += x;
+        lo = min(lo, x);
+        hi = max(hi, x);
+        column_absmax[k] = max(column_absmax[k], abs(x));
+        if ((params.flags & kHistogram) != 0u) count_in_histogram(x);
+    }
+    count = subgroupAdd(count);
+    nan_count = subgroupAdd(nan_count);
+    inf_count = subgroupAdd(inf_count);
+    sum = subgroupAdd(sum);
+    lo = subgroupMin(lo);
+    hi = subgroupMax(hi);
+    if (subgroupElect()) {
+        first_sums[tile_row][gl_SubgroupID][0] = count;
+        first_sums[tile_row][gl_SubgroupID][1] = nan_count;
+        first_sums[tile_row][gl_SubgroupID][2] = inf_count;
+        first_sums[tile_row][gl_SubgroupID][3] = sum;
+        first_sums[tile_row][gl_SubgroupID][4] = lo;
+        first_sums[tile_row][gl_SubgroupID][5] = hi;
+    }
+}
+
+// The row's mean from its subgroup sums, the lanes of each subgroup sharing the reading.
+float row_mean(uint tile_row) {
+    float count = 0.0, sum = 0.0;
+    for (uint s = gl_SubgroupInvocationID; s < gl_NumSubgroups; s += gl_SubgroupSize) {
+        count += first_sums[tile_row][s][0];
+        sum += first_sums[tile_row][s][3];
+    }
+    count = subgroupAdd(count);
+    sum = subgroupAdd(sum);
+    return count > 0.0 ? sum / count : 0.0;
+}
+
+// Phase 2 for one row: sums of the powers of x - mean per subgroup (the values are read again: cheaper
+// than holding every row of the tile in registers).
+void central_sums_of_row(uint row, uint tile_row, uint first_col) {
+    float mean = row_mean(tile_row);
+    if (gl_SubgroupID == 0u && subgroupElect()) row_means[tile_row] = mean;
+    float m2 = 0.0, m3 = 0.0, m4 = 0.0;
+    for (uint k = 0u; k < VALUES_PER_THREAD; ++k) {
+        uint col = column(first_col, k);
+        float x = col < params.cols ? values[row * params.cols + col] : mean;
+        float d = is_finite(x) ? x - mean : 0.0;
+        float d2 = d * d;
+        m2 += d2;
+        m3 += d2 * d;
+        m4 += d2 * d2;
+    }
+    m2 = subgroupAdd(m2);
+    m3 = subgroupAdd(m3);
+    m4 = subgroupAdd(m4);
+    if (subgroupElect()) {
+        second_sums[tile_row][gl_SubgroupID][0] = m2;
+        second_sums[tile_row][gl_SubgroupID][1] = m3;
+        second_sums[tile_row][gl_SubgroupID][2] = m4;
+    }
+}
+
+// Phase 3: subgroup g merges the subgroup entries of rows g, g + gl_NumSubgroups, ... of the tile (its
+// lanes sharing the reading) and writes their segment summaries.
+void write_summaries(uint first_row, uint tile_rows, uint segment) {
+    for (uint r = gl_SubgroupID; r < tile_rows; r += gl_NumSubgroups) {
+        float count = 0.0, nan_count = 0.0, inf_count = 0.0, m2 = 0.0, m3 = 0.0, m4 = 0.0;
+        float lo = uintBitsToFloat(0x7f800000u), hi = -lo;
+        for (uint s = gl_SubgroupInvocationID; s < gl_NumSubgroups; s += gl_SubgroupSize) {
+            count += first_sums[r][s][0];
+            nan_count += first_sums[r][s][1];
+            inf_count += first_sums[r][s][2];
+            lo = min(lo, first_sums[r][s][4]);
+            hi = max(hi, first_sums[r][s][5]);
+            m2 += second_sums[r][s][0];
+            m3 += second_sums[r][s][1];
+            m4 += second_sums[r][s][2];
+        }
+        SegmentSummary summary;
+        summary.count = uint(subgroupAdd(count));
+        summary.nan_count = uint(subgroupAdd(nan_count));
+        summary.inf_count = uint(subgroupAdd(inf_count));
+        summary.mean = row_means[r];
+        summary.m2 = subgroupAdd(m2);
+        summary.m3 = subgroupAdd(m3);
+        summary.m4 = subgroupAdd(m4);
+        summary.min_value = subgroupMin(lo);
+        summary.max_value = subgroupMax(hi);
+        if (subgroupElect()) summaries[(first_row + r) * params.segments + segment] = summary;
+    }
+}
+
 void main() {
     uint group = linear_group();
     if (group >= params.groups) return;
     uint segment = group % params.segments;
     uint first_row = (group / params.segments) * TILE_ROWS;
+    uint tile_rows = min(TILE_ROWS, params.rows - first_row);
     uint thread = gl_LocalInvocationID.x;
     uint first_col = segment * WORKGROUP * VALUES_PER_THREAD + thread;
-    bool histogram_wanted = (params.flags & kHistogram) != 0u;
+    bool shared_histogram = (params.flags & kHistogram) != 0u && params.bins <= SHARED_BINS;
 
-    if (histogram_wanted && params.bins <= SHARED_BINS)
+    if (shared_histogram)
         for (uint b = thread; b < params.bins + 2u; b += WORKGROUP) local_histogram[b] = 0u;
     float column_absmax[VALUES_PER_THREAD];
     for (uint k = 0u; k < VALUES_PER_THREAD; ++k) column_absmax[k] = 0.0;
     barrier();
 
-    for (uint row = first_row; row < min(first_row + TILE_ROWS, params.rows); ++row) {
-        float x[VALUES_PER_THREAD];
-        bool counted[VALUES_PER_THREAD];
-        float count = 0.0, nan_count = 0.0, inf_count = 0.0, sum = 0.0;
-        float lo = uintBitsToFloat(0x7f800000u), hi = -lo;
-        for (uint k = 0u; k < VALUES_PER_THREAD; ++k) {
-            uint col = first_col + k * WORKGROUP;
-            x[k] = col < params.cols ? values[row * params.cols + col] : 0.0;
-            counted[k] = col < params.cols && is_finite(x[k]);
-            if (col < params.cols && !counted[k]) {
-                if (isnan(x[k])) nan_count += 1.0; else inf_count += 1.0;
-            }
-            if (!counted[k]) continue;
-            count += 1.0;
-            sum += x[k];
-            lo = min(lo, x[k]);
-            hi = max(hi, x[k]);
-            column_absmax[k] = max(column_absmax[k], abs(x[k]));
-            if (histogram_wanted) count_in_histogram(x[k]);
-        }
-        count = subgroupAdd(count);
-        nan_count = subgroupAdd(nan_count);
-        inf_count = subgroupAdd(inf_count);
-        sum = subgroupAdd(sum);
-        lo = subgroupMin(lo);
-        hi = subgroupMax(hi);
-        if (subgroupElect()) {
-            first_sums[gl_SubgroupID][0] = count;
-            first_sums[gl_SubgroupID][1] = nan_count;
-            first_sums[gl_SubgroupID][2] = inf_count;
-            first_sums[gl_SubgroupID][3] = sum;
-            first_sums[gl_SubgroupID][4] = lo;
-            first_sums[gl_SubgroupID][5] = hi;
-        }
-        barrier();
-        float total_count = 0.0, total_sum = 0.0;
-        for (uint s = 0u; s < gl_NumSubgroups; ++s) {
-            total_count += first_sums[s][0];
-            total_sum += first_sums[s][3];
-        }
-        float mean = total_count > 0.0 ? total_sum / total_count : 0.0;
-        float m2 = 0.0, m3 = 0.0, m4 = 0.0;
-        for (uint k = 0u; k < VALUES_PER_THREAD; ++k) {
-            if (!counted[k]) continue;
-            float d = x[k] - mean;
-            float d2 = d * d;
-            m2 += d2;
-            m3 += d2 * d;
-            m4 += d2 * d2;
-        }
-        m2 = subgroupAdd(m2);
-        m3 = subgroupAdd(m3);
-        m4 = subgroupAdd(m4);
-        if (subgroupElect()) {
-            second_sums[gl_SubgroupID][0] = m2;
-            second_sums[gl_SubgroupID][1] = m3;
-            second_sums[gl_SubgroupID][2] = m4;
-        }
-        barrier();
-        if (thread == 0u) {
-            SegmentSummary summary;
-            summary.count = uint(total_count);
-            summary.nan_count = 0u;
-            summary.inf_count = 0u;
-            summary.mean = mean;
-            summary.m2 = 0.0;
-            summary.m3 = 0.0;
-            summary.m4 = 0.0;
-            summary.min_value = first_sums[0][4];
-            summary.max_value = first_sums[0][5];
-            for (uint s = 0u; s < gl_NumSubgroups; ++s) {
-                summary.nan_count += uint(first_sums[s][1]);
-                summary.inf_count += uint(first_sums[s][2]);
-                summary.min_value = min(summary.min_value, first_sums[s][4]);
-                summary.max_value = max(summary.max_value, first_sums[s][5]);
-                summary.m2 += second_sums[s][0];
-                summary.m3 += second_sums[s][1];
-                summary.m4 += second_sums[s][2];
-            }
-            summaries[row * params.segments + segment] = summary;
-        }
-    }
+    for (uint r = 0u; r < tile_rows; ++r) first_sums_of_row(first_row + r, r, first_col, column_absmax);
+    barrier();
+    for (uint r = 0u; r < tile_rows; ++r) central_sums_of_row(first_row + r, r, first_col);
+    barrier();
+    write_summaries(first_row, tile_rows, segment);
 
     if ((params.flags & kColumnAbsMax) != 0u)
         for (uint k = 0u; k < VALUES_PER_THREAD; ++k) {
-            uint col = first_col + k * WORKGROUP;
+            uint col = column(first_col, k);
             if (col < params.cols) atomicMax(column_absmax_bits[col], floatBitsToUint(column_absmax[k]));
         }
-    if (histogram_wanted && params.bins <= SHARED_BINS) {
-        barrier();
+    if (shared_histogram)
         for (uint b = thread; b < params.bins + 2u; b += WORKGROUP)
             if (local_histogram[b] != 0u) atomicAdd(histogram[b], local_histogram[b]);
-    }
 }
