@@ -12,11 +12,25 @@
 namespace qb::gpu {
 namespace {
 
+using Constants = std::array<uint32_t, 3>;
+
+Constants none(const FormatInfo&) { return {}; }
+Constants second_variant(const FormatInfo&) { return {1, 0, 0}; }
+Constants grid_constants(const FormatInfo& f) {
+    return {uint32_t(f.grid.bits), uint32_t(f.grid.group), uint32_t(f.grid.asymmetric)};
+}
+
+// Integer grids with a group size: per-channel / per-tensor scales and the clipping search stay on the CPU.
+bool is_group_grid(const FormatInfo& f) { return f.kind == FormatKind::IntGrid && f.grid.group > 0 && !f.grid.clip_search; }
+
 constexpr CodecKernel kCodecKernels[] = {
-    {"f16", "encode_half", "decode_half", 0, 256},
-    {"bf16", "encode_half", "decode_half", 1, 256},
-    {"q8_0", "encode_q8_0", "decode_q8_0", 0, 64, true},
-    {"q4_0", "encode_q4_0", "decode_q4_0", 0, 64, true, true},
+    {"f16", nullptr, "encode_half", "decode_half", none, 256},
+    {"bf16", nullptr, "encode_half", "decode_half", second_variant, 256},
+    {"fp8_e4m3", nullptr, "encode_fp8", "decode_fp8", none, 256},
+    {"fp8_e5m2", nullptr, "encode_fp8", "decode_fp8", second_variant, 256},
+    {"q8_0", nullptr, "encode_q8_0", "decode_q8_0", none, 64, true},
+    {"q4_0", nullptr, "encode_q4_0", "decode_q4_0", none, 64, true, true},
+    {"", is_group_grid, "encode_grid", "decode_grid", grid_constants, 64, true},
 };
 
 // Blocks of one format in device chunks: block b holds values [b * block_values, ...) and bytes
@@ -33,7 +47,7 @@ struct BlockGeometry {
 };
 
 const CodecKernel& kernel_for(const FormatInfo& format) {
-    const CodecKernel* kernel = find_codec_kernel(format.name);
+    const CodecKernel* kernel = find_codec_kernel(format);
     if (!kernel) throw Error("format " + format.name, "has no GPU kernel");
     return *kernel;
 }
@@ -50,8 +64,9 @@ BlockGeometry geometry(const Device& device, const FormatInfo& format, int64_t r
     return g;
 }
 
-const Pipeline& pipeline_for(Device& device, std::string_view shader, const CodecKernel& kernel) {
-    return device.pipeline({std::string(shader), {kernel.workgroup, kernel.variant}, 2, sizeof(uint32_t)});
+const Pipeline& pipeline_for(Device& device, std::string_view shader, const CodecKernel& kernel, const FormatInfo& format) {
+    const Constants c = kernel.constants(format);
+    return device.pipeline({std::string(shader), {kernel.workgroup, c[0], c[1], c[2]}, 2, sizeof(uint32_t)});
 }
 
 // Host memory of a block kernel: block b reads source_bytes at src + b * source_bytes and writes
@@ -89,20 +104,20 @@ bool has_kernel_shape(const FormatInfo& format) { return format.block_values >= 
 
 }  // namespace
 
-const CodecKernel* find_codec_kernel(std::string_view format) {
+const CodecKernel* find_codec_kernel(const FormatInfo& format) {
     for (const CodecKernel& kernel : kCodecKernels)
-        if (kernel.format == format) return &kernel;
+        if (kernel.format == format.name || (kernel.in_family && kernel.in_family(format))) return &kernel;
     return nullptr;
 }
 
 bool can_encode_on(const Device& device, const FormatInfo& format, bool with_importance) {
-    const CodecKernel* kernel = find_codec_kernel(format.name);
+    const CodecKernel* kernel = find_codec_kernel(format);
     return kernel && has_kernel_shape(format) && !(with_importance && kernel->importance_changes_code) &&
            (!kernel->encoder_divides || device.info().float64);
 }
 
 bool can_decode_on(const Device&, const FormatInfo& format) {
-    return find_codec_kernel(format.name) && has_kernel_shape(format);
+    return find_codec_kernel(format) && has_kernel_shape(format);
 }
 
 StreamTiming encode_on(Device& device, const FormatInfo& format, int64_t rows, int64_t cols, const float* src,
@@ -111,7 +126,7 @@ StreamTiming encode_on(Device& device, const FormatInfo& format, int64_t rows, i
     const BlockGeometry g = geometry(device, format, rows, cols, chunk_budget);
     const BlockStream blocks{reinterpret_cast<const std::byte*>(src), g.values_per_block * sizeof(float),
                              reinterpret_cast<std::byte*>(dst), g.bytes_per_block};
-    return stream_blocks(device, pipeline_for(device, kernel.encode_shader, kernel), g, blocks, job, "encode");
+    return stream_blocks(device, pipeline_for(device, kernel.encode_shader, kernel, format), g, blocks, job, "encode");
 }
 
 StreamTiming decode_on(Device& device, const FormatInfo& format, int64_t rows, int64_t cols, const uint8_t* src,
@@ -120,7 +135,7 @@ StreamTiming decode_on(Device& device, const FormatInfo& format, int64_t rows, i
     const BlockGeometry g = geometry(device, format, rows, cols, chunk_budget);
     const BlockStream blocks{reinterpret_cast<const std::byte*>(src), g.bytes_per_block,
                              reinterpret_cast<std::byte*>(dst), g.values_per_block * sizeof(float)};
-    return stream_blocks(device, pipeline_for(device, kernel.decode_shader, kernel), g, blocks, job, "decode");
+    return stream_blocks(device, pipeline_for(device, kernel.decode_shader, kernel, format), g, blocks, job, "decode");
 }
 
 }  // namespace qb::gpu

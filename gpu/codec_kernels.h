@@ -3,6 +3,7 @@
 // streams through the device in chunks of whole blocks whatever its row length, and the bytes equal
 // the CPU codec's (both use the formulas of core/formulas/).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string_view>
 #include <vulkan/vulkan.h>
@@ -16,16 +17,18 @@ struct FormatInfo;
 namespace qb::gpu {
 
 struct CodecKernel {
-    std::string_view format;
+    std::string_view format;                 // the format's name, or empty for a family:
+    bool (*in_family)(const FormatInfo&);  // formats of a parametrised family (integer grids)
     std::string_view encode_shader;
     std::string_view decode_shader;
-    uint32_t variant = 0;                  // specialization constant 1
-    uint32_t workgroup = 64;               // invocations per workgroup (specialization constant 0)
+    // Specialization constants 1..3 of both shaders (0 is the workgroup size).
+    std::array<uint32_t, 3> (*constants)(const FormatInfo&);
+    uint32_t workgroup = 64;               // invocations per workgroup
     bool encoder_divides = false;          // uses div_exact: needs shaderFloat64
     bool importance_changes_code = false;  // with an importance vector the CPU runs another algorithm
 };
 
-const CodecKernel* find_codec_kernel(std::string_view format);
+const CodecKernel* find_codec_kernel(const FormatInfo& format);
 
 bool can_encode_on(const Device& device, const FormatInfo& format, bool with_importance);
 bool can_decode_on(const Device& device, const FormatInfo& format);

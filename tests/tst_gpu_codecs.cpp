@@ -19,7 +19,13 @@ using namespace qb;
 
 namespace {
 
-const char* const kGpuFormats[] = {"f16", "bf16", "q8_0", "q4_0"};
+// Formats with GPU kernels; the first four are in llama.cpp's quant vectors.
+const char* const kGpuFormats[] = {"f16",          "bf16",           "q8_0",          "q4_0",
+                                   "fp8_e4m3",     "fp8_e5m2",       "int4_g32_sym",  "int4_g128_asym",
+                                   "int3_g64_sym", "int8_g32_asym",  "int2_g16_asym", "int5_g128_sym"};
+const char* const kLlamaFormats[] = {"f16", "bf16", "q8_0", "q4_0"};
+// Formats whose encoders treat NaN and Inf deterministically (ggml's block types do not).
+bool takes_non_finite(const FormatInfo& f) { return f.kind != FormatKind::GgufBlock; }
 
 int64_t c_index(int64_t cols, int64_t r) { return (r * 37) % cols; }
 
@@ -43,8 +49,22 @@ std::vector<float> awkward_rows(int64_t rows, int64_t cols, uint32_t seed) {
             case 4:
                 for (int64_t c = 0; c < cols; c += 2) row[c] = 1.0f + std::ldexp(float(c % 4 + 1), -11);  // f16 halfway
                 break;
+            case 5:
+                for (int64_t c = 0; c < cols; c += 3) row[c] = std::ldexp(1.0f + float(c % 8) / 8, int(c % 40) - 20);  // fp8 grid
+                break;
             default: break;
         }
+    }
+    return x;
+}
+
+// awkward_rows with NaN, +Inf and -Inf in some rows.
+std::vector<float> rows_with_non_finite(int64_t rows, int64_t cols, uint32_t seed) {
+    std::vector<float> x = awkward_rows(rows, cols, seed);
+    for (int64_t r = 0; r < rows; r += 3) {
+        x[size_t(r * cols + (r * 5) % cols)] = std::numeric_limits<float>::quiet_NaN();
+        if (r % 2) x[size_t(r * cols + (r * 11) % cols)] = std::numeric_limits<float>::infinity();
+        if (r % 4 == 0) x[size_t(r * cols + (r * 13) % cols)] = -std::numeric_limits<float>::infinity();
     }
     return x;
 }
@@ -118,7 +138,7 @@ private slots:
         for (const char* name : kGpuFormats) {
             const FormatInfo& f = format_by_name(name);
             const int64_t rows = 88, cols = 256;
-            const std::vector<float> x = awkward_rows(rows, cols, 7);
+            const std::vector<float> x = takes_non_finite(f) ? rows_with_non_finite(rows, cols, 7) : awkward_rows(rows, cols, 7);
             const std::string diff = byte_difference(gpu_encode(f, x, rows, cols, *gpu_), encode_tensor(f, x, rows, cols));
             QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
         }
@@ -137,8 +157,29 @@ private slots:
         }
     }
 
+    void decodes_every_fp8_code_like_the_cpu() {
+        std::vector<uint8_t> codes(256);
+        for (uint32_t c = 0; c < 256; ++c) codes[c] = uint8_t(c);
+        for (const char* name : {"fp8_e4m3", "fp8_e5m2"}) {
+            const FormatInfo& f = format_by_name(name);
+            const std::string diff = bit_difference(gpu_decode(f, codes, 1, 256), decode_tensor(f, codes, 1, 256));
+            QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
+        }
+    }
+
+    void encodes_grids_whose_groups_end_inside_a_byte() {
+        const FormatInfo& f = format_by_name("int3_g5_asym");  // 15 bits of codes: one padding bit per group
+        const std::vector<float> x = rows_with_non_finite(40, 250, 9);
+        const std::vector<uint8_t> bytes = gpu_encode(f, x, 40, 250, *gpu_);
+        const std::string diff = byte_difference(bytes, encode_tensor(f, x, 40, 250));
+        QVERIFY2(diff.empty(), diff.c_str());
+        const std::string float_diff = bit_difference(gpu_decode(f, bytes, 40, 250), decode_tensor(f, bytes, 40, 250));
+        QVERIFY2(float_diff.empty(), float_diff.c_str());
+    }
+
     void decodes_block_formats_bit_exact_against_the_cpu() {
-        for (const char* name : {"q8_0", "q4_0"}) {
+        for (const char* name : kGpuFormats) {
+            if (format_by_name(name).block_values == 1) continue;
             const FormatInfo& f = format_by_name(name);
             const std::vector<float> x = awkward_rows(40, 512, 11);
             const std::vector<uint8_t> bytes = encode_tensor(f, x, 40, 512);
@@ -152,7 +193,7 @@ private slots:
         const GgufTensorInfo& input = vectors.tensor("input");
         const std::span<const float> in(reinterpret_cast<const float*>(input.data.data()), input.data.size() / 4);
         const std::vector<float> x(in.begin(), in.end());
-        for (const char* name : kGpuFormats) {
+        for (const char* name : kLlamaFormats) {
             const FormatInfo& f = format_by_name(name);
             const std::span<const uint8_t> want = vectors.tensor(name).data;
             const std::string diff = byte_difference(gpu_encode(f, x, 64, 256, *gpu_), {want.begin(), want.end()});
@@ -192,8 +233,9 @@ private slots:
     }
 
     void hands_formats_without_kernels_to_the_cpu() {
+        for (const char* name : {"q4_k", "nf4", "int4_g32_sym_clip", "int8_pc_sym", "int4_pt_asym"})
+            QVERIFY2(!gpu_->accelerates_encode(format_by_name(name), false), name);
         const FormatInfo& f = format_by_name("q4_k");
-        QVERIFY(!gpu_->accelerates_encode(f, false));
         const std::vector<float> x = awkward_rows(8, 256, 1);
         const std::string diff = byte_difference(gpu_encode(f, x, 8, 256, *gpu_), encode_tensor(f, x, 8, 256));
         QVERIFY2(diff.empty(), diff.c_str());

@@ -7,7 +7,7 @@
 //     the CPU build uses -ffp-contract=off);
 //   - division goes through div_exact(a, b): correctly rounded on both sides (GPUs may be 2.5 ulp off
 //     with `/`, so the shader divides in double);
-//   - builtins: abs, min, max, trunc, floatBitsToUint, uintBitsToFloat.
+//   - builtins: abs, min, max, trunc, roundEven, floatBitsToUint, uintBitsToFloat.
 #pragma once
 #include <bit>
 #include <cmath>
@@ -26,15 +26,20 @@ inline float uintBitsToFloat(uint u) { return std::bit_cast<float>(u); }
 inline uint floatBitsToUint(float f) { return std::bit_cast<uint>(f); }
 inline float abs(float x) { return std::fabs(x); }
 inline float trunc(float x) { return std::trunc(x); }
+inline float roundEven(float x) { return std::nearbyint(x); }  // in the default rounding mode
 inline float min(float a, float b) { return b < a ? b : a; }
 inline float max(float a, float b) { return a < b ? b : a; }
 inline int min(int a, int b) { return b < a ? b : a; }
 inline int max(int a, int b) { return a < b ? b : a; }
+inline uint min(uint a, uint b) { return b < a ? b : a; }
+inline uint max(uint a, uint b) { return a < b ? b : a; }
 inline float div_exact(float a, float b) { return a / b; }
 
-#include "core/formulas/half.inc"
 #include "core/formulas/rounding.inc"
+#include "core/formulas/half.inc"
+#include "core/formulas/minifloat.inc"
 #include "core/formulas/gguf_legacy.inc"
+#include "core/formulas/int_grid.inc"
 #include "core/formulas/histogram.inc"
 
 }  // namespace qb::formula

@@ -3,6 +3,7 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_16bit_storage : require
 #include "common/formulas.glsl"
+#include "core/formulas/rounding.inc"
 #include "core/formulas/half.inc"
 
 layout(local_size_x_id = 0) in;

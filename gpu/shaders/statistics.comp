@@ -1,10 +1,11 @@
 #version 450
 // One pass of tensor statistics. A workgroup takes a tile of TILE_ROWS rows x one segment of
-// 4 * 256 columns and, for each row of the tile, writes the segment's count, mean and central sums
-// (two reductions: the means first, then the sums of the powers of x - mean, each reduction done for
-// all rows of the tile at once: barriers are what costs on a CPU device), extremes and NaN/Inf
-// counts; the host merges segments in double. Per-column absmax goes to global atomics once per tile,
-// histogram counts through a workgroup sub-histogram (up to SHARED_BINS bins, else global atomics).
+// VALUES_PER_THREAD * WORKGROUP columns and, for each row of the tile, writes the segment's count, mean
+// and central sums (two reductions: the means first, then the sums of the powers of x - mean), extremes
+// and NaN/Inf counts; the host merges segments in double. Reductions are what costs on a CPU device
+// (lavapipe), so each reduces all rows of the tile at once and every thread takes 16 values per row.
+// Per-column absmax goes to global atomics once per tile, histogram counts through a workgroup
+// sub-histogram (up to SHARED_BINS bins, else global atomics). Shared memory stays under 16 KiB.
 // Non-finite values are counted and otherwise left out (absmax treats them as 0).
 // Histogram membership is exact against the host's double bin edges: thresholds[b] is the smallest
 // float >= edge b, so x is in bin b >= 0 exactly when thresholds[b] <= x < thresholds[b + 1].
@@ -96,7 +97,7 @@ void first_sums_of_row(uint row, uint tile_row, uint first_col, inout float colu
         if (col >= params.cols) continue;
         float x = values[row * params.cols + col];
         if (!is_finite(x)) {
-            if (isnan(x)) nan_count += 1.0; else inf_count += 1.0;
+            if ((floatBitsToUint(x) & 0x7fffffffu) > 0x7f800000u) nan_count += 1.0; else inf_count += 1.0;
             continue;
         }
         count += 1.0;

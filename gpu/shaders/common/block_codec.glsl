@@ -3,8 +3,8 @@
 // block as floats and as bytes), then includes this file.
 #extension GL_EXT_shader_8bit_storage : require
 #include "common/formulas.glsl"
-#include "core/formulas/half.inc"
 #include "core/formulas/rounding.inc"
+#include "core/formulas/half.inc"
 #include "core/formulas/gguf_legacy.inc"
 
 layout(local_size_x_id = 0) in;
