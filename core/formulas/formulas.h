@@ -40,7 +40,6 @@ inline float div_exact(float a, float b) { return a / b; }
 #include "core/formulas/minifloat.inc"
 #include "core/formulas/gguf_legacy.inc"
 #include "core/formulas/int_grid.inc"
-#include "core/formulas/histogram.inc"
 
 }  // namespace qb::formula
 
