@@ -15,7 +15,9 @@ namespace qb::gpu {
 class Device;
 
 struct VulkanBackendOptions {
-    VkDeviceSize chunk_bytes = 0;  // largest chunk buffer; 0: the device's limit
+    // Largest chunk buffer (two chunks are in flight, each with its input and output); 0: the device's
+    // limit (maxStorageBufferRange, 128 MiB on lavapipe). Larger chunks buy nothing once the GPU is busy.
+    VkDeviceSize chunk_bytes = VkDeviceSize(64) << 20;
     int cpu_threads = 0;           // for the work handed to the CPU backend
 };
 

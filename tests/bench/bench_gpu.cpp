@@ -24,6 +24,7 @@
 namespace {
 
 constexpr int kRuns = 5;
+const char* const kFormats[] = {"f16", "bf16", "fp8_e4m3", "q8_0", "q4_0", "int4_g128_asym"};
 
 struct Shape {
     int64_t rows = 4096;
@@ -64,7 +65,7 @@ struct Row {
 
 void print_row(const Row& r, const Shape& shape) {
     const double gb = shape.f32_gigabytes();
-    std::printf("%-16s %9.2f %9.2f %9.2f %12.3f %11.3f %10s\n", r.kernel.c_str(), gb / r.cpu_s, gb / r.vulkan_s,
+    std::printf("%-20s %9.2f %9.2f %9.2f %12.3f %11.3f %10s\n", r.kernel.c_str(), gb / r.cpu_s, gb / r.vulkan_s,
                 r.timing.kernel_s > 0 ? gb / r.timing.kernel_s : 0.0, r.timing.device_copy_s, r.timing.host_copy_s,
                 r.identical ? "yes" : "NO");
 }
@@ -135,10 +136,10 @@ int main(int argc, char** argv) {
     std::printf("device: %s\ncpu:    %s\n", gpu.description().c_str(), cpu->description().c_str());
     const std::vector<float> w = synthetic_weights(shape);
 
-    std::printf("%-16s %9s %9s %9s %12s %11s %10s\n", "kernel", "cpu GB/s", "vk GB/s", "kern GB/s", "dev copy s",
+    std::printf("%-20s %9s %9s %9s %12s %11s %10s\n", "kernel", "cpu GB/s", "vk GB/s", "kern GB/s", "dev copy s",
                 "host copy s", "identical");
-    for (const char* name : {"f16", "bf16", "q8_0", "q4_0"}) print_row(bench_encode(qb::format_by_name(name), shape, w, *cpu, gpu), shape);
-    for (const char* name : {"f16", "bf16", "q8_0", "q4_0"}) print_row(bench_decode(qb::format_by_name(name), shape, w, *cpu, gpu), shape);
+    for (const char* name : kFormats) print_row(bench_encode(qb::format_by_name(name), shape, w, *cpu, gpu), shape);
+    for (const char* name : kFormats) print_row(bench_decode(qb::format_by_name(name), shape, w, *cpu, gpu), shape);
     print_row(bench_statistics(shape, w, *cpu, gpu), shape);
     std::printf("peak RSS %.0f MiB\n", double(qbbench::peak_rss_bytes()) / double(1 << 20));
     return 0;
