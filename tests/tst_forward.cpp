@@ -377,7 +377,7 @@ private slots:
         const std::vector<int32_t> tokens = test_tokens(20, 50);
         const std::vector<float> base = net.forward(tokens);
 
-        WeightOverrides same{{"blk.1.ffn_down", std::vector<float>(net.weight("blk.1.ffn_down").begin(), net.weight("blk.1.ffn_down").end())}};
+        WeightOverrides same{{"blk.1.ffn_down", net.weight("blk.1.ffn_down")}};
         ForwardOptions options;
         options.overrides = &same;
         QVERIFY(net.forward(tokens, options) == base);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <set>
 
 #include "core/infer/forward_kernels.h"
 #include "core/infer/matmul.h"
@@ -37,11 +38,10 @@ public:
                             net.compute_.positions == PositionKind::RotaryPairs);
         if (options.overrides)
             for (const auto& [name, values] : *options.overrides) {
-                auto it = net.weights_.find(name);
-                if (it == net.weights_.end())
-                    throw Error("weight override", "the model has no tensor '" + name + "'");
-                if (values.size() != it->second.size())
-                    throw Error("weight override", "tensor '" + name + "' needs " + count_text(int64_t(it->second.size()), "values") +
+                const int64_t expected = net.numel(name);
+                if (expected == 0) throw Error("weight override", "the model has no tensor '" + name + "'");
+                if (int64_t(values.size()) != expected)
+                    throw Error("weight override", "tensor '" + name + "' needs " + count_text(expected, "values") +
                                                        ", got " + std::to_string(values.size()));
             }
     }
@@ -58,25 +58,33 @@ public:
     }
 
 private:
+    const std::vector<float>* override_of(const std::string& name) const {
+        if (!options_.overrides) return nullptr;
+        auto it = options_.overrides->find(name);
+        return it == options_.overrides->end() ? nullptr : &it->second;
+    }
     const float* values(const std::string& name) const {
-        if (options_.overrides) {
-            auto it = options_.overrides->find(name);
-            if (it != options_.overrides->end()) return it->second.data();
-        }
-        return net_.weights_.at(name).data();
+        const std::vector<float>* replaced = override_of(name);
+        return replaced ? replaced->data() : net_.vectors_.at(name).data();
     }
     const float* optional_values(const std::string& name) const {
-        return net_.weights_.count(name) ? values(name) : nullptr;
+        return net_.vectors_.count(name) ? values(name) : nullptr;
     }
     int threads() const { return options_.threads; }
 
     std::vector<float> embed(std::span<const int32_t> tokens) const {
         std::vector<float> x(size_t(n_ * embd_));
-        const float* table = values("token_embd");
         const float* positions = net_.compute_.positions == PositionKind::Learned ? values("position_embd") : nullptr;
+        // The embedding matrix is packed when it doubles as the classifier.
+        const std::vector<float>* replaced = override_of("token_embd");
+        auto packed = net_.matrices_.find("token_embd");
         for (int64_t i = 0; i < n_; ++i) {
             float* row = x.data() + i * embd_;
-            std::copy_n(table + int64_t(tokens[size_t(i)]) * embd_, embd_, row);
+            const int64_t token = tokens[size_t(i)];
+            if (!replaced && packed != net_.matrices_.end())
+                packed->second.unpack_row(token, row);
+            else
+                std::copy_n((replaced ? replaced->data() : values("token_embd")) + token * embd_, embd_, row);
             if (positions)
                 for (int64_t c = 0; c < embd_; ++c) row[c] += positions[i * embd_ + c];
         }
@@ -96,8 +104,12 @@ private:
     // y (rows x l.rows, row stride y_stride) = x · Wᵀ + b.
     void linear(const Linear& l, const float* x, int64_t rows, float* y, int64_t y_stride) const {
         if (options_.on_linear_input) options_.on_linear_input(l.name, x, rows, l.cols);
-        matmul_nt({x, rows, l.cols, l.cols}, {values(l.name), l.rows, l.cols, l.cols}, {y, rows, l.rows, y_stride},
-                  threads());
+        const ConstMatrixRef input{x, rows, l.cols, l.cols};
+        const MatrixRef output{y, rows, l.rows, y_stride};
+        if (const std::vector<float>* replaced = override_of(l.name))
+            matmul_nt(input, {replaced->data(), l.rows, l.cols, l.cols}, output, threads());
+        else
+            matmul_nt(input, net_.matrices_.at(l.name), output, threads());
         if (!l.has_bias) return;
         const float* bias = values(l.name + ".bias");
         for_rows(rows, l.rows, threads(), [&](int64_t begin, int64_t end) {
@@ -265,18 +277,34 @@ void Transformer::decode_all(const Model& model, int threads, const JobControl* 
         if (model.tensor(name).numel() != size)
             throw Error(model.source_path.string(), "tensor '" + name + "' has " + count_text(model.tensor(name).numel(), "values") +
                                                         ", expected " + std::to_string(size));
+    std::set<std::string> linear_weights = {classifier_.name};
+    for (const Layer& layer : layers_) {
+        for (const Linear& l : layer.qkv) linear_weights.insert(l.name);
+        for (const Linear* l : {&layer.attn_output, &layer.ffn_gate, &layer.ffn_up, &layer.ffn_down})
+            if (!l->name.empty()) linear_weights.insert(l->name);
+    }
     for (size_t i = 0; i < model.tensors.size(); ++i) {
         const TensorView& t = model.tensors[i];
         if (job) job->step(int64_t(i), int64_t(model.tensors.size()), "decoding " + t.name);
-        weights_[t.name] = t.to_f32(threads);
+        std::vector<float> values = t.to_f32(threads);
+        if (linear_weights.count(t.name))
+            matrices_.emplace(t.name, PackedMatrix({values.data(), t.rows(), t.cols(), t.cols()}, threads));
+        else
+            vectors_[t.name] = std::move(values);
     }
     if (job) job->step(int64_t(model.tensors.size()), int64_t(model.tensors.size()), "weights decoded");
 }
 
-std::span<const float> Transformer::weight(const std::string& name) const {
-    auto it = weights_.find(name);
-    if (it == weights_.end()) throw Error("transformer", "no tensor '" + name + "'");
-    return it->second;
+int64_t Transformer::numel(const std::string& name) const {
+    if (auto m = matrices_.find(name); m != matrices_.end()) return m->second.rows() * m->second.cols();
+    if (auto v = vectors_.find(name); v != vectors_.end()) return int64_t(v->second.size());
+    return 0;
+}
+
+std::vector<float> Transformer::weight(const std::string& name) const {
+    if (auto m = matrices_.find(name); m != matrices_.end()) return m->second.unpack();
+    if (auto v = vectors_.find(name); v != vectors_.end()) return v->second;
+    throw Error("transformer", "no tensor '" + name + "'");
 }
 
 std::vector<float> Transformer::forward(std::span<const int32_t> tokens, const ForwardOptions& options) const {

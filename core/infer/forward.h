@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/infer/arch_compute.h"
+#include "core/infer/matmul.h"
 #include "core/model/model.h"
 
 namespace qb {
@@ -48,8 +49,8 @@ public:
     const HyperParams& hparams() const { return hparams_; }
     int64_t vocab_size() const { return hparams_.n_vocab; }
     int64_t context_length() const { return hparams_.n_ctx; }
-    // The decoded f32 values of a tensor (canonical layout); throws Error for an unknown name.
-    std::span<const float> weight(const std::string& name) const;
+    // A copy of the decoded f32 values of a tensor (canonical layout); throws Error for an unknown name.
+    std::vector<float> weight(const std::string& name) const;
 
     // Returns (tokens.size() - first_logit_position) x vocab_size logits, row-major.
     std::vector<float> forward(std::span<const int32_t> tokens, const ForwardOptions& options = {}) const;
@@ -69,13 +70,15 @@ private:
 
     Linear linear(const Model& model, const std::string& name) const;
     void decode_all(const Model& model, int threads, const JobControl* job);
+    int64_t numel(const std::string& name) const;  // 0 for a tensor the model does not have
 
     std::string architecture_;
     ArchCompute compute_;
     HyperParams hparams_;
     std::vector<Layer> layers_;
     Linear classifier_;  // "output", or "token_embd" when the embeddings are tied
-    std::unordered_map<std::string, std::vector<float>> weights_;
+    std::unordered_map<std::string, PackedMatrix> matrices_;  // weights of linear layers, packed for matmul_nt
+    std::unordered_map<std::string, std::vector<float>> vectors_;  // every other tensor
 };
 
 // Greedy decoding: appends `count` argmax tokens to `prompt` and returns only the new ones.

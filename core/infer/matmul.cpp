@@ -18,12 +18,11 @@ namespace qb {
 namespace {
 
 // Register tile of the micro-kernel (MR rows of A x NR columns of C: 16 zmm accumulators) and the cache
-// blocks: a KC x NR slice of packed B stays in L1 while MR-row slices of the packed MC x KC block of A
-// stream from L2.
+// blocks: a KC x NR panel of packed B stays in L1 while the MR-row panels of the packed KC-deep slice of
+// A stream past it from L2.
 constexpr int64_t kTileRows = 8;    // MR
 constexpr int64_t kTileCols = 32;   // NR
 constexpr int64_t kDepthBlock = 256;  // KC
-constexpr int64_t kRowBlock = 128;    // MC
 constexpr int64_t kColBlock = 512;    // NC
 
 int64_t round_up(int64_t x, int64_t multiple) { return (x + multiple - 1) / multiple * multiple; }
@@ -68,27 +67,24 @@ void store_tile(const float (&acc)[kTileRows][kTileCols], int64_t rows, int64_t 
     }
 }
 
-struct PackBuffers {
-    std::vector<float> a, b;
-};
-
-// One block of C (any row count, at most NC columns), summed over k in KC slices (the first slice
-// stores, later ones add). Each packed B slice serves every MC-row sub-block of the block.
-void multiply_block(const ConstMatrixRef& a, const ConstMatrixRef& b, const MatrixRef& c, int64_t row0, int64_t rows,
-                    int64_t col0, int64_t cols, PackBuffers& buffers) {
-    const int64_t depth = a.cols;
+// C[rows, columns of column blocks first_block .. first_block+blocks-1], summed over k in KC slices (the
+// first slice stores, later ones add). The A slice is packed once per depth slice and serves every
+// column block; b_slice(col0, cols, p0, kc) gives the packed B panels of a column block's depth slice.
+template <typename SliceFn>
+void multiply_run(const ConstMatrixRef& a, SliceFn& b_slice, int64_t b_rows, const MatrixRef& c, int64_t row0,
+                  int64_t rows, int64_t first_block, int64_t blocks, std::vector<float>& a_buffer) {
     float acc[kTileRows][kTileCols];
-    for (int64_t p0 = 0; p0 < depth; p0 += kDepthBlock) {
-        const int64_t kc = std::min(kDepthBlock, depth - p0);
-        pack_panels(b.data + col0 * b.stride + p0, b.stride, cols, kc, kTileCols, buffers.b.data());
-        for (int64_t i0 = row0; i0 < row0 + rows; i0 += kRowBlock) {
-            const int64_t mc = std::min(kRowBlock, row0 + rows - i0);
-            pack_panels(a.data + i0 * a.stride + p0, a.stride, mc, kc, kTileRows, buffers.a.data());
+    for (int64_t p0 = 0; p0 < a.cols; p0 += kDepthBlock) {
+        const int64_t kc = std::min(kDepthBlock, a.cols - p0);
+        pack_panels(a.data + row0 * a.stride + p0, a.stride, rows, kc, kTileRows, a_buffer.data());
+        for (int64_t block = first_block; block < first_block + blocks; ++block) {
+            const int64_t col0 = block * kColBlock, cols = std::min(kColBlock, b_rows - col0);
+            const float* b_panels = b_slice(col0, cols, p0, kc);
             for (int64_t j = 0; j < cols; j += kTileCols) {
-                for (int64_t i = 0; i < mc; i += kTileRows) {
-                    multiply_panels(kc, buffers.a.data() + i * kc, buffers.b.data() + j * kc, acc);
-                    store_tile(acc, std::min(kTileRows, mc - i), std::min(kTileCols, cols - j), p0 > 0,
-                               c.data + (i0 + i) * c.stride + col0 + j, c.stride);
+                for (int64_t i = 0; i < rows; i += kTileRows) {
+                    multiply_panels(kc, a_buffer.data() + i * kc, b_panels + j * kc, acc);
+                    store_tile(acc, std::min(kTileRows, rows - i), std::min(kTileCols, cols - j), p0 > 0,
+                               c.data + (row0 + i) * c.stride + col0 + j, c.stride);
                 }
             }
         }
@@ -97,12 +93,17 @@ void multiply_block(const ConstMatrixRef& a, const ConstMatrixRef& b, const Matr
 
 std::string shape_text(int64_t rows, int64_t cols) { return std::to_string(rows) + "x" + std::to_string(cols); }
 
-}  // namespace
+void check_shapes(int64_t a_rows, int64_t a_cols, int64_t b_rows, int64_t b_cols, const MatrixRef& c) {
+    if (a_cols != b_cols || c.rows != a_rows || c.cols != b_rows)
+        throw Error("matmul", "shapes do not match: " + shape_text(a_rows, a_cols) + " · (" + shape_text(b_rows, b_cols) +
+                                  ")ᵀ -> " + shape_text(c.rows, c.cols));
+}
 
-void matmul_nt(ConstMatrixRef a, ConstMatrixRef b, MatrixRef c, int threads) {
-    if (a.cols != b.cols || c.rows != a.rows || c.cols != b.rows)
-        throw Error("matmul", "shapes do not match: " + shape_text(a.rows, a.cols) + " · (" +
-                                  shape_text(b.rows, b.cols) + ")ᵀ -> " + shape_text(c.rows, c.cols));
+// Splits C into blocks (row blocks x column blocks of kColBlock) and runs them on the threads; a worker's
+// consecutive blocks in one row block form a run that packs A once. make_slice_fn() gives each worker its
+// b_slice function (see multiply_run).
+template <typename MakeSliceFn>
+void multiply_blocks(const ConstMatrixRef& a, int64_t b_rows, const MatrixRef& c, int threads, MakeSliceFn&& make_slice_fn) {
     if (c.rows == 0 || c.cols == 0) return;
     if (a.cols == 0) {
         for (int64_t i = 0; i < c.rows; ++i) std::fill_n(c.data + i * c.stride, c.cols, 0.0f);
@@ -110,7 +111,7 @@ void matmul_nt(ConstMatrixRef a, ConstMatrixRef b, MatrixRef c, int threads) {
     }
     // Blocks span all rows unless there are too few column blocks to keep every thread busy.
     const int64_t workers = threads <= 0 ? hardware_threads() : threads;
-    const int64_t col_blocks = (b.rows + kColBlock - 1) / kColBlock;
+    const int64_t col_blocks = (b_rows + kColBlock - 1) / kColBlock;
     const int64_t row_splits = std::clamp<int64_t>((2 * workers + col_blocks - 1) / col_blocks, 1,
                                                    (a.rows + kTileRows - 1) / kTileRows);
     const int64_t block_rows = round_up((a.rows + row_splits - 1) / row_splits, kTileRows);
@@ -118,13 +119,79 @@ void matmul_nt(ConstMatrixRef a, ConstMatrixRef b, MatrixRef c, int threads) {
     const int64_t kc = std::min(kDepthBlock, a.cols);
     parallel_for(row_blocks * col_blocks, int(workers), [&](int64_t begin, int64_t end) {
         // Sized to this product, not the maximal block, so small products stay cheap to set up.
-        PackBuffers buffers{std::vector<float>(size_t(kc * round_up(std::min(kRowBlock, a.rows), kTileRows))),
-                            std::vector<float>(size_t(kc * round_up(std::min(kColBlock, b.rows), kTileCols)))};
-        for (int64_t block = begin; block < end; ++block) {
-            const int64_t row0 = (block % row_blocks) * block_rows, col0 = (block / row_blocks) * kColBlock;
-            multiply_block(a, b, c, row0, std::min(block_rows, a.rows - row0), col0, std::min(kColBlock, b.rows - col0),
-                           buffers);
+        std::vector<float> a_buffer(size_t(kc * round_up(std::min(block_rows, a.rows), kTileRows)));
+        auto b_slice = make_slice_fn();
+        for (int64_t run = begin; run < end;) {
+            const int64_t row_block = run / col_blocks, run_end = std::min(end, (row_block + 1) * col_blocks);
+            const int64_t row0 = row_block * block_rows;
+            multiply_run(a, b_slice, b_rows, c, row0, std::min(block_rows, a.rows - row0), run % col_blocks,
+                         run_end - run, a_buffer);
+            run = run_end;
         }
+    });
+}
+
+// Floats of one column block's packed panels for all depth slices.
+int64_t block_floats(int64_t rows, int64_t cols, int64_t col0) {
+    return round_up(std::min(kColBlock, rows - col0), kTileCols) * cols;
+}
+
+}  // namespace
+
+PackedMatrix::PackedMatrix(ConstMatrixRef b, int threads) : rows_(b.rows), cols_(b.cols) {
+    const int64_t col_blocks = (rows_ + kColBlock - 1) / kColBlock;
+    const int64_t slices = (cols_ + kDepthBlock - 1) / kDepthBlock;
+    if (col_blocks > 0) panels_.resize(size_t((col_blocks - 1) * kColBlock * cols_ + block_floats(rows_, cols_, (col_blocks - 1) * kColBlock)));
+    parallel_for(col_blocks * slices, threads, [&](int64_t begin, int64_t end) {
+        for (int64_t item = begin; item < end; ++item) {
+            const int64_t col0 = (item / slices) * kColBlock, p0 = (item % slices) * kDepthBlock;
+            pack_panels(b.data + col0 * b.stride + p0, b.stride, std::min(kColBlock, rows_ - col0),
+                        std::min(kDepthBlock, cols_ - p0), kTileCols, panels_.data() + offset(item / slices, item % slices));
+        }
+    });
+}
+
+// Column blocks follow each other; inside one, its depth slices; inside a slice, its panels.
+int64_t PackedMatrix::offset(int64_t column_block, int64_t depth_slice) const {
+    const int64_t col0 = column_block * kColBlock;
+    return col0 * cols_ + round_up(std::min(kColBlock, rows_ - col0), kTileCols) * depth_slice * kDepthBlock;
+}
+
+const float* PackedMatrix::panels(int64_t column_block, int64_t depth_slice) const {
+    return panels_.data() + offset(column_block, depth_slice);
+}
+
+void PackedMatrix::unpack_row(int64_t row, float* dst) const {
+    const int64_t panel = (row % kColBlock) / kTileCols, lane = row % kTileCols;
+    for (int64_t p0 = 0; p0 < cols_; p0 += kDepthBlock) {
+        const int64_t kc = std::min(kDepthBlock, cols_ - p0);
+        const float* src = panels(row / kColBlock, p0 / kDepthBlock) + panel * kc * kTileCols + lane;
+        for (int64_t p = 0; p < kc; ++p) dst[p0 + p] = src[p * kTileCols];
+    }
+}
+
+std::vector<float> PackedMatrix::unpack() const {
+    std::vector<float> out(size_t(rows_ * cols_));
+    for (int64_t r = 0; r < rows_; ++r) unpack_row(r, out.data() + r * cols_);
+    return out;
+}
+
+void matmul_nt(ConstMatrixRef a, ConstMatrixRef b, MatrixRef c, int threads) {
+    check_shapes(a.rows, a.cols, b.rows, b.cols, c);
+    // Each worker packs the B slices it uses into its own buffer.
+    const size_t buffer_floats = size_t(std::min(kDepthBlock, a.cols) * round_up(std::min(kColBlock, b.rows), kTileCols));
+    multiply_blocks(a, b.rows, c, threads, [&] {
+        return [&b, buffer = std::vector<float>(buffer_floats)](int64_t col0, int64_t cols, int64_t p0, int64_t kc) mutable {
+            pack_panels(b.data + col0 * b.stride + p0, b.stride, cols, kc, kTileCols, buffer.data());
+            return static_cast<const float*>(buffer.data());
+        };
+    });
+}
+
+void matmul_nt(ConstMatrixRef a, const PackedMatrix& b, MatrixRef c, int threads) {
+    check_shapes(a.rows, a.cols, b.rows(), b.cols(), c);
+    multiply_blocks(a, b.rows(), c, threads, [&b] {
+        return [&b](int64_t col0, int64_t, int64_t p0, int64_t) { return b.panels(col0 / kColBlock, p0 / kDepthBlock); };
     });
 }
 
