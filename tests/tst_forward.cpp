@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 
 #include "core/infer/forward.h"
 #include "core/infer/matmul.h"
@@ -327,6 +328,21 @@ private slots:
                 for (int64_t p = 0; p < k; ++p) expected += double(a[size_t(i * lda + p)]) * b[size_t(j * ldb + p)];
                 QVERIFY(std::abs(c[size_t(i * ldc + j)] - expected) < 1e-5 * (1 + std::sqrt(double(k))));
             }
+    }
+
+    void packed_weights_multiply_bit_identically_and_unpack_exactly() {
+        for (const auto& [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{5, 33, 300}, {70, 1100, 520}, {1, 1, 1}}) {
+            std::vector<float> a(size_t(m * k)), b(size_t(n * k)), plain(size_t(m * n)), packed(plain.size());
+            std::mt19937 rng(11);
+            std::normal_distribution<float> normal;
+            for (float& x : a) x = normal(rng);
+            for (float& x : b) x = normal(rng);
+            const PackedMatrix packed_b({b.data(), n, k, k}, 2);
+            QCOMPARE(packed_b.unpack(), b);
+            matmul_nt({a.data(), m, k, k}, {b.data(), n, k, k}, {plain.data(), m, n, n}, 2);
+            matmul_nt({a.data(), m, k, k}, packed_b, {packed.data(), m, n, n}, 2);
+            QVERIFY(plain == packed);
+        }
     }
 
     void matmul_results_do_not_depend_on_thread_count() {
