@@ -63,6 +63,7 @@ std::vector<FormatError> measure_format_errors(const TensorView& view, std::span
             for (int64_t k = begin; k < end; ++k)
                 accumulators[size_t(k)].add_rows(original.data(), decoded[size_t(k)].data(), count);
         });
+        view.evict_rows(first, count);
         progress.advance(count);
     }
     size_t next = 0;

@@ -48,6 +48,7 @@ void stream_rows(const TensorView& view, int workers, int64_t block_rows, Analys
             const int64_t count = std::min(block_rows, end - first);
             view.read_rows(first, count, block.data());
             consume(int(worker), first, count, block.data());
+            view.evict_rows(first, count);
             progress.advance(count);
         }
     });

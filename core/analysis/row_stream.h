@@ -1,5 +1,6 @@
 // Streams the rows of a TensorView through a consumer, decoded a block of rows at a time, so at most
-// `workers` blocks are resident whatever the tensor size. Worker w owns the contiguous row range
+// `workers` blocks are resident whatever the tensor size (the mapped pages of a consumed block are
+// dropped, see TensorView::evict_rows). Worker w owns the contiguous row range
 // [w·rows/workers, (w+1)·rows/workers) and sees its rows in order; per-worker accumulators merged in
 // worker order therefore give results that do not depend on the block size.
 // Progress and cancellation go through an optional JobControl: every block checks for cancellation

@@ -227,6 +227,7 @@ void gather_elements(TensorView& v, const std::vector<int32_t>& order, const std
         std::memcpy(owned->data() + i * element, v.data.data() + size_t(order[i]) * element, element);
     v.data = *owned;
     v.keep_alive = owned;
+    v.file_backed = false;
 }
 
 TensorView make_view(const Mapped& m, const Model& model, const HyperParams& hp) {
@@ -239,6 +240,7 @@ TensorView make_view(const Mapped& m, const Model& model, const HyperParams& hp)
     v.format = s.format;
     v.data = s.data;
     v.keep_alive = s.keep_alive;
+    v.file_backed = true;  // every source tensor is a view into its file's mapping
     if (model.source_format != SourceFormat::Safetensors || !m.name.rule) return v;
     v.stored_transposed = hf_transposed(m, model.source_format);
     auto order = hf_row_order(m, hp, model.source_path.string());

@@ -8,6 +8,17 @@
 #include "core/util/parallel.h"
 
 namespace qb {
+namespace {
+
+// Only whole pages inside the range: neighbours sharing a boundary page keep theirs.
+void drop_pages(std::span<const uint8_t> bytes) {
+    static const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(bytes.data()) + page - 1) / page * page;
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(bytes.data()) + bytes.size()) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+}  // namespace
 
 int64_t TensorView::numel() const {
     return std::accumulate(shape.begin(), shape.end(), int64_t(1), std::multiplies<>());
@@ -45,16 +56,14 @@ std::vector<float> TensorView::to_f32(int threads) const {
     return out;
 }
 
-}  // namespace qb
-
-namespace qb {
-
 void TensorView::evict_pages() const {
-    static const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
-    const uintptr_t begin = (reinterpret_cast<uintptr_t>(data.data()) + page - 1) / page * page;
-    const uintptr_t end = (reinterpret_cast<uintptr_t>(data.data()) + data.size()) / page * page;
-    // Only whole pages inside this tensor: neighbours sharing a boundary page keep theirs.
-    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    if (file_backed) drop_pages(data);
+}
+
+void TensorView::evict_rows(int64_t row_begin, int64_t row_count) const {
+    if (!file_backed || !format || stored_transposed || !row_order.empty()) return;
+    const size_t row_bytes = format->row_bytes(cols());
+    drop_pages(data.subspan(format->header_bytes + size_t(row_begin) * row_bytes, size_t(row_count) * row_bytes));
 }
 
 }  // namespace qb

@@ -25,6 +25,7 @@ struct TensorView {
     std::vector<int32_t> row_order;
     bool stored_transposed = false;
     std::shared_ptr<const void> keep_alive;  // owner of the mapping behind `data`
+    bool file_backed = false;  // `data` lies in a read-only file mapping (pages can be dropped and re-read)
 
     int64_t rows() const { return shape.size() < 2 ? 1 : numel() / shape.back(); }
     int64_t cols() const { return shape.empty() ? 1 : shape.back(); }
@@ -34,9 +35,12 @@ struct TensorView {
     // Decodes canonical rows [row_begin, row_begin + row_count) to f32 (row_count * cols values).
     void read_rows(int64_t row_begin, int64_t row_count, float* dst, int threads = 1) const;
     std::vector<float> to_f32(int threads = 1) const;
-    // Drops the resident pages of this tensor's mapped bytes (they are re-read from the file if needed
-    // again). Streaming jobs call it after each tensor so peak memory stays at one tensor's working set.
+    // Drop the resident pages of this tensor's mapped bytes (re-read from the file if needed again), so
+    // streaming jobs keep peak memory at their working set rather than the tensors they have touched.
+    // No-ops unless file_backed. evict_rows covers the stored bytes of canonical rows and only acts when
+    // canonical rows are stored in order (no row_order, not transposed); evict_pages covers the tensor.
     void evict_pages() const;
+    void evict_rows(int64_t row_begin, int64_t row_count) const;
 };
 
 }  // namespace qb
