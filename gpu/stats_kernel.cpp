@@ -52,7 +52,10 @@ public:
     const Buffer& buffer() const { return buffer_; }
 
     void write(const void* data, size_t bytes) {
-        if (device_.unified_memory()) return void(std::memcpy(buffer_.mapped().data(), data, bytes));
+        if (device_.unified_memory()) {
+            std::memcpy(buffer_.mapped().data(), data, bytes);
+            return;
+        }
         Buffer upload(device_, buffer_.size(), MemoryRole::Upload);
         std::memcpy(upload.mapped().data(), data, bytes);
         run([&](Sequence& s) { s.copy(upload, buffer_, bytes); });

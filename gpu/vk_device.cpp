@@ -177,7 +177,8 @@ Device::Device(std::shared_ptr<Instance> instance, DeviceInfo info) : instance_(
     // A discrete GPU's host-visible device memory (resizable BAR) is slow to read from the host: stage.
     const bool shared_memory_type = std::any_of(memory_.memoryTypes, memory_.memoryTypes + memory_.memoryTypeCount,
                                                 [&](const VkMemoryType& t) { return (t.propertyFlags & unified) == unified; });
-    unified_memory_ = shared_memory_type && info_.type != DeviceType::Discrete;
+    const char* staging = std::getenv("QB_VULKAN_STAGING");
+    unified_memory_ = shared_memory_type && info_.type != DeviceType::Discrete && !(staging && std::strcmp(staging, "1") == 0);
 }
 
 Device::~Device() {

@@ -76,6 +76,7 @@ public:
     Instance& instance() const { return *instance_; }
     VkDevice handle() const { return device_; }
     // Host-visible memory is device memory (lavapipe, integrated GPUs): no staging copies needed.
+    // QB_VULKAN_STAGING=1 stages anyway, so the discrete-GPU path can be tested on any device.
     bool unified_memory() const { return unified_memory_; }
 
     // The pipeline for spec, built on first use and cached for the device's lifetime.

@@ -1,5 +1,7 @@
 #include "gpu/vulkan_backend.h"
 
+#include <cstdlib>
+
 #include "core/quant/format.h"
 #include "core/util/error.h"
 #include "gpu/codec_kernels.h"
@@ -54,7 +56,8 @@ BackendChoice select_backend(std::string_view preference, const VulkanBackendOpt
     DeviceStatus status = open_default_device();
     if (!status.available())
         return {make_cpu_backend(options.cpu_threads), "Vulkan unavailable: " + status.reason + "; computing on the CPU"};
-    if (preference == "auto" && status.device->info().type == DeviceType::Cpu)
+    const bool forced = std::getenv("QB_VULKAN_DEVICE") != nullptr;
+    if (preference == "auto" && status.device->info().type == DeviceType::Cpu && !forced)
         return {make_cpu_backend(options.cpu_threads),
                 "only a software Vulkan device (" + status.device->info().name + ") found; computing on the CPU"};
     return {std::make_unique<VulkanBackend>(std::move(status.device), options), {}};

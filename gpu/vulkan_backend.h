@@ -49,8 +49,9 @@ private:
     StreamTiming last_timing_;
 };
 
-// A backend for a job. preference: "auto" (a Vulkan GPU when there is one, else the CPU), "vulkan"
-// (any Vulkan device, software ones included), or "cpu". notice is empty, or says why a request for
+// A backend for a job. preference: "auto" (a Vulkan GPU when there is one, or the device that
+// QB_VULKAN_DEVICE names; else the CPU, which beats a software Vulkan device), "vulkan" (any Vulkan
+// device, software ones included), or "cpu". notice is empty, or says why a request for
 // Vulkan ended on the CPU ("Vulkan unavailable: no Vulkan driver found (...); computing on the CPU").
 // Throws Error("backend", ...) for an unknown preference.
 struct BackendChoice {

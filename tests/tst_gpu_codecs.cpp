@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 
+#include "core/backend/backend.h"
 #include "core/io/gguf_reader.h"
 #include "core/quant/format.h"
 #include "core/util/error.h"
@@ -217,6 +218,36 @@ private slots:
             const std::string diff = byte_difference(chunked, encode_tensor(f, x, rows, cols));
             QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
         }
+    }
+
+    void streams_through_staging_buffers_like_a_discrete_gpu() {
+        qputenv("QB_VULKAN_STAGING", "1");
+        gpu::DeviceStatus staged = gpu::open_default_device({.validation = true});
+        qunsetenv("QB_VULKAN_STAGING");
+        QVERIFY2(staged.available(), staged.reason.c_str());
+        QVERIFY(!staged.device->unified_memory());
+        gpu::VulkanBackend backend(staged.device, {.chunk_bytes = 64 * 1024});
+        const int64_t rows = 120, cols = 1024;
+        const std::vector<float> x = awkward_rows(rows, cols, 8);
+        for (const char* name : {"q8_0", "int4_g128_asym"}) {
+            const FormatInfo& f = format_by_name(name);
+            const std::vector<uint8_t> bytes = gpu_encode(f, x, rows, cols, backend);
+            const std::string diff = byte_difference(bytes, encode_tensor(f, x, rows, cols));
+            QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
+            std::vector<float> back(x.size());
+            backend.decode(f, rows, cols, bytes.data(), back.data(), nullptr);
+            const std::string float_diff = bit_difference(back, decode_tensor(f, bytes, rows, cols));
+            QVERIFY2(float_diff.empty(), (std::string(name) + ": " + float_diff).c_str());
+        }
+        const StatsRequest request{.bins = 100, .lo = -2.0, .hi = 2.0, .col_absmax = true};
+        const TensorStats got = backend.statistics(x.data(), rows, cols, request, nullptr);
+        const TensorStats want = make_cpu_backend()->statistics(x.data(), rows, cols, request, nullptr);
+        QCOMPARE(got.histogram.counts, want.histogram.counts);
+        QCOMPARE(got.col_absmax, want.col_absmax);
+        QCOMPARE(got.moments.max, want.moments.max);
+        std::string messages;
+        for (const std::string& m : staged.device->instance().messages()) messages += m + "\n";
+        QVERIFY2(messages.empty(), messages.c_str());
     }
 
     void encodes_a_tensor_larger_than_one_storage_binding() {

@@ -9,6 +9,7 @@
 #include "gpu/vk_buffer.h"
 #include "gpu/vk_device.h"
 #include "gpu/vk_sequence.h"
+#include "gpu/vulkan_backend.h"
 
 using namespace qb;
 using gpu::DeviceInfo;
@@ -114,6 +115,19 @@ private slots:
             QCOMPARE(marks.size(), size_t(2));
             QVERIFY(marks[1] > 0.0);
         }
+    }
+
+    void auto_prefers_the_cpu_backend_to_a_software_device_unless_one_is_named() {
+        if (device_->info().type != DeviceType::Cpu) QSKIP("a hardware Vulkan device is present");
+        const gpu::BackendChoice automatic = gpu::select_backend("auto");
+        QCOMPARE(automatic.backend->name(), std::string("cpu"));
+        QVERIFY2(automatic.notice.starts_with("only a software Vulkan device"), automatic.notice.c_str());
+        QCOMPARE(gpu::select_backend("vulkan").backend->name(), std::string("vulkan"));
+        qputenv("QB_VULKAN_DEVICE", device_->info().name.c_str());
+        const gpu::BackendChoice named = gpu::select_backend("auto");
+        qunsetenv("QB_VULKAN_DEVICE");
+        QCOMPARE(named.backend->name(), std::string("vulkan"));
+        QVERIFY(named.notice.empty());
     }
 
     void opens_the_device_named_in_qb_vulkan_device() {
