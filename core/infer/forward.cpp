@@ -220,9 +220,11 @@ private:
     std::optional<Rotary> rotary_;
 };
 
-Transformer::Transformer(const Model& model, int threads, const JobControl* job)
-    : architecture_(model.architecture), compute_(arch_compute(model.architecture)), hparams_(model.hparams) {
-    HyperParams& hp = hparams_;
+namespace {
+
+// The model's hyper-parameters with derivable defaults filled in; throws when attention cannot work.
+HyperParams forward_hparams(const Model& model) {
+    HyperParams hp = model.hparams;
     const std::string subject = model.source_path.string();
     if (hp.n_head <= 0 || hp.n_embd <= 0 || hp.n_layer <= 0 || hp.n_vocab <= 0)
         throw Error(subject, "hyper-parameters incomplete for a forward pass");
@@ -233,66 +235,82 @@ Transformer::Transformer(const Model& model, int threads, const JobControl* job)
         throw Error(subject, "inconsistent attention hyper-parameters (" + count_text(hp.n_head, "heads") + ", " +
                                  count_text(hp.n_head_kv, "kv heads") + ", head dim " + std::to_string(hp.head_dim) +
                                  ", rotary dims " + std::to_string(hp.rope_dims) + ")");
-    const int64_t q_rows = hp.n_head * hp.head_dim, kv_rows = hp.n_head_kv * hp.head_dim;
-    auto expect = [&](const std::string& name, int64_t rows, int64_t cols) {
-        Linear l = linear(model, name);
-        if (l.rows != rows || l.cols != cols)
-            throw Error(subject, "tensor '" + name + "' is " + std::to_string(l.rows) + "x" + std::to_string(l.cols) +
-                                     ", expected " + std::to_string(rows) + "x" + std::to_string(cols));
-        return l;
-    };
-    for (int64_t i = 0; i < hp.n_layer; ++i) {
-        const std::string blk = "blk." + std::to_string(i) + ".";
-        Layer layer;
-        layer.attn_norm = blk + "attn_norm";
-        layer.ffn_norm = blk + "ffn_norm";
-        if (model.find(blk + "attn_qkv"))
-            layer.qkv = {expect(blk + "attn_qkv", q_rows + 2 * kv_rows, hp.n_embd)};
-        else
-            layer.qkv = {expect(blk + "attn_q", q_rows, hp.n_embd), expect(blk + "attn_k", kv_rows, hp.n_embd),
-                         expect(blk + "attn_v", kv_rows, hp.n_embd)};
-        layer.attn_output = expect(blk + "attn_output", hp.n_embd, q_rows);
-        layer.ffn_up = expect(blk + "ffn_up", hp.n_ff > 0 ? hp.n_ff : linear(model, blk + "ffn_up").rows, hp.n_embd);
-        if (compute_.activation == Activation::SiluGated) layer.ffn_gate = expect(blk + "ffn_gate", layer.ffn_up.rows, hp.n_embd);
-        layer.ffn_down = expect(blk + "ffn_down", hp.n_embd, layer.ffn_up.rows);
-        layers_.push_back(std::move(layer));
-    }
-    classifier_ = expect(model.find("output") ? "output" : "token_embd", hp.n_vocab, hp.n_embd);
+    return hp;
+}
+
+}  // namespace
+
+Transformer::Transformer(const Model& model, int threads, const JobControl* job)
+    : architecture_(model.architecture), compute_(arch_compute(model.architecture)), hparams_(forward_hparams(model)) {
+    for (int64_t i = 0; i < hparams_.n_layer; ++i) layers_.push_back(describe_layer(model, i));
+    classifier_ = expect_linear(model, model.find("output") ? "output" : "token_embd", hparams_.n_vocab, hparams_.n_embd);
+    check_vector_sizes(model);
     decode_all(model, threads, job);
 }
 
-Transformer::Linear Transformer::linear(const Model& model, const std::string& name) const {
+Transformer::Linear Transformer::expect_linear(const Model& model, const std::string& name, int64_t rows,
+                                               int64_t cols) const {
     const TensorView& t = model.tensor(name);
-    return {name, t.rows(), t.cols(), model.find(name + ".bias") != nullptr};
+    if (t.rows() != rows || t.cols() != cols)
+        throw Error(model.source_path.string(), "tensor '" + name + "' is " + std::to_string(t.rows()) + "x" +
+                                                    std::to_string(t.cols()) + ", expected " + std::to_string(rows) + "x" +
+                                                    std::to_string(cols));
+    return {name, rows, cols, model.find(name + ".bias") != nullptr};
 }
 
-void Transformer::decode_all(const Model& model, int threads, const JobControl* job) {
-    // Norm weights and embeddings are checked by size here; matrices were checked by shape above.
-    std::vector<std::pair<std::string, int64_t>> vectors = {{"token_embd", hparams_.n_vocab * hparams_.n_embd},
-                                                            {"output_norm", hparams_.n_embd}};
-    if (compute_.positions == PositionKind::Learned) vectors.push_back({"position_embd", hparams_.n_ctx * hparams_.n_embd});
+Transformer::Layer Transformer::describe_layer(const Model& model, int64_t index) const {
+    const HyperParams& hp = hparams_;
+    const int64_t embd = hp.n_embd, q_rows = hp.n_head * hp.head_dim, kv_rows = hp.n_head_kv * hp.head_dim;
+    const std::string blk = "blk." + std::to_string(index) + ".";
+    const int64_t ff = hp.n_ff > 0 ? hp.n_ff : model.tensor(blk + "ffn_up").rows();
+    Layer layer;
+    layer.attn_norm = blk + "attn_norm";
+    layer.ffn_norm = blk + "ffn_norm";
+    if (model.find(blk + "attn_qkv"))
+        layer.qkv = {expect_linear(model, blk + "attn_qkv", q_rows + 2 * kv_rows, embd)};
+    else
+        layer.qkv = {expect_linear(model, blk + "attn_q", q_rows, embd), expect_linear(model, blk + "attn_k", kv_rows, embd),
+                     expect_linear(model, blk + "attn_v", kv_rows, embd)};
+    layer.attn_output = expect_linear(model, blk + "attn_output", embd, q_rows);
+    if (compute_.activation == Activation::SiluGated) layer.ffn_gate = expect_linear(model, blk + "ffn_gate", ff, embd);
+    layer.ffn_up = expect_linear(model, blk + "ffn_up", ff, embd);
+    layer.ffn_down = expect_linear(model, blk + "ffn_down", embd, ff);
+    return layer;
+}
+
+// Norm weights and embeddings, which are not checked as linear layers.
+void Transformer::check_vector_sizes(const Model& model) const {
+    const int64_t embd = hparams_.n_embd;
+    std::vector<std::pair<std::string, int64_t>> expected = {{"token_embd", hparams_.n_vocab * embd}, {"output_norm", embd}};
+    if (compute_.positions == PositionKind::Learned) expected.push_back({"position_embd", hparams_.n_ctx * embd});
     for (const Layer& layer : layers_)
-        for (const std::string& norm : {layer.attn_norm, layer.ffn_norm}) vectors.push_back({norm, hparams_.n_embd});
-    for (const auto& [name, size] : vectors)
+        for (const std::string& norm : {layer.attn_norm, layer.ffn_norm}) expected.push_back({norm, embd});
+    for (const auto& [name, size] : expected)
         if (model.tensor(name).numel() != size)
-            throw Error(model.source_path.string(), "tensor '" + name + "' has " + count_text(model.tensor(name).numel(), "values") +
-                                                        ", expected " + std::to_string(size));
+            throw Error(model.source_path.string(), "tensor '" + name + "' has " +
+                                                        count_text(model.tensor(name).numel(), "values") + ", expected " +
+                                                        std::to_string(size));
+}
+
+// Decodes every tensor to f32 once; the weights of linear layers are kept packed for matmul_nt.
+void Transformer::decode_all(const Model& model, int threads, const JobControl* job) {
     std::set<std::string> linear_weights = {classifier_.name};
     for (const Layer& layer : layers_) {
         for (const Linear& l : layer.qkv) linear_weights.insert(l.name);
         for (const Linear* l : {&layer.attn_output, &layer.ffn_gate, &layer.ffn_up, &layer.ffn_down})
             if (!l->name.empty()) linear_weights.insert(l->name);
     }
-    for (size_t i = 0; i < model.tensors.size(); ++i) {
-        const TensorView& t = model.tensors[i];
-        if (job) job->step(int64_t(i), int64_t(model.tensors.size()), "decoding " + t.name);
+    const int64_t count = int64_t(model.tensors.size());
+    for (int64_t i = 0; i < count; ++i) {
+        const TensorView& t = model.tensors[size_t(i)];
+        if (job) job->step(i, count, "decoding " + t.name);
         std::vector<float> values = t.to_f32(threads);
         if (linear_weights.count(t.name))
             matrices_.emplace(t.name, PackedMatrix({values.data(), t.rows(), t.cols(), t.cols()}, threads));
         else
             vectors_[t.name] = std::move(values);
     }
-    if (job) job->step(int64_t(model.tensors.size()), int64_t(model.tensors.size()), "weights decoded");
+    if (job) job->step(count, count, "weights decoded");
 }
 
 int64_t Transformer::numel(const std::string& name) const {

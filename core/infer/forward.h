@@ -28,9 +28,10 @@ class JobControl;
 // Canonical tensor name -> replacement values in canonical row-major layout (same element count).
 using WeightOverrides = std::map<std::string, std::vector<float>>;
 
-// Called with the input of a linear layer before it is multiplied: `tensor` names the weight
-// ("blk.3.attn_q", "output"; for the tied classifier "token_embd"), x holds rows x cols values (one
-// token per row). Layers sharing an input (q, k, v) each get their own call with the same x.
+// Called on the forward caller's thread with the input of a linear layer before it is multiplied:
+// `tensor` names the weight ("blk.3.attn_q", "output"; for the tied classifier "token_embd"), x holds
+// rows x cols values (one token per row) and is valid during the call only. Layers sharing an input
+// (q, k, v) each get their own call with the same x.
 using LinearInputHook = std::function<void(const std::string& tensor, const float* x, int64_t rows, int64_t cols)>;
 
 struct ForwardOptions {
@@ -68,7 +69,9 @@ private:
     };
     class Pass;
 
-    Linear linear(const Model& model, const std::string& name) const;
+    Linear expect_linear(const Model& model, const std::string& name, int64_t rows, int64_t cols) const;
+    Layer describe_layer(const Model& model, int64_t index) const;
+    void check_vector_sizes(const Model& model) const;
     void decode_all(const Model& model, int threads, const JobControl* job);
     int64_t numel(const std::string& name) const;  // 0 for a tensor the model does not have
 
