@@ -1,0 +1,1 @@
+#include "ui/plots/plot_style.h"

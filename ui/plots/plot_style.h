@@ -1,0 +1,2 @@
+// Placeholder until the first view lands: qbui needs at least one source.
+#pragma once
