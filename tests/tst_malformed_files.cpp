@@ -238,6 +238,17 @@ private slots:
                                                                            ": header is not a JSON object");
     }
 
+    void rejects_json_number_out_of_range() {  // found by fuzz_safetensors: nlohmann throws out_of_range, not parse_error
+        QCOMPARE(safetensors_error("1e999.safetensors", R"({"w": {"dtype": "F32", "shape": [1e999], "data_offsets": [0, 8]}})", 8),
+                 (qbtest::scratch_dir() / "1e999.safetensors").string() + ": header is not valid JSON (a number is out of range)");
+        const fs::path dir = qbtest::scratch_dir() / "config-1e999";
+        fs::create_directories(dir);
+        fs::copy_file(qbtest::data_path("models/stories260K/hf/model.safetensors"), dir / "model.safetensors");
+        std::ofstream(dir / "config.json") << R"({"model_type": "llama", "hidden_size": 450560e494592})";
+        QCOMPARE(error_of([&] { load_model(dir); }),
+                 (dir / "config.json").string() + ": file is not valid JSON (a number is out of range)");
+    }
+
     void rejects_non_utf8_key() {
         const std::string header = "{\"w\xff\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}}";
         QCOMPARE(safetensors_error("latin1.safetensors", header, 8),

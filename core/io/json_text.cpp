@@ -53,6 +53,8 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& subject
         return nlohmann::json::parse(text.begin(), text.end(), reject_duplicates);
     } catch (const nlohmann::json::parse_error& e) {
         throw Error(subject, what + " is not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")");
+    } catch (const nlohmann::json::out_of_range&) {  // a number literal such as 1e999
+        throw Error(subject, what + " is not valid JSON (a number is out of range)");
     }
 }
 

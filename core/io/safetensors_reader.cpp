@@ -79,7 +79,7 @@ Placement read_offsets(const nlohmann::json& entry, const SafetensorsTensor& t, 
     if (it == entry.end() || !it->is_array() || it->size() != 2 || !read_count((*it)[0], p.begin) ||
         !read_count((*it)[1], p.end))
         throw Error(file, "tensor '" + t.name + "': 'data_offsets' is missing or not two byte offsets");
-    const std::string offsets = "[" + std::to_string(p.begin) + ", " + std::to_string(p.end) + "]";
+    const std::string offsets = std::string("[").append(std::to_string(p.begin)).append(", ").append(std::to_string(p.end)) + "]";
     if (p.begin > p.end) throw Error(file, "tensor '" + t.name + "': data_offsets " + offsets + " are reversed");
     if (p.end > data_size)
         throw Error(file, "tensor '" + t.name + "': data_offsets " + offsets + " run past the end of the data (" +
