@@ -31,6 +31,36 @@ tiny_llama2c() {
   head -c $(((4 * 8 + 8 + 64 + 32 + 32 + 64 + 8 + 128 + 128 + 128 + 8 + 2 * 4 * 2) * 4)) /dev/zero
 }
 
+gguf_string() { le64 ${#1}; printf '%s' "$1"; }
+kv_u32() { gguf_string "$1"; le32 4; le32 "$2"; }
+kv_f32_bits() { gguf_string "$1"; le32 6; le32 "$2"; }
+
+# A tiny llama GGUF (dim 32, 1 layer, 2 heads, 1 kv head, ff 32, vocab 4) whose tensors use the legacy
+# block types, f16, bf16 and f32, all data zero: fast to run, reaches every loader stage and decoder.
+tiny_gguf() {
+  local out=$1 tensors offset=0 size
+  # name, ggml type, bytes, dims (innermost first)
+  tensors=("token_embd.weight 8 136 32 4" "blk.0.attn_norm.weight 0 128 32" "blk.0.attn_q.weight 2 576 32 32"
+           "blk.0.attn_k.weight 7 384 32 16" "blk.0.attn_v.weight 20 288 32 16" "blk.0.attn_output.weight 3 640 32 32"
+           "blk.0.ffn_norm.weight 0 128 32" "blk.0.ffn_gate.weight 1 2048 32 32" "blk.0.ffn_up.weight 30 2048 32 32"
+           "blk.0.ffn_down.weight 6 704 32 32" "output_norm.weight 0 128 32")
+  {
+    printf 'GGUF'; le32 3; le64 ${#tensors[@]}; le64 10
+    gguf_string general.architecture; le32 8; gguf_string llama
+    kv_u32 llama.embedding_length 32; kv_u32 llama.block_count 1; kv_u32 llama.feed_forward_length 32
+    kv_u32 llama.attention.head_count 2; kv_u32 llama.attention.head_count_kv 1; kv_u32 llama.context_length 4
+    kv_u32 llama.rope.dimension_count 16
+    kv_f32_bits llama.attention.layer_norm_rms_epsilon $((0x3727c5ac)); kv_f32_bits llama.rope.freq_base $((0x461c4000))
+    for t in "${tensors[@]}"; do
+      set -- $t
+      gguf_string "$1"; le32 $(($# - 3)); for d in "${@:4}"; do le64 "$d"; done; le32 "$2"; le64 $offset
+      offset=$(((offset + $3 + 31) / 32 * 32))
+    done
+  } > "$out"
+  size=$(stat -c %s "$out")
+  head -c $(((size + 31) / 32 * 32 - size + offset)) /dev/zero >> "$out"
+}
+
 # A tiny safetensors file (one F32 tensor and metadata).
 tiny_safetensors() {
   local header='{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"__metadata__":{"format":"pt"}}'
@@ -51,6 +81,7 @@ make_seeds() {
   case $target in
     fuzz_gguf)
       cp "$stories"/gguf-llamacpp/*.gguf "$stories/gguf/stories260K-f16.gguf" "$corpus/"
+      tiny_gguf "$corpus/tiny.gguf"
       head -c 16384 "$stories/gguf/stories260K-f32.gguf" > "$corpus/f32-header.gguf"
       head -c 65536 "$data/tokenizers/llamacpp-vocab/ggml-vocab-gpt-2.gguf" > "$corpus/gpt2-vocab-head.gguf" ;;
     fuzz_safetensors)
@@ -70,7 +101,7 @@ summary=()
 for target in "${targets[@]}"; do
   corpus=$build/fuzz-corpus/$target
   artifacts=$build/fuzz-artifacts/$target
-  [ -d "$corpus" ] || make_seeds "$corpus" "$target"
+  make_seeds "$corpus" "$target"  # seeds are refreshed; what the fuzzer learned stays beside them
   mkdir -p "$artifacts"
   log=$build/$target.log
   echo "fuzz: running $target for ${seconds}s (corpus $corpus)"

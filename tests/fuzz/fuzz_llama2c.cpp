@@ -5,6 +5,6 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto path = qbfuzz::write_file("model.bin", {data, size});
     qbfuzz::expect_errors_only([&] { const qb::Llama2cFile file(path); });
-    qbfuzz::load_and_decode(path);
+    qbfuzz::load_model(path);
     return 0;
 }

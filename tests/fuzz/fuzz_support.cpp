@@ -54,9 +54,10 @@ void decode(const qb::FormatInfo* format, std::span<const uint8_t> data, int64_t
     expect_errors_only([&] { qb::decode_tensor(*format, data, rows, cols); });
 }
 
-void load_and_decode(const std::filesystem::path& path) {
+void load_model(const std::filesystem::path& path, bool decode_tensors) {
     expect_errors_only([&] {
         const qb::Model model = qb::load_model(path);
+        if (!decode_tensors) return;
         for (const auto& t : model.tensors)
             if (t.format && t.format->decode_row && t.numel() <= kMaxDecodedValues) t.to_f32();
     });

@@ -23,7 +23,7 @@ void expect_errors_only(const std::function<void()>& fn);
 // Decodes a rows x cols tensor when its format has a decoder and it is small enough to be quick.
 void decode(const qb::FormatInfo* format, std::span<const uint8_t> data, int64_t rows, int64_t cols);
 
-// Loads the model at `path` and decodes its tensors.
-void load_and_decode(const std::filesystem::path& path);
+// Loads the model at `path` and, unless the caller decoded the same bytes already, its tensors.
+void load_model(const std::filesystem::path& path, bool decode_tensors = true);
 
 }  // namespace qbfuzz
