@@ -1,4 +1,5 @@
 #include <QtTest>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <sstream>
@@ -7,6 +8,7 @@
 #include "core/infer/tokenizer.h"
 #include "core/model/model.h"
 #include "core/util/error.h"
+#include "tests/support/run_process.h"
 #include "tests/support/test_data.h"
 
 using namespace qb;
@@ -187,6 +189,42 @@ private slots:
         const Transformer base(small);
         QCOMPARE(error_of([&] { evaluate_kld(stories().net, base, stories().text, {}); }),
                  QString("eval: vocabulary mismatch: the model has 512 tokens, the base model 256"));
+    }
+
+    void eval_cli_reports_the_llamacpp_perplexity_as_json() {
+        const auto r = qbtest::run_cli({"eval", qbtest::stories260k("gguf").string(), "--text",
+                                        qbtest::data_path("text/tinystories-snippet-30k.txt").string(), "--json"});
+        QCOMPARE(r.exit_code, 0);
+        const auto doc = nlohmann::json::parse(r.out);
+        QCOMPARE(doc["protocol"].get<std::string>(), std::string("llama.cpp"));
+        QCOMPARE(doc["chunks"].get<int>(), 30);
+        QCOMPARE(doc["scored_tokens"].get<int>(), 30 * 255);
+        QVERIFY(relative(doc["ppl"].get<double>(), 5.3856) < 1e-4);
+        QVERIFY2(r.err.find("perplexity: 100% done") != std::string::npos, r.err.c_str());
+    }
+
+    void eval_cli_compares_a_model_with_itself_by_kld() {
+        const std::string model = qbtest::stories260k("llama2c").string();
+        const auto r = qbtest::run_cli({"eval", model, "--text", qbtest::data_path("text/tinystories-snippet-30k.txt").string(),
+                                        "--ctx", "128", "--chunks", "4", "--protocol", "paper", "--base", model, "--kld"});
+        QCOMPARE(r.exit_code, 0);
+        QVERIFY2(r.out.find("protocol   paper, ctx 128, 4 chunks, 508 scored tokens") != std::string::npos, r.out.c_str());
+        QVERIFY2(r.out.find("KLD        mean 0.000000 ± 0.000000") != std::string::npos, r.out.c_str());
+        QVERIFY2(r.out.find("top-1      100.000% agreement") != std::string::npos, r.out.c_str());
+    }
+
+    void eval_cli_explains_bad_usage_and_short_text() {
+        const std::string model = qbtest::stories260k("gguf").string();
+        const auto text = qbtest::scratch_dir() / "short.txt";
+        std::ofstream(text) << "Once upon a time.\r\n";
+        auto r = qbtest::run_cli({"eval", model, "--text", text.string(), "--kld"});
+        QCOMPARE(r.exit_code, 2);
+        QCOMPARE(r.err, std::string("quantbench-cli eval: usage: --kld and --base MODEL go together\n"));
+        r = qbtest::run_cli({"eval", model, "--text", text.string()});
+        QCOMPARE(r.exit_code, 1);
+        QVERIFY2(r.err.find("quantbench-cli eval: eval: text too short: 7 tokens, but 2 chunks of 512 need 1024") !=
+                     std::string::npos,
+                 r.err.c_str());
     }
 
     // The full WikiText-2 test split: 1580 chunks, about 30 s in Release on two cores.
