@@ -198,6 +198,7 @@ GgufFile::GgufFile(const std::filesystem::path& path) : file_(std::make_shared<M
         std::string key = read_string(in, "metadata key");
         GgufValue v = read_value(in, key);
         if (!metadata_.emplace(key, std::move(v)).second) in.fail("duplicate metadata key '" + key + "'");
+        metadata_keys_.push_back(std::move(key));
     }
     if (auto a = find("general.alignment")) {
         const int64_t align = a->is_integer() ? a->as_int() : 0;

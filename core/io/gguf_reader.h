@@ -68,6 +68,7 @@ public:
     uint64_t alignment() const { return alignment_; }
     uint64_t data_offset() const { return data_offset_; }
     const std::map<std::string, GgufValue>& metadata() const { return metadata_; }
+    const std::vector<std::string>& metadata_keys() const { return metadata_keys_; }  // in file order
     const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
     const GgufValue* find(const std::string& key) const;
     const GgufValue& get(const std::string& key) const;  // throws "missing metadata key"
@@ -84,6 +85,7 @@ private:
     uint64_t alignment_ = 32;
     uint64_t data_offset_ = 0;
     std::map<std::string, GgufValue> metadata_;
+    std::vector<std::string> metadata_keys_;
     std::vector<GgufTensorInfo> tensors_;
 };
 
