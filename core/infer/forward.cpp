@@ -24,6 +24,8 @@ void for_rows(int64_t rows, int64_t values_per_row, int threads, const std::func
     parallel_for(rows, rows * values_per_row < kParallelMinValues ? 1 : threads, fn);
 }
 
+int64_t round_up(int64_t x, int64_t multiple) { return (x + multiple - 1) / multiple * multiple; }
+
 std::string count_text(int64_t n, const char* unit) { return std::to_string(n) + " " + unit; }
 
 }  // namespace
@@ -191,25 +193,32 @@ private:
         const HyperParams& hp = net_.hparams_;
         const int64_t head_dim = hp.head_dim, group = hp.n_head / hp.n_head_kv;
         const float scale = float(1.0 / std::sqrt(double(head_dim)));
-        // Values transposed per kv head (head_dim x n), so P · V is again a product of row-major operands.
-        std::vector<float> values_t(size_t(hp.n_head_kv * head_dim * n_));
-        for (int64_t g = 0; g < hp.n_head_kv; ++g)
-            for (int64_t i = 0; i < n_; ++i)
-                for (int64_t d = 0; d < head_dim; ++d) values_t[size_t((g * head_dim + d) * n_ + i)] = v[i * stride + g * head_dim + d];
+        // Values transposed per kv head (head_dim rows of n, zero-padded), for weighted_column_sum.
+        const int64_t padded_n = round_up(n_, kRowMultiple);
+        std::vector<float> values_t(size_t(hp.n_head_kv * head_dim * padded_n), 0.0f);
+        for (int64_t i = 0; i < n_; ++i)
+            for (int64_t c = 0; c < hp.n_head_kv * head_dim; ++c) values_t[size_t(c * padded_n + i)] = v[i * stride + c];
 
         const int64_t row_blocks = (n_ + kAttentionRowBlock - 1) / kAttentionRowBlock;
         const int64_t out_stride = hp.n_head * head_dim;
         parallel_for(hp.n_head * row_blocks, threads(), [&](int64_t begin, int64_t end) {
-            std::vector<float> scores(size_t(kAttentionRowBlock * n_));
+            std::vector<float> scores(size_t(kAttentionRowBlock * padded_n));
             for (int64_t item = begin; item < end; ++item) {
                 const int64_t h = item / row_blocks, g = h / group;
                 const int64_t row0 = (item % row_blocks) * kAttentionRowBlock;
                 const int64_t rows = std::min(kAttentionRowBlock, n_ - row0), keys = row0 + rows;
+                const int64_t scores_stride = round_up(keys, kRowMultiple);
                 matmul_nt({q + row0 * stride + h * head_dim, rows, head_dim, stride}, {k + g * head_dim, keys, head_dim, stride},
-                          {scores.data(), rows, keys, keys}, 1);
-                for (int64_t r = 0; r < rows; ++r) causal_softmax_row(scores.data() + r * keys, row0 + r, keys, scale);
-                matmul_nt({scores.data(), rows, keys, keys}, {values_t.data() + g * head_dim * n_, head_dim, keys, n_},
-                          {out + row0 * out_stride + h * head_dim, rows, head_dim, out_stride}, 1);
+                          {scores.data(), rows, keys, scores_stride}, 1);
+                for (int64_t r = 0; r < rows; ++r) {
+                    // Keys after the query are masked: -inf scores get weight 0.
+                    float* weights = scores.data() + r * scores_stride;
+                    const int64_t visible = row0 + r + 1, padded = round_up(visible, kRowMultiple);
+                    std::fill(weights + visible, weights + padded, -INFINITY);
+                    scaled_softmax(weights, padded, scale);
+                    weighted_column_sum(weights, padded, values_t.data() + g * head_dim * padded_n, padded_n, head_dim,
+                                        out + (row0 + r) * out_stride + h * head_dim);
+                }
             }
         });
     }

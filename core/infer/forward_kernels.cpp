@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <climits>
 #include <cmath>
 
 // The row loops below vectorise; full-width AVX-512 vectors halve their cost on CPUs that have them
@@ -11,9 +12,9 @@
 namespace qb {
 namespace {
 
-// Partial sums and maxima run in this many independent lanes so GCC can vectorise the reductions
-// without reassociating floating-point operations behind our back.
-constexpr int64_t kLanes = 16;
+// Partial sums run in this many independent lanes so GCC can vectorise the reductions without
+// reassociating floating-point operations behind our back.
+constexpr int64_t kLanes = kRowMultiple;
 
 // exp(x) within 1.4 ulp (Cephes' expf: Cody-Waite reduction by ln 2, degree-6 polynomial), branch-free
 // so loops over it vectorise, unlike calls into libm. Results below e^-80 are flushed to zero: softmax
@@ -34,14 +35,14 @@ inline float fast_exp(float x) {
     return x < -80.0f ? 0.0f : value;
 }
 
-float lane_max(const float* x, int64_t n) {
-    float lanes[kLanes];
-    std::fill_n(lanes, kLanes, -INFINITY);
-    int64_t j = 0;
-    for (; j + kLanes <= n; j += kLanes)
-        for (int64_t l = 0; l < kLanes; ++l) lanes[l] = x[j + l] > lanes[l] ? x[j + l] : lanes[l];  // one vmaxps
-    for (; j < n; ++j) lanes[0] = std::max(lanes[0], x[j]);
-    return *std::max_element(lanes, lanes + kLanes);
+// Maps a float's bits to an integer of the same order (negative floats reversed), so the maximum is an
+// integer maximum: GCC vectorises that, but not a float maximum without -ffinite-math-only.
+inline int32_t order_preserving(int32_t bits) { return bits ^ ((bits >> 31) & 0x7fffffff); }
+
+float max_value(const float* x, int64_t n) {
+    int32_t max_key = INT32_MIN;
+    for (int64_t j = 0; j < n; ++j) max_key = std::max(max_key, order_preserving(std::bit_cast<int32_t>(x[j])));
+    return std::bit_cast<float>(order_preserving(max_key));  // the mapping is its own inverse
 }
 
 double lane_sum(const float* x, int64_t n) {
@@ -93,14 +94,27 @@ void activate_gated(const float* gate, float* up, int64_t n) {
     for (int64_t i = 0; i < n; ++i) up[i] *= gate[i] / (1.0f + fast_exp(-gate[i]));
 }
 
-void causal_softmax_row(float* scores, int64_t query, int64_t row_length, float scale) {
-    const int64_t keys = query + 1;
-    for (int64_t j = 0; j < keys; ++j) scores[j] *= scale;
-    const float max_score = lane_max(scores, keys);
-    for (int64_t j = 0; j < keys; ++j) scores[j] = fast_exp(scores[j] - max_score);
-    const float inverse = float(1.0 / lane_sum(scores, keys));
-    for (int64_t j = 0; j < keys; ++j) scores[j] *= inverse;
-    std::fill(scores + keys, scores + row_length, 0.0f);
+void scaled_softmax(float* x, int64_t n, float scale) {
+    for (int64_t j = 0; j < n; ++j) x[j] *= scale;
+    const float max_x = max_value(x, n);
+    for (int64_t j = 0; j < n; ++j) x[j] = fast_exp(x[j] - max_x);
+    const float inverse = float(1.0 / lane_sum(x, n));
+    for (int64_t j = 0; j < n; ++j) x[j] *= inverse;
+}
+
+void weighted_column_sum(const float* weights, int64_t count, const float* columns, int64_t stride, int64_t width,
+                         float* out) {
+    for (int64_t d = 0; d < width; ++d) {
+        const float* column = columns + d * stride;
+        float lanes[kLanes] = {};
+        int64_t j = 0;
+        for (; j + kLanes <= count; j += kLanes)
+            for (int64_t l = 0; l < kLanes; ++l) lanes[l] += weights[j + l] * column[j + l];
+        double sum = 0;
+        for (; j < count; ++j) sum += weights[j] * column[j];
+        for (float lane : lanes) sum += lane;
+        out[d] = float(sum);
+    }
 }
 
 Rotary::Rotary(int64_t positions, int64_t dims, double theta, bool adjacent_pairs)
