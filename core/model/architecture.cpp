@@ -163,6 +163,30 @@ std::vector<std::string> weight_patterns(const TensorRule& rule, SourceFormat so
     return {};
 }
 
+// Canonical row g of a rotary q/k matrix is HF row h*hd + j*hd/2 + i, where g = h*hd + 2i + j
+// (the inverse of the rotate-half permutation convert_hf_to_gguf.py undoes).
+std::vector<int32_t> rotary_row_order(int64_t rows, int64_t heads, const std::string& subject, const std::string& tensor) {
+    if (heads <= 0 || rows % (2 * heads) != 0)
+        throw Error(subject, "tensor '" + tensor + "': " + std::to_string(rows) + " rows do not split into " +
+                                 std::to_string(heads) + " rotary heads");
+    const int64_t hd = rows / heads, half = hd / 2;
+    std::vector<int32_t> order(static_cast<size_t>(rows));
+    for (int64_t h = 0; h < heads; ++h)
+        for (int64_t i = 0; i < half; ++i)
+            for (int64_t j = 0; j < 2; ++j) order[size_t(h * hd + 2 * i + j)] = int32_t(h * hd + j * half + i);
+    return order;
+}
+
+// Canonical row s*n_head*hd + h*hd + i (s = q, k, v) is HF row (h*3 + s)*hd + i.
+std::vector<int32_t> qkv_row_order(const HyperParams& hp) {
+    const int64_t heads = hp.n_head, hd = hp.head_dim;
+    std::vector<int32_t> order(static_cast<size_t>(3 * heads * hd));
+    for (int64_t s = 0; s < 3; ++s)
+        for (int64_t h = 0; h < heads; ++h)
+            for (int64_t i = 0; i < hd; ++i) order[size_t((s * heads + h) * hd + i)] = int32_t((h * 3 + s) * hd + i);
+    return order;
+}
+
 }  // namespace
 
 std::span<const Architecture> architectures() {
@@ -225,6 +249,19 @@ bool is_ignored_hf_buffer(const Architecture& arch, std::string_view name) {
 std::string source_name(SourceFormat source, const TensorRule& rule, int layer) {
     const auto patterns = weight_patterns(rule, source);
     return patterns.empty() ? with_layer(rule.canonical, layer) : with_layer(patterns.front(), layer);
+}
+
+std::vector<int32_t> hf_row_order(HfLayout layout, int64_t rows, const HyperParams& hp, const std::string& subject,
+                                  const std::string& tensor) {
+    switch (layout) {
+        case RotaryHalfQ: return rotary_row_order(rows, hp.n_head, subject, tensor);
+        case RotaryHalfK: return rotary_row_order(rows, hp.n_head_kv, subject, tensor);
+        case QkvPerHead:
+            if (hp.n_head != hp.n_head_kv)
+                throw Error(subject, "tensor '" + tensor + "': fused per-head QKV needs as many key/value heads as heads");
+            return qkv_row_order(hp);
+        default: return {};
+    }
 }
 
 const HParamSource* hparam_source(const Architecture& arch, HParam param) {

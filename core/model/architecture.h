@@ -90,6 +90,11 @@ struct CanonicalName {
 std::optional<CanonicalName> canonical_name(const Architecture& arch, SourceFormat source, std::string_view name);
 bool is_ignored_hf_buffer(const Architecture& arch, std::string_view name);
 std::string source_name(SourceFormat source, const TensorRule& rule, int layer);
+// Rows of a tensor (or elements of its bias) as Hugging Face stores them: canonical row i is HF row
+// order[i]; empty for layouts that keep rows in place (Same, Transposed). Throws Error(subject, ...)
+// naming `tensor` when the rows do not split into the heads.
+std::vector<int32_t> hf_row_order(HfLayout layout, int64_t rows, const HyperParams& hp, const std::string& subject,
+                                  const std::string& tensor);
 const HParamSource* hparam_source(const Architecture& arch, HParam param);
 std::string_view hparam_label(HParam param);  // "attention heads"
 

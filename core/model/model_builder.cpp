@@ -180,43 +180,6 @@ void check_required(const Model& model, const Architecture& arch, const std::vec
     }
 }
 
-// Canonical row g of a rotary q/k matrix is HF row h*hd + j*hd/2 + i, where g = h*hd + 2i + j
-// (the inverse of the rotate-half permutation convert_hf_to_gguf.py undoes).
-std::vector<int32_t> rotary_row_order(int64_t rows, int64_t heads, const std::string& subject, const std::string& tensor) {
-    if (heads <= 0 || rows % (2 * heads) != 0)
-        throw Error(subject, "tensor '" + tensor + "': " + std::to_string(rows) + " rows do not split into " +
-                                 std::to_string(heads) + " rotary heads");
-    const int64_t hd = rows / heads, half = hd / 2;
-    std::vector<int32_t> order(static_cast<size_t>(rows));
-    for (int64_t h = 0; h < heads; ++h)
-        for (int64_t i = 0; i < half; ++i)
-            for (int64_t j = 0; j < 2; ++j) order[size_t(h * hd + 2 * i + j)] = int32_t(h * hd + j * half + i);
-    return order;
-}
-
-// Canonical row s*n_head*hd + h*hd + i (s = q, k, v) is HF row (h*3 + s)*hd + i.
-std::vector<int32_t> qkv_row_order(const HyperParams& hp) {
-    const int64_t heads = hp.n_head, hd = hp.head_dim;
-    std::vector<int32_t> order(static_cast<size_t>(3 * heads * hd));
-    for (int64_t s = 0; s < 3; ++s)
-        for (int64_t h = 0; h < heads; ++h)
-            for (int64_t i = 0; i < hd; ++i) order[size_t((s * heads + h) * hd + i)] = int32_t((h * 3 + s) * hd + i);
-    return order;
-}
-
-std::vector<int32_t> hf_row_order(const Mapped& m, const HyperParams& hp, const std::string& subject) {
-    const int64_t rows = m.shape.front();
-    switch (m.name.rule->hf_layout) {
-        case HfLayout::RotaryHalfQ: return rotary_row_order(rows, hp.n_head, subject, m.source->name);
-        case HfLayout::RotaryHalfK: return rotary_row_order(rows, hp.n_head_kv, subject, m.source->name);
-        case HfLayout::QkvPerHead:
-            if (hp.n_head != hp.n_head_kv)
-                throw Error(subject, "tensor '" + m.source->name + "': fused per-head QKV needs as many key/value heads as heads");
-            return qkv_row_order(hp);
-        default: return {};
-    }
-}
-
 // A 1-D bias cannot carry a row order: its elements are gathered into a small owned buffer.
 void gather_elements(TensorView& v, const std::vector<int32_t>& order, const std::string& subject) {
     if (!v.format || v.format->block_values != 1)
@@ -243,7 +206,7 @@ TensorView make_view(const Mapped& m, const Model& model, const HyperParams& hp)
     v.file_backed = true;  // every source tensor is a view into its file's mapping
     if (model.source_format != SourceFormat::Safetensors || !m.name.rule) return v;
     v.stored_transposed = hf_transposed(m, model.source_format);
-    auto order = hf_row_order(m, hp, model.source_path.string());
+    auto order = hf_row_order(m.name.rule->hf_layout, m.shape.front(), hp, model.source_path.string(), s.name);
     if (order.empty()) return v;
     if (m.name.bias) gather_elements(v, order, model.source_path.string());
     else v.row_order = std::move(order);
