@@ -5,9 +5,12 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/formulas/formulas.h"
 #include "core/quant/format_families.h"
 #include "core/quant/gguf_block.h"
+#include "core/quant/gguf_legacy.h"
 #include "core/quant/gguf_scale_search.h"
+#include "core/util/error.h"
 
 namespace qb {
 namespace {
@@ -21,141 +24,71 @@ constexpr int kHalf = kBlock / 2;
 constexpr int kChunkBlocks = 16;  // blocks whose importance-weighted searches run together
 
 // ---------------------------------------------------------------------------------------------------
-// q4_0, q4_1, q5_0, q5_1: `Bits`-bit codes, symmetric (x = d * (q - 2^(Bits-1))) or affine (x = d * q + m).
-// Block: f16 d, [f16 m if affine], [u32 fifth bits if Bits == 5], 16 bytes of low nibbles where byte j
-// holds values j and j + 16.
+// q4_0, q4_1, q5_0, q5_1, q8_0: the block formulas of core/formulas/gguf_legacy.inc (shared with the GPU
+// kernels), and for the 4/5-bit types with an importance vector ggml's weighted scale searches
+// (quantize_row_q{4,5}_{0,1}_impl), whose codes the same formulas store. ggml ignores the importance
+// vector for q8_0.
 
-template <int Bits, bool Affine>
-struct Legacy {
-    static constexpr int kLevels = 1 << Bits;
-    static constexpr int kOffset = Affine ? 0 : kLevels / 2;
-    static constexpr size_t kMinAt = 2;
-    static constexpr size_t kHighBitsAt = Affine ? 4 : 2;
-    static constexpr size_t kNibblesAt = kHighBitsAt + (Bits == 5 ? 4 : 0);
+using BlockEncodeFn = void (*)(const float* x, uint8_t* bytes);
+using BlockDecodeFn = void (*)(const uint8_t* bytes, float* x);
+using SymmetricStoreFn = void (*)(float d, const uint8_t* codes, uint8_t* bytes);
+using AffineStoreFn = void (*)(float d, float m, const uint8_t* codes, uint8_t* bytes);
 
-    template <typename Code>
-    static void pack(const Code* L, uint8_t* y) {
-        uint32_t high_bits = 0;
-        for (int j = 0; j < kHalf; ++j) {
-            y[kNibblesAt + j] = uint8_t((L[j] & 0x0F) | ((L[j + kHalf] & 0x0F) << 4));
-            high_bits |= uint32_t((L[j] >> 4) & 1) << j;
-            high_bits |= uint32_t((L[j + kHalf] >> 4) & 1) << (j + kHalf);
-        }
-        if constexpr (Bits == 5) std::memcpy(y + kHighBitsAt, &high_bits, 4);
-    }
+struct LegacyType {
+    int bits;
+    BlockEncodeFn encode_block;
+    BlockDecodeFn decode_block;
+    SymmetricStoreFn store_symmetric = nullptr;  // x = d * (code - 2^(bits-1))
+    AffineStoreFn store_affine = nullptr;        // x = d * code + m
 
-    // ggml's quantize_row_q{4,5}_{0,1}_ref: scale from the extremes, round by truncating q + 0.5.
-    static void encode_block_plain(const float* x, uint8_t* y) {
-        uint8_t L[kBlock];
-        if constexpr (Affine) {
-            const auto [lo, hi] = std::minmax_element(x, x + kBlock);
-            const float min = *lo;
-            const float d = (*hi - min) / float(kLevels - 1);
-            const float id = d ? 1.0f / d : 0.0f;
-            store_half(y, d);
-            store_half(y + kMinAt, min);
-            for (int j = 0; j < kBlock; ++j) L[j] = uint8_t(std::min(kLevels - 1, int(int8_t((x[j] - min) * id + 0.5f))));
-        } else {
-            float max = 0, amax = 0;
-            for (int j = 0; j < kBlock; ++j)
-                if (amax < std::fabs(x[j])) {
-                    amax = std::fabs(x[j]);
-                    max = x[j];
-                }
-            const float d = max / float(-kOffset);
-            const float id = d ? 1.0f / d : 0.0f;
-            store_half(y, d);
-            const float bias = float(kOffset) + 0.5f;
-            for (int j = 0; j < kBlock; ++j) L[j] = uint8_t(std::min(kLevels - 1, int(int8_t(x[j] * id + bias))));
-        }
-        pack(L, y);
-    }
-
-    // ggml's quantize_row_q{4,5}_{0,1}_impl: importance-weighted scale search per block, `count` blocks.
-    static void encode_blocks_weighted(int count, const float* x, const float* weight, uint8_t* y, size_t block_bytes) {
-        float scales[kChunkBlocks], mins[kChunkBlocks];
-        if constexpr (Affine) {
-            uint8_t L[kChunkBlocks * kBlock];
-            gguf::search_affine_scales(count, kBlock, kLevels - 1, x, weight, L, scales, mins, {-0.9f, 0.05f, 36, false});
-            for (int b = 0; b < count; ++b, y += block_bytes) {
-                store_half(y, scales[b]);
-                store_half(y + kMinAt, -mins[b]);
-                pack(L + b * kBlock, y);
-            }
-        } else {
-            int8_t L[kChunkBlocks * kBlock];
-            gguf::search_symmetric_scales(count, kBlock, kOffset, x, weight, L, scales);
-            for (int b = 0; b < count; ++b, y += block_bytes) {
-                store_half(y, scales[b]);
-                pack(L + b * kBlock, y);
-            }
-        }
-    }
-
-    static void encode(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance,
-                       const uint8_t*) {
-        gguf::require_whole_blocks(f, n);
-        const int64_t blocks = n / kBlock;
-        if (!importance) {
-            for (int64_t b = 0; b < blocks; ++b) encode_block_plain(x + b * kBlock, y + b * f.block_bytes);
-            return;
-        }
-        const float sigma2 = gguf::sum_of_squares(x, n) / float(n);
-        float weight[kChunkBlocks * kBlock];
-        for (int64_t first = 0; first < blocks; first += kChunkBlocks) {
-            const int count = int(std::min<int64_t>(kChunkBlocks, blocks - first));
-            const int64_t at = first * kBlock;
-            gguf::importance_weights(x + at, importance + at, count * kBlock, sigma2, weight);
-            encode_blocks_weighted(count, x + at, weight, y + first * f.block_bytes, f.block_bytes);
-        }
-    }
-
-    static void decode(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t*) {
-        gguf::require_whole_blocks(f, n);
-        for (int64_t b = 0; b < n / kBlock; ++b, y += f.block_bytes, x += kBlock) {
-            const float d = load_half(y);
-            const float m = Affine ? load_half(y + kMinAt) : 0.0f;
-            uint32_t high_bits = 0;
-            if constexpr (Bits == 5) std::memcpy(&high_bits, y + kHighBitsAt, 4);
-            for (int j = 0; j < kHalf; ++j) {
-                const uint8_t packed = y[kNibblesAt + j];
-                const int q0 = (packed & 0x0F) | int((high_bits >> j) & 1) << 4;
-                const int q1 = (packed >> 4) | int((high_bits >> (j + kHalf)) & 1) << 4;
-                if constexpr (Affine) {
-                    x[j] = float(q0) * d + m;
-                    x[j + kHalf] = float(q1) * d + m;
-                } else {
-                    x[j] = float(q0 - kOffset) * d;
-                    x[j + kHalf] = float(q1 - kOffset) * d;
-                }
-            }
-        }
-    }
+    bool weighted() const { return store_symmetric || store_affine; }
 };
 
-// ---------------------------------------------------------------------------------------------------
-// q8_0: f16 d, 32 signed bytes; x = d * q. ggml ignores the importance vector for this type.
+constexpr LegacyType kQ4_0{4, formula::q4_0_encode_block, formula::q4_0_decode_block, formula::q4_0_store_block};
+constexpr LegacyType kQ4_1{4, formula::q4_1_encode_block, formula::q4_1_decode_block, nullptr, formula::q4_1_store_block};
+constexpr LegacyType kQ5_0{5, formula::q5_0_encode_block, formula::q5_0_decode_block, formula::q5_0_store_block};
+constexpr LegacyType kQ5_1{5, formula::q5_1_encode_block, formula::q5_1_decode_block, nullptr, formula::q5_1_store_block};
+constexpr LegacyType kQ8_0{8, formula::q8_0_encode_block, formula::q8_0_decode_block};
 
-constexpr size_t kQ8Bytes = 34;
-
-void encode_q8_0(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float*, const uint8_t*) {
-    gguf::require_whole_blocks(f, n);
-    for (int64_t b = 0; b < n / kBlock; ++b, x += kBlock, y += kQ8Bytes) {
-        float amax = 0;
-        for (int j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
-        const float d = amax / 127.f;
-        const float id = d ? 1.0f / d : 0.0f;
-        store_half(y, d);
-        for (int j = 0; j < kBlock; ++j) y[2 + j] = uint8_t(int8_t(std::round(x[j] * id)));
+// `count` blocks of 32 values with importance-derived weights.
+template <const LegacyType& T>
+void encode_blocks_weighted(int count, const float* x, const float* weight, uint8_t* y, size_t block_bytes) {
+    const int levels = 1 << T.bits;
+    float scales[kChunkBlocks], mins[kChunkBlocks];
+    if constexpr (T.store_affine != nullptr) {
+        uint8_t L[kChunkBlocks * kBlock];
+        gguf::search_affine_scales(count, kBlock, levels - 1, x, weight, L, scales, mins, {-0.9f, 0.05f, 36, false});
+        for (int b = 0; b < count; ++b) T.store_affine(scales[b], -mins[b], L + b * kBlock, y + b * block_bytes);
+    } else {
+        int8_t L[kChunkBlocks * kBlock];  // codes 0 .. levels - 1
+        gguf::search_symmetric_scales(count, kBlock, levels / 2, x, weight, L, scales);
+        for (int b = 0; b < count; ++b)
+            T.store_symmetric(scales[b], reinterpret_cast<const uint8_t*>(L + b * kBlock), y + b * block_bytes);
     }
 }
 
-void decode_q8_0(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t*) {
+template <const LegacyType& T>
+void encode_legacy(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance, const uint8_t*) {
     gguf::require_whole_blocks(f, n);
-    for (int64_t b = 0; b < n / kBlock; ++b, x += kBlock, y += kQ8Bytes) {
-        const float d = load_half(y);
-        for (int j = 0; j < kBlock; ++j) x[j] = float(int8_t(y[2 + j])) * d;
+    const int64_t blocks = n / kBlock;
+    if (!importance || !T.weighted()) {
+        for (int64_t b = 0; b < blocks; ++b) T.encode_block(x + b * kBlock, y + b * f.block_bytes);
+        return;
     }
+    const float sigma2 = gguf::sum_of_squares(x, n) / float(n);
+    float weight[kChunkBlocks * kBlock];
+    for (int64_t first = 0; first < blocks; first += kChunkBlocks) {
+        const int count = int(std::min<int64_t>(kChunkBlocks, blocks - first));
+        const int64_t at = first * kBlock;
+        gguf::importance_weights(x + at, importance + at, count * kBlock, sigma2, weight);
+        encode_blocks_weighted<T>(count, x + at, weight, y + first * f.block_bytes, f.block_bytes);
+    }
+}
+
+template <const LegacyType& T>
+void decode_legacy(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t*) {
+    gguf::require_whole_blocks(f, n);
+    for (int64_t b = 0; b < n / kBlock; ++b) T.decode_block(y + b * f.block_bytes, x + b * kBlock);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -286,20 +219,57 @@ void decode_iq4_xs(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, c
     }
 }
 
+struct LegacyEntry {
+    int ggml_type;
+    const LegacyType& type;
+};
+constexpr LegacyEntry kLegacyTypes[] = {{2, kQ4_0}, {3, kQ4_1}, {6, kQ5_0}, {7, kQ5_1}, {8, kQ8_0}};
+
+const LegacyType* legacy_type(const FormatInfo& f) {
+    for (const LegacyEntry& entry : kLegacyTypes)
+        if (f.kind == FormatKind::GgufBlock && entry.ggml_type == f.ggml_type) return &entry.type;
+    return nullptr;
+}
+
 }  // namespace
+
+namespace gguf {
+
+std::optional<LegacyBlockGrid> legacy_block_grid(const FormatInfo& f, const uint8_t* block) {
+    const LegacyType* type = legacy_type(f);
+    if (!type) return std::nullopt;
+    LegacyBlockGrid grid;
+    grid.d = load_half(block);
+    grid.affine = type->store_affine != nullptr;
+    if (grid.affine) grid.m = load_half(block + 2);
+    grid.highest = (1 << type->bits) - 1;
+    grid.offset = grid.affine ? 0 : 1 << (type->bits - 1);
+    return grid;
+}
+
+void write_legacy_block(const FormatInfo& f, const LegacyBlockGrid& grid, const uint8_t* codes, uint8_t* block) {
+    const LegacyType* type = legacy_type(f);
+    if (!type) throw Error("format " + f.name, "not a linear legacy block type");
+    if (type->store_affine) return type->store_affine(grid.d, grid.m, codes, block);
+    if (type->store_symmetric) return type->store_symmetric(grid.d, codes, block);
+    store_half(block, grid.d);  // q8_0: one int8 per value
+    for (int j = 0; j < kBlock; ++j) block[2 + j] = uint8_t(codes[j] - grid.offset);
+}
+
+}  // namespace gguf
 
 void add_gguf_legacy_formats(std::vector<FormatInfo>& t) {
     using gguf::block_format;
     t.push_back(block_format("q4_0", 2, "ggml Q4_0: 32 values, 4-bit symmetric codes, f16 scale",
-                             Legacy<4, false>::encode, Legacy<4, false>::decode));
+                             encode_legacy<kQ4_0>, decode_legacy<kQ4_0>));
     t.push_back(block_format("q4_1", 3, "ggml Q4_1: 32 values, 4-bit codes, f16 scale and minimum",
-                             Legacy<4, true>::encode, Legacy<4, true>::decode));
+                             encode_legacy<kQ4_1>, decode_legacy<kQ4_1>));
     t.push_back(block_format("q5_0", 6, "ggml Q5_0: 32 values, 5-bit symmetric codes, f16 scale",
-                             Legacy<5, false>::encode, Legacy<5, false>::decode));
+                             encode_legacy<kQ5_0>, decode_legacy<kQ5_0>));
     t.push_back(block_format("q5_1", 7, "ggml Q5_1: 32 values, 5-bit codes, f16 scale and minimum",
-                             Legacy<5, true>::encode, Legacy<5, true>::decode));
-    t.push_back(block_format("q8_0", 8, "ggml Q8_0: 32 values, 8-bit symmetric codes, f16 scale", encode_q8_0,
-                             decode_q8_0));
+                             encode_legacy<kQ5_1>, decode_legacy<kQ5_1>));
+    t.push_back(block_format("q8_0", 8, "ggml Q8_0: 32 values, 8-bit symmetric codes, f16 scale",
+                             encode_legacy<kQ8_0>, decode_legacy<kQ8_0>));
     t.push_back(block_format("iq4_nl", 20, "ggml IQ4_NL: 32 values, 4-bit indices into a non-linear grid, f16 scale",
                              encode_iq4_nl, decode_iq4_nl));
     t.push_back(block_format("iq4_xs", 23,

@@ -25,6 +25,7 @@
 
 #include "core/quant/format_families.h"
 #include "core/quant/grid_common.h"
+#include "core/quant/grid_math.h"
 
 namespace qb {
 namespace {
@@ -33,15 +34,11 @@ constexpr int kClipSteps = 20;          // ratios 1 - k * kClipStep, k = 0..kCli
 constexpr double kClipStep = 0.025;
 constexpr int64_t kMaxGroup = int64_t(1) << 30;
 
-int max_code(int bits) { return (1 << bits) - 1; }
-size_t record_bytes(const GridParams& g) { return g.asymmetric ? 3 : 2; }
-size_t code_bytes(int bits, int64_t count) { return size_t((int64_t(bits) * count + 7) / 8); }
-
-struct Scale {
-    uint16_t s_f16 = 0;
-    int zero = 0;
-    float s() const { return fp16_to_fp32(s_f16); }
-};
+using grid::code_bytes;
+using grid::max_code;
+using grid::Quantizer;
+using grid::record_bytes;
+using grid::Scale;
 
 void write_record(const GridParams& g, const Scale& scale, uint8_t* out) {
     store_f16(out, scale.s_f16);
@@ -91,23 +88,6 @@ Scale scale_for_range(const GridParams& g, float lo, float hi) {
     if (s > 0) scale.zero = int(std::fmin(std::fmax(std::nearbyint(-lo / s), 0.0f), float(max_code(g.bits))));
     return scale;
 }
-
-// Maps values to codes of the grid `scale`; NaN maps to the lowest code.
-class Quantizer {
-public:
-    Quantizer(const GridParams& g, const Scale& scale)
-        : zero_(scale.zero), lowest_(g.asymmetric ? 0 : 1), highest_(max_code(g.bits)), s_(scale.s()),
-          inverse_(s_ > 0 ? 1.0f / s_ : 0.0f) {}
-    unsigned code(float x) const {
-        const float q = std::nearbyint(x * inverse_) + float(zero_);
-        return unsigned(std::fmin(std::fmax(q, float(lowest_)), float(highest_)));
-    }
-    float value(unsigned code) const { return s_ * float(int(code) - zero_); }
-
-private:
-    int zero_, lowest_, highest_;
-    float s_, inverse_;
-};
 
 double squared_error(const GridParams& g, const Scale& scale, const Values& v) {
     const Quantizer q(g, scale);
@@ -208,11 +188,9 @@ void encode_units(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, co
     const GridParams& g = f.grid;
     const int64_t unit = unit_values(g, n);
     for (int64_t begin = 0; begin < n; begin += unit) {
-        const Scale scale = choose_scale(g, {x + begin, 1, unit, unit, importance ? importance + begin : nullptr});
-        write_record(g, scale, y);
-        y += record_bytes(g);
-        kPack[g.bits](Quantizer(g, scale), x + begin, unit, y);
-        y += code_bytes(g.bits, unit);
+        const float* weights = importance ? importance + begin : nullptr;
+        grid::write_unit(g, grid::choose_unit_scale(g, x + begin, unit, weights), x + begin, unit, y);
+        y += record_bytes(g) + code_bytes(g.bits, unit);
     }
 }
 
@@ -346,6 +324,19 @@ std::optional<GridParams> parse_grid_params(std::string_view name) {
 }
 
 }  // namespace
+
+namespace grid {
+
+Scale choose_unit_scale(const GridParams& g, const float* x, int64_t n, const float* weights) {
+    return choose_scale(g, {x, 1, n, n, weights});
+}
+
+void write_unit(const GridParams& g, const Scale& scale, const float* x, int64_t n, uint8_t* out) {
+    write_record(g, scale, out);
+    kPack[g.bits](Quantizer(g, scale), x, n, out + record_bytes(g));
+}
+
+}  // namespace grid
 
 void add_grid_formats(std::vector<FormatInfo>& table) {
     auto add = [&](int bits, int64_t group, bool asymmetric, bool clip = false) {
