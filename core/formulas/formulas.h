@@ -2,12 +2,16 @@
 // Each core/formulas/*.inc is written in the common subset of C++20 and GLSL 4.50; this header is the
 // C++ side (the GLSL side is gpu/shaders/common/formulas.glsl). Rules for .inc files:
 //   - scalar types float, int, uint; casts written as constructors: float(x), int(x), uint(x);
-//   - functions start with QB_FN; array parameters are QB_IN(float) x[32], QB_OUT(uint) y[18];
+//   - the bytes of a block are block_byte (C++: uint8_t, so CPU codecs pass their block memory directly;
+//     GLSL: uint holding one byte, since shaders cannot do arithmetic on 8-bit types everywhere);
+//   - functions start with QB_FN; array parameters are QB_IN(float) x[32], QB_OUT(block_byte) y[18];
 //   - a value whose rounding matters is declared QB_PRECISE (GLSL `precise`: no fused multiply-add;
 //     the CPU build uses -ffp-contract=off);
 //   - division goes through div_exact(a, b): correctly rounded on both sides (GPUs may be 2.5 ulp off
 //     with `/`, so the shader divides in double);
-//   - builtins: abs, min, max, trunc, roundEven, floatBitsToUint, uintBitsToFloat.
+//   - builtins: abs, min, max, trunc, roundEven, floatBitsToUint, uintBitsToFloat, and round_half_away
+//     (C's roundf: halves away from zero; GLSL's round() may go either way at .5, so the shader side
+//     builds it from trunc).
 #pragma once
 #include <bit>
 #include <cmath>
@@ -21,6 +25,7 @@
 namespace qb::formula {
 
 using uint = std::uint32_t;
+using block_byte = std::uint8_t;
 
 inline float uintBitsToFloat(uint u) { return std::bit_cast<float>(u); }
 inline uint floatBitsToUint(float f) { return std::bit_cast<uint>(f); }
@@ -34,6 +39,7 @@ inline int max(int a, int b) { return a < b ? b : a; }
 inline uint min(uint a, uint b) { return b < a ? b : a; }
 inline uint max(uint a, uint b) { return a < b ? b : a; }
 inline float div_exact(float a, float b) { return a / b; }
+inline float round_half_away(float x) { return std::round(x); }
 
 #include "core/formulas/rounding.inc"
 #include "core/formulas/half.inc"

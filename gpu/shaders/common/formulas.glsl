@@ -8,4 +8,11 @@
 #define QB_PRECISE precise
 #define QB_IN(type) in type
 #define QB_OUT(type) out type
+#define block_byte uint
 #define div_exact(a, b) float(double(a) / double(b))
+
+// C roundf. x - trunc(x) is exact for every float, whatever the device's rounding mode.
+float round_half_away(float x) {
+    float whole = trunc(x);
+    return abs(x - whole) >= 0.5 ? whole + (x < 0.0 ? -1.0 : 1.0) : whole;
+}
