@@ -15,7 +15,7 @@ namespace {
 struct Settings {
     double p = 0.7, beta = 10, kappa = 1.01;
     int64_t iterations = 20;
-    bool optimize_scale = false;
+    bool optimize_scale = true;
 };
 
 Settings read_settings(const QuantizeRequest& r) {
@@ -25,7 +25,7 @@ Settings read_settings(const QuantizeRequest& r) {
     s.beta = options.number("beta", 10, 1e-6, 1e12);
     s.kappa = options.number("kappa", 1.01, 1.0, 100.0);
     s.iterations = options.integer("iterations", 20, 0, 10000);
-    s.optimize_scale = options.flag("optimize_scale", false);
+    s.optimize_scale = options.flag("optimize_scale", true);
     options.finish();
     return s;
 }

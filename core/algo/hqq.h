@@ -9,7 +9,10 @@
 // and the RTN record are compared by the stored grid's own lp error and the least one is written: what is
 // stored is what was measured, and no unit does worse than RTN.
 //
-// Options (JSON object, all optional): p 0.7, beta 10, kappa 1.01, iterations 20, optimize_scale false.
+// The paper optimises the zero alone; here the stored zero is an integer, which leaves the zero-only
+// iteration almost nothing to gain over RTN (a fractional shift rounds back), so the scale is optimised
+// too by default.
+// Options (JSON object, all optional): p 0.7, beta 10, kappa 1.01, iterations 20, optimize_scale true.
 // details: units, units_improved (units whose record differs from RTN's), lp_error, rtn_lp_error.
 #pragma once
 #include <string>
