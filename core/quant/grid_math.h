@@ -1,17 +1,18 @@
-// The arithmetic of the integer-grid formats (core/quant/int_grid.cpp: layout, scale and rounding
-// rules), for algorithms that choose a unit's scale and zero or its codes themselves (GPTQ, HQQ) and
+// The arithmetic of the integer-grid formats (core/quant/int_grid.cpp: layout; the scale and rounding
+// rules are the shared formulas of core/formulas/int_grid.inc), for algorithms that choose a unit's scale and zero or its codes themselves (GPTQ, HQQ) and
 // must store them exactly as the format does. A unit is a group of N values, or a row (pc).
 #pragma once
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 
+#include "core/formulas/formulas.h"
 #include "core/quant/format.h"
 #include "core/util/half.h"
 
 namespace qb::grid {
 
-inline int max_code(int bits) { return (1 << bits) - 1; }
+inline int max_code(int bits) { return formula::grid_highest_code(bits); }
 inline size_t record_bytes(const GridParams& g) { return g.asymmetric ? 3 : 2; }
 inline size_t code_bytes(int bits, int64_t count) { return size_t((int64_t(bits) * count + 7) / 8); }
 
@@ -26,13 +27,10 @@ struct Scale {
 class Quantizer {
 public:
     Quantizer(const GridParams& g, const Scale& scale)
-        : zero_(scale.zero), lowest_(g.asymmetric ? 0 : 1), highest_(max_code(g.bits)), s_(scale.s()),
-          inverse_(s_ > 0 ? 1.0f / s_ : 0.0f) {}
-    unsigned code(float x) const {
-        const float q = std::nearbyint(x * inverse_) + float(zero_);
-        return unsigned(std::fmin(std::fmax(q, float(lowest_)), float(highest_)));
-    }
-    float value(unsigned code) const { return s_ * float(int(code) - zero_); }
+        : zero_(scale.zero), lowest_(formula::grid_lowest_code(g.bits, g.asymmetric)),
+          highest_(formula::grid_highest_code(g.bits)), s_(scale.s()), inverse_(formula::grid_inverse_scale(s_)) {}
+    unsigned code(float x) const { return formula::grid_code(x, inverse_, zero_, lowest_, highest_); }
+    float value(unsigned code) const { return formula::grid_value(code, s_, zero_); }
     int lowest() const { return lowest_; }
     int highest() const { return highest_; }
 

@@ -10,7 +10,8 @@
 //         s = (hi - lo) / (2^bits - 1), z = roundEven(-lo / s) in 0 .. 2^bits-1, c in 0 .. 2^bits-1.
 // s is stored as the smallest f16 not below the exact scale (f16_scale_at_least), so nothing is clipped
 // and the round-to-nearest error is at most s/2. Codes: c = clamp(roundEven(x * (1/s)) + z), with 1/s
-// computed in f32 (0 when s = 0).
+// computed in f32 (0 when s = 0). These rules are the shared formulas of core/formulas/int_grid.inc,
+// which the GPU kernels use too.
 // Codes are packed LSB-first: code i of a unit occupies bits [i*bits, (i+1)*bits) of the unit's code
 // bytes (byte k holds stream bits 8k..8k+7), ceil(bits * count / 8) bytes, the last one zero-padded.
 //   g<N>: row = per group [record][codes of N values]      block_values = N
@@ -18,8 +19,8 @@
 //   pt:   tensor header = [record]; row = [codes of the row] header_bytes = record size
 // _clip: instead of the full range, the ratio r in {1, 0.975, ..., 0.5} whose grid over [r*lo, r*hi]
 // gives the least squared error of the unit is kept (weighted by the importance of each column when one
-// is given; ties keep the larger r). Errors are summed in double in value order: a GPU port must do the
-// same to pick the same r on near-ties. Without _clip the importance vector does not change the result.
+// is given; ties keep the larger r). Errors are summed in double in value order, on the GPU too, so
+// both pick the same r on near-ties. Without _clip the importance vector does not change the result.
 #include <charconv>
 #include <cmath>
 
@@ -30,8 +31,7 @@
 namespace qb {
 namespace {
 
-constexpr int kClipSteps = 20;          // ratios 1 - k * kClipStep, k = 0..kClipSteps
-constexpr double kClipStep = 0.025;
+constexpr int kClipSteps = 20;  // candidates k = 0 .. kClipSteps, ratio formula::grid_clip_ratio(k)
 constexpr int64_t kMaxGroup = int64_t(1) << 30;
 
 using grid::code_bytes;
@@ -67,26 +67,21 @@ Range value_range(const GridParams& g, const Values& v) {
     for (int64_t row = 0; row < v.rows; ++row) {
         const float* x = v.x + row * v.stride;
         if (!g.asymmetric) {
-            r.hi = std::fmax(r.hi, abs_max(x, v.n));
+            r.hi = formula::fmax_number(r.hi, abs_max(x, v.n));
             continue;
         }
         for (int64_t i = 0; i < v.n; ++i) {
-            r.lo = std::fmin(r.lo, x[i]);
-            r.hi = std::fmax(r.hi, x[i]);
+            r.lo = formula::fmin_number(r.lo, x[i]);
+            r.hi = formula::fmax_number(r.hi, x[i]);
         }
     }
     return r;
 }
 
 Scale scale_for_range(const GridParams& g, float lo, float hi) {
-    if (!g.asymmetric) {
-        const uint16_t s = f16_scale_at_least(hi / float(max_code(g.bits - 1)));
-        return {s, 1 << (g.bits - 1)};
-    }
-    Scale scale{f16_scale_at_least((hi - lo) / float(max_code(g.bits))), 0};
-    const float s = scale.s();
-    if (s > 0) scale.zero = int(std::fmin(std::fmax(std::nearbyint(-lo / s), 0.0f), float(max_code(g.bits))));
-    return scale;
+    if (!g.asymmetric) return {uint16_t(formula::grid_symmetric_scale(hi, g.bits)), formula::grid_symmetric_zero(g.bits)};
+    const uint32_t record = formula::grid_asymmetric_record(lo, hi, g.bits);
+    return {uint16_t(record & 0xffff), int(record >> 16)};
 }
 
 double squared_error(const GridParams& g, const Scale& scale, const Values& v) {
@@ -95,8 +90,7 @@ double squared_error(const GridParams& g, const Scale& scale, const Values& v) {
     for (int64_t row = 0; row < v.rows; ++row) {
         const float* x = v.x + row * v.stride;
         for (int64_t i = 0; i < v.n; ++i) {
-            const double e = double(x[i]) - double(q.value(q.code(x[i])));
-            sum += (v.weights ? double(v.weights[i]) : 1.0) * e * e;
+            sum += formula::grid_error_term(x[i], q.value(q.code(x[i])), v.weights ? v.weights[i] : 1.0f);
         }
     }
     return sum;
@@ -108,7 +102,7 @@ Scale choose_scale(const GridParams& g, const Values& v) {
     if (!g.clip_search) return best;
     double best_error = squared_error(g, best, v);
     for (int k = 1; k <= kClipSteps; ++k) {
-        const float ratio = float(1.0 - k * kClipStep);
+        const float ratio = formula::grid_clip_ratio(k);
         const Scale candidate = scale_for_range(g, ratio * range.lo, ratio * range.hi);
         const double error = squared_error(g, candidate, v);
         if (error < best_error) {

@@ -29,7 +29,7 @@ void main() {
     if (ASYMMETRIC) target[out_at + 2u] = uint8_t(zero);
     out_at += RECORD_BYTES;
 
-    float inverse = inverse_or_zero(fp16_bits_to_fp32(record & 0xffffu));
+    float inverse = grid_inverse_scale(fp16_bits_to_fp32(record & 0xffffu));
     int lowest = grid_lowest_code(BITS, ASYMMETRIC);
     int highest = grid_highest_code(BITS);
     uint pending = 0u;
