@@ -13,5 +13,6 @@ int run_stats(const CommandArgs& args);
 int run_formats(const CommandArgs& args);
 int run_devices(const CommandArgs& args);
 int run_eval(const CommandArgs& args);
+int run_export(const CommandArgs& args);
 
 }  // namespace qbcli

@@ -25,6 +25,11 @@ constexpr Command kCommands[] = {
      "eval MODEL --text FILE [--ctx 512] [--protocol llama.cpp|paper] [--chunks N] [--threads N] [--base MODEL --kld] [--json]\n"
      "                                               perplexity (llama.cpp or paper protocol), KL divergence from a base",
      qbcli::run_eval},
+    {"export",
+     "export MODEL --to gguf|safetensors|gptq --out PATH [--format F] [--fallback F] [--dtype f16|bf16|f32] [--name N]\n"
+     "       [--threads N] [--validate] [--json]   one round-to-nearest format for every matrix, written atomically;\n"
+     "                                               --validate re-reads the output and compares tensors and logits",
+     qbcli::run_export},
     {"formats", "formats [--json]                       the registered number formats", qbcli::run_formats},
     {"devices", "devices [--json]                       Vulkan devices, their limits, and where computation runs", qbcli::run_devices},
 };
