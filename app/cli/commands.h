@@ -14,5 +14,6 @@ int run_formats(const CommandArgs& args);
 int run_devices(const CommandArgs& args);
 int run_eval(const CommandArgs& args);
 int run_export(const CommandArgs& args);
+int run_plan(const CommandArgs& args);
 
 }  // namespace qbcli

@@ -25,6 +25,11 @@ constexpr Command kCommands[] = {
      "eval MODEL --text FILE [--ctx 512] [--protocol llama.cpp|paper] [--chunks N] [--threads N] [--base MODEL --kld] [--json]\n"
      "                                               perplexity (llama.cpp or paper protocol), KL divergence from a base",
      qbcli::run_eval},
+    {"plan",
+     "plan MODEL (--preset NAME | --plan FILE.json | --default FORMAT | --rule REGEX=FORMAT[,...]) [--target T] [--fallback]\n"
+     "     [--out PLAN.json] [--json]              per-tensor formats, bytes and bits per weight of a plan before it runs;\n"
+     "                                               T: gguf (default), safetensors-fake, gptq, analysis",
+     qbcli::run_plan},
     {"export",
      "export MODEL --to gguf|safetensors|gptq --out PATH [--format F] [--fallback F] [--dtype f16|bf16|f32] [--name N]\n"
      "       [--threads N] [--validate] [--json]   one round-to-nearest format for every matrix, written atomically;\n"
