@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
 
 #include "core/infer/matmul.h"
 #include "core/infer/perplexity.h"
@@ -121,6 +122,14 @@ Model quantized_copy(const Model& model, const FormatInfo& format, int threads) 
     return q;
 }
 
+// User + system CPU seconds of the whole process: on a machine shared with other work, tokens per CPU
+// second stay meaningful when wall-clock throughput does not.
+double cpu_seconds() {
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + 1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path, "cannot open");
@@ -132,14 +141,15 @@ std::string read_file(const std::string& path) {
 void report_eval(const char* label, const Model& model, const EvalText& text, int64_t max_chunks, int threads) {
     const double t0 = qbbench::seconds_now();
     const Transformer net(model, threads);
-    const double t1 = qbbench::seconds_now();
+    const double t1 = qbbench::seconds_now(), cpu1 = cpu_seconds();
     EvalOptions options;
     options.max_chunks = max_chunks;
     options.forward.threads = threads;
     const PerplexityResult r = evaluate_perplexity(net, text, options);
-    const double seconds = qbbench::seconds_now() - t1;
-    std::printf("  %-34s decode %6.2f s   eval %lld x %lld tokens in %7.3f s = %9.1f tokens/s   ppl %.4f\n", label, t1 - t0,
-                (long long)r.chunks, (long long)r.ctx, seconds, double(r.chunks * r.ctx) / seconds, r.ppl);
+    const double seconds = qbbench::seconds_now() - t1, cpu = cpu_seconds() - cpu1;
+    const double tokens = double(r.chunks * r.ctx);
+    std::printf("  %-24s decode %5.2f s  eval %lld x %lld tokens: %7.3f s = %8.1f tokens/s (%8.1f per CPU-second)  ppl %.4f\n",
+                label, t1 - t0, (long long)r.chunks, (long long)r.ctx, seconds, tokens / seconds, tokens / cpu, r.ppl);
 }
 
 void bench_stories(const Config& c) {
