@@ -1,6 +1,6 @@
-// The shared formulas (core/formulas/*.inc through formulas.h) against independent references: the
-// x86 F16C instructions, and the registry for the formats whose CPU codecs do not use them yet.
-// (No Vulkan here.)
+// The shared formulas (core/formulas/*.inc through formulas.h), which the CPU codecs and the shaders
+// both use, against independent references: the x86 F16C instructions, round trips, bitsandbytes' NF4
+// table and the tie rules the lookup tables' constant bounds encode. (No Vulkan here.)
 #include <QtTest>
 
 #include <cmath>
@@ -9,7 +9,6 @@
 #include <random>
 
 #include "core/formulas/formulas.h"
-#include "core/quant/format.h"
 
 using namespace qb;
 
@@ -34,15 +33,17 @@ class SharedFormulasTest : public QObject {
 
     const std::vector<float> patterns_ = float_patterns();
 
-    // The registry's encoding of every pattern against a formula's, one byte per value.
-    template <typename Formula>
-    void compare_byte_codes(const char* format, Formula formula) {
-        const FormatInfo& f = format_by_name(format);
-        std::vector<uint8_t> want(patterns_.size());
-        f.encode_row(f, patterns_.data(), int64_t(patterns_.size()), want.data(), nullptr, nullptr);
-        for (size_t i = 0; i < patterns_.size(); ++i)
-            if (formula(patterns_[i]) != want[i])
-                QFAIL(qPrintable(QString("%1 of 0x%2").arg(format).arg(std::bit_cast<uint32_t>(patterns_[i]), 8, 16, QChar('0'))));
+    // The decision bounds of a 4-bit table: between ascending entries k and k + 1 the midpoint, one
+    // float lower where the upper entry's code is even, so that a tie goes to the even code.
+    template <typename Value>
+    void check_bounds(Value value, const uint32_t* ascending, const uint32_t* bound_bits, int distinct) {
+        for (int k = 0; k + 1 < distinct; ++k) {
+            const float lower = value(ascending[k]), upper = value(ascending[k + 1]);
+            QVERIFY(lower < upper);
+            const float midpoint = (lower + upper) / 2;
+            const float want = ascending[k + 1] % 2 == 0 ? std::nextafter(midpoint, -INFINITY) : midpoint;
+            QCOMPARE(bound_bits[k], std::bit_cast<uint32_t>(want));
+        }
     }
 
 private slots:
@@ -60,22 +61,42 @@ private slots:
 #endif
     }
 
-    void encodes_fp8_like_the_registry() {
-        compare_byte_codes("fp8_e4m3", formula::fp32_to_e4m3);
-        compare_byte_codes("fp8_e5m2", formula::fp32_to_e5m2);
+    void encodes_every_finite_fp8_value_back_to_its_code() {
+        for (uint32_t code = 0; code < 256; ++code) {
+            const float e4m3 = formula::e4m3_to_fp32(code), e5m2 = formula::e5m2_to_fp32(code);
+            if (!std::isnan(e4m3)) QCOMPARE(formula::fp32_to_e4m3(e4m3), code);
+            if (!std::isnan(e5m2)) QCOMPARE(formula::fp32_to_e5m2(e5m2), code);
+        }
+        for (float x : patterns_) {  // NaN stays NaN, beyond the range: e4m3 saturates, e5m2 goes to inf
+            if (std::isnan(x)) QVERIFY(std::isnan(formula::e4m3_to_fp32(formula::fp32_to_e4m3(x))));
+            else if (std::fabs(x) > 448.0f) QCOMPARE(std::fabs(formula::e4m3_to_fp32(formula::fp32_to_e4m3(x))), 448.0f);
+            if (std::fabs(x) >= 61440.0f) QVERIFY(std::isinf(formula::e5m2_to_fp32(formula::fp32_to_e5m2(x))));
+        }
     }
 
-    void decodes_every_fp8_code_like_the_registry() {
-        for (const char* name : {"fp8_e4m3", "fp8_e5m2"}) {
-            const FormatInfo& f = format_by_name(name);
-            for (uint32_t code = 0; code < 256; ++code) {
-                const uint8_t byte = uint8_t(code);
-                float want = 0;
-                f.decode_row(f, &byte, 1, &want, nullptr);
-                const float got = f.name == "fp8_e4m3" ? formula::e4m3_to_fp32(code) : formula::e5m2_to_fp32(code);
-                QCOMPARE(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want));
-            }
+    void holds_bitsandbytes_nf4_table_and_tie_to_even_bounds() {
+        const float bitsandbytes[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+                                        -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+                                        0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f,
+                                        0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f,
+                                        0.7229568362236023f, 1.0f};
+        uint32_t ascending[16];
+        for (uint32_t c = 0; c < 16; ++c) {
+            QCOMPARE(formula::nf4_value(c), bitsandbytes[c]);
+            ascending[c] = c;
         }
+        check_bounds(formula::nf4_value, ascending, formula::nf4_bound_bits, 16);
+    }
+
+    void holds_e2m1_values_and_tie_to_even_bounds() {
+        const float positive[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+        for (uint32_t c = 0; c < 8; ++c) {
+            QCOMPARE(formula::e2m1_value(c), positive[c]);
+            QCOMPARE(formula::e2m1_value(c + 8), -positive[c]);
+        }
+        check_bounds(formula::e2m1_value, formula::e2m1_ascending_codes, formula::e2m1_bound_bits, 15);
+        QCOMPARE(formula::e2m1_code(-0.1f), 0u);  // rounds to +0 (the lower code of the two zeros)
+        QCOMPARE(formula::e2m1_code(std::nanf("")), 15u);
     }
 };
 

@@ -4,7 +4,9 @@
 //   - scalar types float, int, uint; casts written as constructors: float(x), int(x), uint(x);
 //   - the bytes of a block are block_byte (C++: uint8_t, so CPU codecs pass their block memory directly;
 //     GLSL: uint holding one byte, since shaders cannot do arithmetic on 8-bit types everywhere);
-//   - functions start with QB_FN; array parameters are QB_IN(float) x[32], QB_OUT(block_byte) y[18];
+//   - tables are QB_CONST arrays (floats as bit patterns); functions start with QB_FN; array
+//     parameters are QB_IN(float) x[32], QB_OUT(block_byte) y[18];
+//   - double is allowed where a sum must not depend on the order of float rounding (needs shaderFloat64);
 //   - a value whose rounding matters is declared QB_PRECISE (GLSL `precise`: no fused multiply-add;
 //     the CPU build uses -ffp-contract=off);
 //   - division goes through div_exact(a, b): correctly rounded on both sides (GPUs may be 2.5 ulp off
@@ -18,6 +20,7 @@
 #include <cstdint>
 
 #define QB_FN inline
+#define QB_CONST inline constexpr
 #define QB_PRECISE
 #define QB_IN(type) const type
 #define QB_OUT(type) type
@@ -46,10 +49,12 @@ inline float round_half_away(float x) { return std::round(x); }
 #include "core/formulas/minifloat.inc"
 #include "core/formulas/gguf_legacy.inc"
 #include "core/formulas/int_grid.inc"
+#include "core/formulas/scaled_float.inc"
 
 }  // namespace qb::formula
 
 #undef QB_FN
+#undef QB_CONST
 #undef QB_PRECISE
 #undef QB_IN
 #undef QB_OUT

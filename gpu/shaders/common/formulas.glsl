@@ -5,6 +5,7 @@
 #extension GL_GOOGLE_include_directive : require
 
 #define QB_FN
+#define QB_CONST const
 #define QB_PRECISE precise
 #define QB_IN(type) in type
 #define QB_OUT(type) out type
