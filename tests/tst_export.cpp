@@ -3,6 +3,8 @@
 
 #include <fstream>
 #include <iterator>
+#include <numeric>
+#include <random>
 #include <sstream>
 
 #include "core/export/export_plan.h"
@@ -10,8 +12,10 @@
 #include "core/export/roundtrip.h"
 #include "core/infer/perplexity.h"
 #include "core/infer/tokenizer.h"
+#include "core/infer/tokenizer_loaders.h"
 #include "core/io/gguf_reader.h"
 #include "core/io/safetensors_reader.h"
+#include "core/io/safetensors_writer.h"
 #include "core/jobs/job.h"
 #include "core/model/model.h"
 #include "core/util/error.h"
@@ -37,13 +41,14 @@ using Chooser = std::function<const FormatInfo*(const TensorView&)>;
 
 const FormatInfo* keep(const TensorView&) { return nullptr; }
 
-// Every exported tensor of the model (a tied output only in GGUF), with the chosen format.
+// Every tensor of the model (a tied output only in GGUF), with the chosen format.
 ExportPlan plan_for(const Model& model, ExportTarget target, const fs::path& output, const Chooser& choose = keep) {
     ExportPlan plan;
     plan.target = target;
     plan.output = output;
     for (const auto& t : model.tensors)
-        if (target == ExportTarget::Gguf || t.name != "output") plan.tensors.push_back({t.name, choose(t), {}, {}});
+        if (target == ExportTarget::Gguf || t.name != "output" || !model.hparams.tied_embeddings)
+            plan.tensors.push_back({t.name, choose(t), {}, {}});
     return plan;
 }
 
@@ -184,6 +189,102 @@ std::vector<float> registry_reference(const std::string& hf_name, const FormatIn
     for (int64_t r = 0; r < rows && !act_order.empty(); ++r)
         for (int64_t j = 0; j < cols; ++j) out[size_t(r * cols + act_order[size_t(j)])] = decoded[size_t(r * cols + j)];
     return out;
+}
+
+// A Hugging Face folder with random f32 tensors (fixed seed) and the given config.json.
+fs::path write_hf_folder(const std::string& name, const nlohmann::json& config,
+                         const std::vector<std::pair<std::string, std::vector<int64_t>>>& tensors) {
+    const fs::path dir = fresh_dir(name);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<std::vector<float>> values;
+    std::vector<SafetensorsOutput> outputs;
+    for (const auto& [tensor, shape] : tensors) {
+        auto& v = values.emplace_back(size_t(std::accumulate(shape.begin(), shape.end(), int64_t(1), std::multiplies<>())));
+        for (float& x : v) x = normal(rng);
+        outputs.push_back({tensor, "F32", shape, {reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(float)}});
+    }
+    write_safetensors(dir / "model.safetensors", outputs);
+    std::ofstream(dir / "config.json") << config.dump(2);
+    return dir;
+}
+
+fs::path tiny_gpt2(const std::string& name = "tiny-gpt2", int64_t vocab = 50) {
+    const int64_t embd = 16, ff = 64, ctx = 32;
+    std::vector<std::pair<std::string, std::vector<int64_t>>> t = {{"transformer.wte.weight", {vocab, embd}},
+                                                                   {"transformer.wpe.weight", {ctx, embd}}};
+    for (const std::string p : {"transformer.h.0.", "transformer.h.1."}) {
+        for (const char* norm : {"ln_1", "ln_2"}) {
+            t.push_back({p + norm + ".weight", {embd}});
+            t.push_back({p + norm + ".bias", {embd}});
+        }
+        t.push_back({p + "attn.bias", {1, 1, ctx, ctx}});  // causal-mask buffer: not exported
+        t.push_back({p + "attn.c_attn.weight", {embd, 3 * embd}});
+        t.push_back({p + "attn.c_attn.bias", {3 * embd}});
+        t.push_back({p + "attn.c_proj.weight", {embd, embd}});
+        t.push_back({p + "attn.c_proj.bias", {embd}});
+        t.push_back({p + "mlp.c_fc.weight", {embd, ff}});
+        t.push_back({p + "mlp.c_fc.bias", {ff}});
+        t.push_back({p + "mlp.c_proj.weight", {ff, embd}});
+        t.push_back({p + "mlp.c_proj.bias", {embd}});
+    }
+    t.push_back({"transformer.ln_f.weight", {embd}});
+    t.push_back({"transformer.ln_f.bias", {embd}});
+    return write_hf_folder(name, {{"model_type", "gpt2"}, {"architectures", {"GPT2LMHeadModel"}}, {"vocab_size", vocab},
+                                         {"n_embd", embd}, {"n_layer", 2}, {"n_head", 4}, {"n_positions", ctx},
+                                         {"n_inner", nullptr}, {"layer_norm_epsilon", 1e-5}},
+                           t);
+}
+
+fs::path tiny_neox() {
+    const int64_t embd = 16, ff = 64, vocab = 40;
+    std::vector<std::pair<std::string, std::vector<int64_t>>> t = {{"gpt_neox.embed_in.weight", {vocab, embd}}};
+    for (const std::string p : {"gpt_neox.layers.0.", "gpt_neox.layers.1."}) {
+        for (const char* norm : {"input_layernorm", "post_attention_layernorm"}) {
+            t.push_back({p + norm + ".weight", {embd}});
+            t.push_back({p + norm + ".bias", {embd}});
+        }
+        t.push_back({p + "attention.query_key_value.weight", {3 * embd, embd}});
+        t.push_back({p + "attention.query_key_value.bias", {3 * embd}});
+        t.push_back({p + "attention.rotary_emb.inv_freq", {4}});  // buffer: not exported
+        t.push_back({p + "attention.dense.weight", {embd, embd}});
+        t.push_back({p + "attention.dense.bias", {embd}});
+        t.push_back({p + "mlp.dense_h_to_4h.weight", {ff, embd}});
+        t.push_back({p + "mlp.dense_h_to_4h.bias", {ff}});
+        t.push_back({p + "mlp.dense_4h_to_h.weight", {embd, ff}});
+        t.push_back({p + "mlp.dense_4h_to_h.bias", {embd}});
+    }
+    t.push_back({"gpt_neox.final_layer_norm.weight", {embd}});
+    t.push_back({"gpt_neox.final_layer_norm.bias", {embd}});
+    t.push_back({"embed_out.weight", {vocab, embd}});
+    return write_hf_folder("tiny-neox", {{"model_type", "gpt_neox"}, {"architectures", {"GPTNeoXForCausalLM"}},
+                                         {"vocab_size", vocab}, {"hidden_size", embd}, {"num_hidden_layers", 2},
+                                         {"num_attention_heads", 2}, {"intermediate_size", ff},
+                                         {"max_position_embeddings", 64}, {"rotary_pct", 0.25}, {"rotary_emb_base", 10000},
+                                         {"layer_norm_eps", 1e-5}, {"use_parallel_residual", true},
+                                         {"tie_word_embeddings", false}},
+                           t);
+}
+
+const fs::path kGpt2Vocab = qbtest::data_path("tokenizers/llamacpp-vocab/ggml-vocab-gpt-2.gguf");
+
+// tokenizer.json + tokenizer_config.json holding llama.cpp's GPT-2 vocabulary (byte-level BPE).
+void write_gpt2_tokenizer(const fs::path& folder) {
+    const GgufFile vocab(kGpt2Vocab);
+    const auto& pieces = vocab.get("tokenizer.ggml.tokens").as_strings();
+    const auto types = vocab.get("tokenizer.ggml.token_type").as_ints();
+    nlohmann::json ids = nlohmann::json::object(), added = nlohmann::json::array();
+    for (size_t id = 0; id < pieces.size(); ++id) {
+        ids[pieces[id]] = id;
+        if (types[id] == int64_t(TokenType::Control)) added.push_back({{"id", id}, {"content", pieces[id]}, {"special", true}});
+    }
+    const nlohmann::json tokenizer = {
+        {"model", {{"type", "BPE"}, {"vocab", ids}, {"merges", vocab.get("tokenizer.ggml.merges").as_strings()}}},
+        {"added_tokens", added},
+        {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}}};
+    std::ofstream(folder / "tokenizer.json") << tokenizer.dump();
+    std::ofstream(folder / "tokenizer_config.json")
+        << nlohmann::json({{"bos_token", "<|endoftext|>"}, {"eos_token", "<|endoftext|>"}, {"add_bos_token", false}}).dump();
 }
 
 std::vector<int32_t> stride_permutation(int64_t n) {
@@ -387,6 +488,55 @@ private slots:
         const RoundTripReport report = validate_roundtrip(intended, plan);
         QCOMPARE(report.tensors.size(), size_t(48));
         QVERIFY(report.max_logit_diff <= report.logit_tolerance);
+    }
+
+    void gpt2_and_neox_layouts_round_trip_through_every_target() {
+        for (const fs::path& folder : {tiny_gpt2(), tiny_neox()}) {
+            const Model model = load_model(folder);
+            const std::string out = folder.filename().string();
+            // f32 safetensors: Conv1D weights transposed back, fused QKV rows and biases regrouped per head.
+            ExportPlan plan = plan_for(model, ExportTarget::Safetensors, qbtest::scratch_dir() / (out + "-f32"));
+            plan.dtype = "f32";
+            Model intended;
+            export_model(model, plan, nullptr, &intended);
+            const SafetensorsFile source(folder / "model.safetensors"), written(plan.output / "model.safetensors");
+            QCOMPARE(written.tensors().size(), source.tensors().size() - 2);  // without the two buffers
+            for (const auto& t : written.tensors()) {
+                const SafetensorsTensor* s = source.find_tensor(t.name);
+                QVERIFY2(s && s->shape == t.shape, t.name.c_str());
+                QVERIFY2(std::equal(t.data.begin(), t.data.end(), s->data.begin(), s->data.end()), t.name.c_str());
+            }
+            QCOMPARE(validate_roundtrip(intended, plan).max_logit_diff, 0.0);
+
+            plan = plan_for(model, ExportTarget::Gguf, qbtest::scratch_dir() / (out + ".gguf"));
+            export_model(model, plan, nullptr, &intended);
+            QCOMPARE(validate_roundtrip(intended, plan).max_logit_diff, 0.0);
+
+            const FormatInfo& int4 = format_by_name("int4_g16_sym");
+            plan = plan_for(model, ExportTarget::Gptq, qbtest::scratch_dir() / (out + "-gptq"), [&](const TensorView& t) {
+                return t.shape.size() == 2 && tensor_layer(t.name) >= 0 ? &int4 : nullptr;
+            });
+            export_model(model, plan, nullptr, &intended);
+            const RoundTripReport report = validate_roundtrip(intended, plan);
+            QVERIFY(report.max_logit_diff <= report.logit_tolerance);
+        }
+    }
+
+    void gguf_export_of_a_bpe_model_carries_its_tokenizer() {
+        const fs::path folder = tiny_gpt2("tiny-gpt2-bpe", 50257);
+        write_gpt2_tokenizer(folder);
+        const Model model = load_model(folder);
+        const ExportPlan plan = plan_for(model, ExportTarget::Gguf, qbtest::scratch_dir() / "gpt2-bpe.gguf");
+        export_model(model, plan);
+        const GgufFile written(plan.output), reference(kGpt2Vocab);
+        for (const char* key : {"tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens", "tokenizer.ggml.token_type",
+                                "tokenizer.ggml.merges", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                                "gpt2.attention.layer_norm_epsilon"})
+            QVERIFY2(same_value(written.get(key), reference.get(key)), key);
+        QCOMPARE(written.get("gpt2.context_length").as_int(), int64_t(32));
+        QVERIFY(!written.find("gpt2.rope.dimension_count"));
+        const std::string text = "Hello world! 3.14 naïve  spaces\n\ttabs <|endoftext|>";
+        QCOMPARE(load_tokenizer_from_gguf(plan.output).encode(text, false), load_tokenizer_from_gguf(kGpt2Vocab).encode(text, false));
     }
 
     void gptq_names_what_it_cannot_pack() {
