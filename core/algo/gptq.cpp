@@ -1,6 +1,7 @@
 #include "core/algo/gptq.h"
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 
 #include "core/algo/code_grid.h"
@@ -185,16 +186,21 @@ QuantizeResult run_gptq(const QuantizeRequest& r) {
     const std::unique_ptr<CodeGrid> grid = CodeGrid::for_format(*r.format);
     Settings settings = read_settings(r, grid->unit_values(r.cols));
     std::vector<int64_t> order = column_order(r, settings.act_order);
+    const auto start = std::chrono::steady_clock::now();
     std::vector<float> u = inverse_hessian_factor(r, order, settings);
+    const auto factored = std::chrono::steady_clock::now();
     QuantizeResult result;
     result.bytes.resize(r.format->tensor_bytes(r.rows, r.cols));
     result.dequantized.resize(size_t(r.rows * r.cols));
     const double loss = Sweep(r, settings, *grid, std::move(order), std::move(u), result).run();
+    const auto swept = std::chrono::steady_clock::now();
     result.details = {{"percdamp", settings.percdamp},
                       {"block_size", settings.block},
                       {"act_order", settings.act_order},
                       {"static_groups", settings.static_groups},
-                      {"damped_hessian_error", loss}};
+                      {"damped_hessian_error", loss},
+                      {"factor_seconds", std::chrono::duration<double>(factored - start).count()},
+                      {"sweep_seconds", std::chrono::duration<double>(swept - factored).count()}};
     return result;
 }
 
