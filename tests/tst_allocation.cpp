@@ -217,7 +217,7 @@ private slots:
         base.fallback = true;
         const ResolvedPlan resolved = resolve_plan(base, model, PlanTarget::Gguf);
         const std::vector<std::string> formats = {"iq4_nl", "q4_0", "q5_0", "q8_0", "f16"};
-        AllocationProblem p = allocation_problem(resolved, formats);
+        AllocationProblem p = allocation_problem(resolved, model, formats);
         QCOMPARE(p.tensors.size(), size_t(37));  // 32 matrices of 64 columns + 5 ffn_down, which only f16 fits
         const auto down = std::find_if(p.tensors.begin(), p.tensors.end(), [](const auto& t) { return t.name == "blk.4.ffn_down"; });
         QCOMPARE(down->candidates.size(), size_t(1));

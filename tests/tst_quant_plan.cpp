@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/model/model.h"
-#include "core/plan/gguf_size.h"
+#include "core/export/export_plan.h"
+#include "core/io/gguf_reader.h"
+#include "core/plan/plan_export.h"
 #include "core/plan/presets.h"
 #include "core/plan/quant_plan.h"
 #include "core/plan/resolved_plan.h"
@@ -89,16 +91,20 @@ private slots:
     }
 
     void follows_llama_cpp_fallback_table() {
-        const FormatInfo& q4_k = format_by_name("q4_k");
-        QCOMPARE(fallback_format(q4_k, 64, PlanTarget::Gguf).name, std::string("q5_0"));
-        QCOMPARE(fallback_format(format_by_name("q5_k"), 64, PlanTarget::Gguf).name, std::string("q5_1"));
-        QCOMPARE(fallback_format(format_by_name("q6_k"), 64, PlanTarget::Gguf).name, std::string("q8_0"));
-        QCOMPARE(fallback_format(format_by_name("q2_k"), 64, PlanTarget::Gguf).name, std::string("iq4_nl"));
-        QCOMPARE(fallback_format(format_by_name("q3_k"), 96, PlanTarget::Gguf).name, std::string("iq4_nl"));
-        QCOMPARE(fallback_format(format_by_name("iq4_xs"), 64, PlanTarget::Gguf).name, std::string("iq4_nl"));
-        QCOMPARE(fallback_format(format_by_name("q4_0"), 172, PlanTarget::Gguf).name, std::string("f16"));
-        QCOMPARE(fallback_format(q4_k, 172, PlanTarget::Gguf).name, std::string("f16"));  // q5_0 does not fit either
-        QCOMPARE(fallback_format(format_by_name("nf4"), 64, PlanTarget::Gguf).name, std::string("f16"));
+        const TensorView& rows_of_64 = stories().tensor("blk.0.attn_q");
+        const TensorView& rows_of_172 = stories().tensor("blk.0.ffn_down");
+        auto fallback = [](const char* format, const TensorView& t) {
+            return fallback_format(format_by_name(format), t, PlanTarget::Gguf).name;
+        };
+        QCOMPARE(fallback("q4_k", rows_of_64), std::string("q5_0"));
+        QCOMPARE(fallback("q5_k", rows_of_64), std::string("q5_1"));
+        QCOMPARE(fallback("q6_k", rows_of_64), std::string("q8_0"));
+        QCOMPARE(fallback("q2_k", rows_of_64), std::string("iq4_nl"));
+        QCOMPARE(fallback("q3_k", rows_of_64), std::string("iq4_nl"));
+        QCOMPARE(fallback("iq4_xs", rows_of_64), std::string("iq4_nl"));
+        QCOMPARE(fallback("nf4", rows_of_64), std::string("f16"));
+        QCOMPARE(fallback("q4_0", rows_of_172), std::string("f16"));
+        QCOMPARE(fallback("q4_k", rows_of_172), std::string("f16"));  // q5_0 does not fit either
     }
 
     void rejects_a_block_that_does_not_divide_the_row_naming_the_tensor() {
@@ -119,21 +125,48 @@ private slots:
         std::string message = error_of([] {
             resolve_plan(plan_with("q8_0", {{"attn_q", "nf4"}}), stories(), PlanTarget::Gguf);
         });
-        QVERIFY2(message.starts_with("blk.0.attn_q: nf4 (rule 1) is not possible: GGUF cannot store nf4"), message.c_str());
+        QCOMPARE(message, std::string("blk.0.attn_q: nf4 (rule 1) is not possible: nf4 has no GGUF tensor type (allow "
+                                      "fallback to use the fallback table)"));
         message = error_of([] { resolve_plan(plan_with("q4_k"), stories(), PlanTarget::Gptq); });
-        QVERIFY2(contains(message, "GPTQ checkpoints store only 2/3/4/8-bit integer grids"), message.c_str());
+        QVERIFY2(message.starts_with("blk.0.attn_q: q4_k (default) is not possible: row length 64"), message.c_str());
+        message = error_of([] { resolve_plan(plan_with("q8_0"), stories(), PlanTarget::Gptq); });
+        QVERIFY2(contains(message, "q8_0 is not an integer grid (GPTQ stores linear layers as integer grids or unquantized)"),
+                 message.c_str());
         message = error_of([] { resolve_plan(plan_with("int8_pt_sym"), stories(), PlanTarget::Gptq); });
-        QVERIFY2(message.starts_with("blk.0.attn_q: int8_pt_sym (default)"), message.c_str());
+        QVERIFY2(contains(message, "GPTQ has no per-tensor scale (int8_pt_sym)"), message.c_str());
         message = error_of([] { resolve_plan(plan_with("i8"), stories(), PlanTarget::Analysis); });
         QVERIFY2(contains(message, "i8 can be read but not produced"), message.c_str());
     }
 
+    void rejects_an_algorithm_that_cannot_produce_the_format_or_falls_back_to_rtn() {
+        QuantPlan plan = plan_with("q5_0", {{"attn_v", "iq4_nl"}});
+        plan.defaults.algorithm = "gptq";
+        plan.defaults.options = {{"damp", 0.02}};
+        const std::string message = error_of([&] { resolve_plan(plan, stories(), PlanTarget::Gguf, {.fallback = false}); });
+        QVERIFY2(message.starts_with("blk.0.attn_v: gptq cannot produce iq4_nl: gptq chooses codes on integer grids"),
+                 message.c_str());
+        plan.overrides["blk.0.ffn_down"].format = "f16";
+        plan.fallback = true;
+        const ResolvedPlan r = resolve_plan(plan, stories(), PlanTarget::Gguf);
+        QCOMPARE(r.find("blk.0.attn_q")->algorithm, std::string("gptq"));
+        QCOMPARE(r.find("blk.0.attn_q")->options, json({{"damp", 0.02}}));
+        const TensorAssignment& v = *r.find("blk.0.attn_v");
+        QCOMPARE(v.algorithm, std::string("rtn"));
+        QCOMPARE(v.options, json::object());
+        QVERIFY2(v.reason().starts_with("rule 1; rtn instead of gptq: gptq chooses codes on integer grids"), v.reason().c_str());
+        QVERIFY(r.find("blk.1.ffn_down")->algorithm.empty());  // f16 by fallback: no algorithm
+    }
+
     void gptq_quantizes_only_the_blocks_and_any_target_takes_its_grids() {
         const ResolvedPlan r = resolve_plan(plan_with("int4_g32_asym"), stories(), PlanTarget::Gptq, {.fallback = true});
-        QCOMPARE(r.find("blk.4.ffn_up")->format->name, std::string("int4_g32_asym"));
+        QCOMPARE(r.find("blk.4.attn_q")->format->name, std::string("int4_g32_asym"));
+        QVERIFY2(r.find("blk.4.ffn_up")->reason().ends_with(
+                     "fallback from int4_g32_asym: the output dimension 172 does not fill whole int32 words of 4-bit "
+                     "zero points (qzeros)"),
+                 r.find("blk.4.ffn_up")->reason().c_str());
         QVERIFY(r.find("token_embd")->keep);
         QCOMPARE(r.find("token_embd")->reason(), std::string("kept: GPTQ checkpoints quantize only the blocks' linear layers"));
-        QCOMPARE(r.find("token_embd")->format->name, std::string("f32"));
+        QCOMPARE(r.find("token_embd")->format->name, std::string("f16"));
         const ResolvedPlan fake = resolve_plan(plan_with("nf4"), stories(), PlanTarget::SafetensorsFake, {.fallback = true});
         QCOMPARE(fake.find("token_embd")->format->name, std::string("nf4"));
     }
@@ -153,7 +186,7 @@ private slots:
     }
 
     void options_belong_to_their_algorithm() {
-        QuantPlan plan = plan_with("int4_pc_sym");
+        QuantPlan plan = plan_with("int4_pc_asym");
         plan.defaults.algorithm = "gptq";
         plan.defaults.options = {{"damp", 0.01}};
         plan.rules.push_back({"ffn_", {std::nullopt, std::nullopt, json{{"act_order", true}}}, ""});
@@ -188,24 +221,22 @@ private slots:
         QCOMPARE(r.bits_per_weight(), 8.0 * double(expected) / double(260032 + 32768));
     }
 
-    void estimates_the_gguf_file_size_of_a_non_gguf_source_near_the_converted_file() {
-        const QuantPlan plan = plan_with("f32");
-        const Model gguf_source = load_model(qbtest::stories260k("gguf"));
-        const auto exact = estimate_gguf_size(resolve_plan(plan, gguf_source, PlanTarget::Gguf), gguf_source);
-        QVERIFY(exact.exact);
-        // The f32 plan of the f32 file is that file plus general.quantization_version (44 bytes, which
-        // move the data section by one 32-byte alignment step).
-        QCOMPARE(exact.total(), uint64_t(1185472 + 32));
-        // A converter writing what llama.cpp's does gives the same key/values; only general.name differs for
-        // the Hugging Face folder ("hf", its folder name, instead of "stories260K").
-        const Model hf = load_model(qbtest::stories260k("hf"));
-        const auto from_hf = estimate_gguf_size(resolve_plan(plan, hf, PlanTarget::Gguf), hf);
-        QVERIFY(!from_hf.exact);
-        QCOMPARE(from_hf.metadata_bytes, exact.metadata_bytes - 9);
-        QCOMPARE(from_hf.tensor_info_bytes, exact.tensor_info_bytes);
-        QCOMPARE(from_hf.data_bytes, exact.data_bytes);
-        const Model llama2c = load_model(qbtest::stories260k("llama2c"));
-        QCOMPARE(estimate_gguf_size(resolve_plan(plan, llama2c, PlanTarget::Gguf), llama2c).total(), exact.total());
+    void knows_the_exact_size_of_the_gguf_file_export_writes() {
+        for (const char* form : {"gguf", "hf"}) {
+            const Model model = load_model(qbtest::stories260k(form));
+            const ResolvedPlan r = resolve_plan(preset_plan("q4_k_m", model), model, PlanTarget::Gguf);
+            const GgufFileSize size = gguf_file_size(r, model);
+            QCOMPARE(size.tensor_bytes, r.total_bytes());
+            const auto path = qbtest::scratch_dir() / (std::string("q4_k_m-from-") + form + ".gguf");
+            QCOMPARE(export_model(model, export_plan_of(r, path)), size.file_bytes);
+            QCOMPARE(uint64_t(std::filesystem::file_size(path)), size.file_bytes);
+            const GgufFile written(path);
+            QCOMPARE(written.data_offset(), size.data_offset);
+            for (const auto& t : written.tensors()) {
+                const std::string canonical = t.name.substr(0, t.name.size() - std::string(".weight").size());
+                QCOMPARE(t.format, r.find(canonical)->format);
+            }
+        }
     }
 
     void rejects_an_override_of_a_missing_tensor_and_quantized_norms() {
@@ -228,7 +259,7 @@ private slots:
         QuantPlan plan = plan_with("q8_0");
         plan.defaults.algorithm = "magic";
         QCOMPARE(error_of([&] { validate_plan(plan); }),
-                 std::string("plan default: unknown algorithm 'magic' (known: rtn, gptq, awq, hqq, imatrix)"));
+                 std::string("plan default: unknown algorithm 'magic' (known: rtn, imatrix, gptq, awq, hqq)"));
         QCOMPARE(error_of([] { parse_rule_text("attn_v"); }), std::string("rule: 'attn_v' is not REGEX=FORMAT"));
         QCOMPARE(*parse_rule_text("blk\\.[0-3]\\.attn_v=Q6_K").choice.format, std::string("q6_k"));
     }
@@ -282,7 +313,7 @@ private slots:
         }
     }
 
-    void cli_prints_the_table_and_the_exact_file_size() {
+    void cli_prints_the_table_the_totals_and_the_file_size() {
         const auto r = run_cli({"plan", qbtest::stories260k("gguf").string(), "--preset", "q4_k_m"});
         QCOMPARE(r.exit_code, 0);
         QVERIFY2(contains(r.out, "blk.2.attn_v             32x64        q8_0      rtn               2176   8.500  "
@@ -290,7 +321,8 @@ private slots:
                                  "multiple of q6_k's block of 256"),
                  r.out.c_str());
         QVERIFY2(contains(r.out, "total         48 tensors, 292800 parameters, 289696 bytes, 7.9152 bits per weight, 36 fallbacks"), r.out.c_str());
-        QVERIFY2(contains(r.out, "gguf file     304160 bytes (exact: metadata of stories260K-f32.gguf)"), r.out.c_str());
+        QVERIFY2(contains(r.out, "gguf file     304320 bytes as `export` writes it (14464 before the tensor data)"),
+                 r.out.c_str());
     }
 
     void cli_writes_the_plan_and_describes_it_in_json() {

@@ -5,7 +5,7 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "core/model/model.h"
-#include "core/plan/gguf_size.h"
+#include "core/plan/plan_export.h"
 #include "core/plan/presets.h"
 #include "core/plan/resolved_plan.h"
 #include "core/util/error.h"
@@ -46,7 +46,7 @@ qb::QuantPlan plan_from_args(const Args& args, const qb::Model& model) {
 
 struct Summary {
     const qb::ResolvedPlan& resolved;
-    std::optional<qb::GgufSizeEstimate> gguf;
+    std::optional<qb::GgufFileSize> gguf;
 };
 
 nlohmann::json summary_json(const qb::QuantPlan& plan, const Summary& s) {
@@ -71,10 +71,8 @@ nlohmann::json summary_json(const qb::QuantPlan& plan, const Summary& s) {
                             {"bits_per_weight", s.resolved.bits_per_weight()},
                             {"fallbacks", s.resolved.fallback_count()}}}};
     if (s.gguf)
-        out["gguf_file"] = {{"bytes", s.gguf->total()},        {"exact", s.gguf->exact},
-                            {"basis", s.gguf->basis},          {"header_bytes", s.gguf->header_bytes},
-                            {"metadata_bytes", s.gguf->metadata_bytes}, {"tensor_info_bytes", s.gguf->tensor_info_bytes},
-                            {"padding_bytes", s.gguf->padding_bytes},   {"data_bytes", s.gguf->data_bytes}};
+        out["gguf_file"] = {{"bytes", s.gguf->file_bytes}, {"data_offset", s.gguf->data_offset},
+                            {"tensor_bytes", s.gguf->tensor_bytes}};
     return out;
 }
 
@@ -94,8 +92,8 @@ void print_summary(const qb::QuantPlan& plan, const Summary& s) {
     if (r.fallback_count() > 0) std::printf(", %zu fallbacks", r.fallback_count());
     std::printf("\n");
     if (s.gguf)
-        std::printf("gguf file     %" PRIu64 " bytes (%s: %s)\n", s.gguf->total(), s.gguf->exact ? "exact" : "estimate",
-                    s.gguf->basis.c_str());
+        std::printf("gguf file     %" PRIu64 " bytes as `export` writes it (%" PRIu64 " before the tensor data)\n",
+                    s.gguf->file_bytes, s.gguf->data_offset);
 }
 
 }  // namespace
@@ -108,7 +106,7 @@ int run_plan(const CommandArgs& argv) {
     const qb::QuantPlan plan = plan_from_args(args, model);
     const qb::ResolvedPlan resolved = qb::resolve_plan(plan, model, target);
     Summary summary{resolved, std::nullopt};
-    if (target == qb::PlanTarget::Gguf) summary.gguf = qb::estimate_gguf_size(resolved, model);
+    if (target == qb::PlanTarget::Gguf) summary.gguf = qb::gguf_file_size(resolved, model);
     if (args.has("out")) qb::save_plan(plan, args.value("out"));
     if (args.flag("json"))
         std::printf("%s\n", summary_json(plan, summary).dump(2).c_str());

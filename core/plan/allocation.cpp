@@ -356,14 +356,14 @@ std::vector<AllocationBudget> bpw_sweep(double lo, double hi, int steps) {
     return out;
 }
 
-AllocationProblem allocation_problem(const ResolvedPlan& base, std::span<const std::string> formats) {
+AllocationProblem allocation_problem(const ResolvedPlan& base, const Model& model, std::span<const std::string> formats) {
     AllocationProblem problem;
     for (const auto& t : base.tensors) {
         AllocationTensor choice{t.name, t.parameters(), {}};
         if (t.origin != DecisionOrigin::NotQuantized && !t.keep)
             for (const auto& name : formats) {
                 const FormatInfo& f = format_by_name(name);
-                if (target_storage_problem(f, t.cols, base.target).empty())
+                if (target_storage_problem(f, model.tensor(t.name), base.target).empty())
                     choice.candidates.push_back({f.name, "", f.tensor_bytes(t.rows, t.cols), std::nan("")});
             }
         if (choice.candidates.empty()) {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/model/model.h"
 #include "core/plan/quant_plan.h"
 #include "core/plan/resolved_plan.h"
 
@@ -90,7 +91,7 @@ std::vector<AllocationBudget> bpw_sweep(double lo, double hi, int steps);
 // The problem skeleton for a resolved plan: every tensor it quantizes gets one candidate per format
 // that its target can store at that shape (bytes exact, predicted_loss NaN for the caller to fill);
 // everything else is fixed at its resolved size. Formats are registry names.
-AllocationProblem allocation_problem(const ResolvedPlan& base, std::span<const std::string> formats);
+AllocationProblem allocation_problem(const ResolvedPlan& base, const Model& model, std::span<const std::string> formats);
 
 // The allocation as a plan: `base` with one override per tensor (format, and algorithm when the
 // candidate names one), so it can be saved, edited and exported.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <regex>
 
+#include "core/algo/algorithm.h"
 #include "core/io/json_text.h"
 #include "core/quant/format.h"
 #include "core/util/atomic_file.h"
@@ -13,22 +14,17 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kAlgorithms[] = {"rtn", "gptq", "awq", "hqq", "imatrix"};
-
-std::string known_algorithms() {
-    std::string names;
-    for (auto a : kAlgorithms) names += (names.empty() ? "" : ", ") + std::string(a);
-    return names;
-}
-
 void check_format(const std::string& format, const std::string& subject) {
     if (format != kKeepFormat && !find_format(format))
         throw Error(subject, "unknown format '" + format + "' (see `quantbench-cli formats`; or \"keep\")");
 }
 
 void check_algorithm(const std::string& algorithm, const std::string& subject) {
-    if (std::find(std::begin(kAlgorithms), std::end(kAlgorithms), algorithm) == std::end(kAlgorithms))
-        throw Error(subject, "unknown algorithm '" + algorithm + "' (known: " + known_algorithms() + ")");
+    try {
+        algorithm_by_name(algorithm);
+    } catch (const Error& e) {
+        throw Error(subject, e.problem());
+    }
 }
 
 void check_options(const json& options, const std::string& subject) {
@@ -119,8 +115,6 @@ void check_header(const json& doc, const std::string& subject) {
 }
 
 }  // namespace
-
-std::span<const std::string_view> plan_algorithms() { return kAlgorithms; }
 
 QuantPlan uniform_plan(std::string_view format) {
     QuantPlan plan;

@@ -2,8 +2,9 @@
 // per-tensor overrides (resolve it against a model and an export target with resolve_plan()).
 //
 // A choice names a format from the registry (core/quant/format.h: "q4_k", "int4_g128_asym", ...) or
-// "keep" (store the tensor unquantized), the algorithm that picks the values ("rtn", "gptq", "awq",
-// "hqq", "imatrix") and that algorithm's options as a JSON object ({"damp": 0.01, "act_order": true}).
+// "keep" (store the tensor unquantized), the algorithm that picks the values (core/algo/algorithm.h:
+// "rtn", "imatrix", "gptq", "awq", "hqq") and that algorithm's options as a JSON object
+// ({"damp": 0.01, "act_order": true}; the algorithm checks them when it runs).
 // A tensor starts from the defaults; every rule whose regular expression is found in its canonical name
 // ("blk.3.attn_v"; ECMAScript syntax, searched like llama.cpp's --tensor-type) then applies in order, so
 // later rules win; an override for the tensor's name applies last. Each applies only the fields it sets:
@@ -24,7 +25,6 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,9 +36,6 @@ namespace qb {
 inline constexpr std::string_view kKeepFormat = "keep";
 inline constexpr std::string_view kPlanSchema = "quantbench.plan";
 inline constexpr int kPlanVersion = 1;
-
-// The quantization algorithms a plan may name.
-std::span<const std::string_view> plan_algorithms();
 
 struct PlanChoice {
     std::optional<std::string> format;      // registry name or "keep"

@@ -1,8 +1,11 @@
 #include "core/plan/resolved_plan.h"
 
 #include <algorithm>
+#include <optional>
 #include <regex>
 
+#include "core/algo/algorithm.h"
+#include "core/export/export_plan.h"
 #include "core/model/architecture.h"
 #include "core/util/error.h"
 
@@ -11,8 +14,6 @@ namespace {
 
 // --- targets as data ---------------------------------------------------------------------------
 
-// Empty when the target can store `f`, else the reason.
-using FormatProblemFn = std::string (*)(const FormatInfo& f);
 // Empty when the target quantizes the tensor, else the reason it stays unquantized.
 using NotQuantizedFn = std::string (*)(const TensorView& t);
 // Storage of a tensor the plan keeps.
@@ -21,26 +22,12 @@ using KeepFormatFn = const FormatInfo& (*)(const TensorView& t);
 struct TargetInfo {
     PlanTarget id;
     std::string_view name;
-    FormatProblemFn format_problem;
+    std::optional<ExportTarget> exporter;  // whose storage rules apply; none: any format
     NotQuantizedFn not_quantized;
     KeepFormatFn keep_format;
 };
 
 const FormatInfo& f32() { return format_by_name("f32"); }
-
-std::string any_format(const FormatInfo&) { return {}; }
-
-std::string gguf_format_problem(const FormatInfo& f) {
-    return f.gguf_storable() ? "" : "GGUF cannot store " + f.name + " (no ggml type)";
-}
-
-std::string gptq_format_problem(const FormatInfo& f) {
-    if (f.kind == FormatKind::Float) return {};
-    static constexpr int kPackableBits[] = {2, 3, 4, 8};
-    const bool packable = f.kind == FormatKind::IntGrid && f.grid.group != kPerTensor &&
-                          std::find(std::begin(kPackableBits), std::end(kPackableBits), f.grid.bits) != std::end(kPackableBits);
-    return packable ? "" : "GPTQ checkpoints store only 2/3/4/8-bit integer grids per group or channel, not " + f.name;
-}
 
 std::string one_dimensional(const TensorView& t) { return t.shape.size() < 2 ? "1-D tensor" : ""; }
 
@@ -61,17 +48,16 @@ const FormatInfo& keep_gguf(const TensorView& t) {
     return *t.format;
 }
 
-const FormatInfo& keep_safetensors(const TensorView& t) {
-    return t.format->safetensors_dtype.empty() ? f32() : *t.format;
-}
+// The safetensors exporters write every unquantized tensor in one dtype, f16 unless asked otherwise.
+const FormatInfo& keep_safetensors(const TensorView&) { return format_by_name("f16"); }
 
 const FormatInfo& keep_source(const TensorView& t) { return *t.format; }
 
-constexpr TargetInfo kTargets[] = {
-    {PlanTarget::Gguf, "gguf", gguf_format_problem, gguf_not_quantized, keep_gguf},
-    {PlanTarget::SafetensorsFake, "safetensors-fake", any_format, one_dimensional, keep_safetensors},
-    {PlanTarget::Gptq, "gptq", gptq_format_problem, gptq_not_quantized, keep_safetensors},
-    {PlanTarget::Analysis, "analysis", any_format, one_dimensional, keep_source},
+const TargetInfo kTargets[] = {
+    {PlanTarget::Gguf, "gguf", ExportTarget::Gguf, gguf_not_quantized, keep_gguf},
+    {PlanTarget::SafetensorsFake, "safetensors-fake", ExportTarget::Safetensors, one_dimensional, keep_safetensors},
+    {PlanTarget::Gptq, "gptq", ExportTarget::Gptq, gptq_not_quantized, keep_safetensors},
+    {PlanTarget::Analysis, "analysis", std::nullopt, one_dimensional, keep_source},
 };
 
 const TargetInfo& target_info(PlanTarget target) {
@@ -88,6 +74,9 @@ constexpr Fallback kFallbacks[] = {
     {"q4_k", "q5_0"}, {"q5_k", "q5_1"}, {"q6_k", "q8_0"}, {"q2_k", "iq4_nl"}, {"q3_k", "iq4_nl"}, {"iq4_xs", "iq4_nl"},
 };
 constexpr std::string_view kLastResort = "f16";
+// Produces every format that can be encoded: what a plan falls back to when its algorithm cannot
+// produce the format a tensor gets.
+constexpr std::string_view kFallbackAlgorithm = "rtn";
 
 // --- the choice a tensor gets from defaults, rules and overrides --------------------------------
 
@@ -129,10 +118,9 @@ std::string origin_text(DecisionOrigin origin, int rule) {
     return {};
 }
 
-std::string problem_on(const FormatInfo& f, int64_t cols, const TargetInfo& target) {
+std::string problem_on(const FormatInfo& f, const TensorView& t, const TargetInfo& target) {
     if (!f.can_encode()) return f.name + " can be read but not produced";
-    if (auto problem = target.format_problem(f); !problem.empty()) return problem;
-    return f.shape_problem(cols);
+    return target.exporter ? storage_problem(*target.exporter, t, f) : f.shape_problem(t.cols());
 }
 
 class Resolver {
@@ -172,11 +160,8 @@ private:
             a.keep = true;
             a.format = &target_.keep_format(t);
         } else {
-            a.format = &checked_format(format_by_name(c.format), a);
-            if (a.format->kind != FormatKind::Float) {
-                a.algorithm = c.algorithm;
-                a.options = c.options;
-            }
+            a.format = &checked_format(format_by_name(c.format), t, a);
+            if (a.format->kind != FormatKind::Float) set_algorithm(a, c);
         }
         a.bytes = a.format->tensor_bytes(a.rows, a.cols);
         return a;
@@ -207,15 +192,29 @@ private:
         return c;
     }
 
-    const FormatInfo& checked_format(const FormatInfo& f, TensorAssignment& a) const {
-        const std::string problem = problem_on(f, a.cols, target_);
+    const FormatInfo& checked_format(const FormatInfo& f, const TensorView& t, TensorAssignment& a) const {
+        const std::string problem = problem_on(f, t, target_);
         if (problem.empty()) return f;
         if (!fallback_)
             throw Error(a.name, f.name + " (" + origin_text(a.origin, a.rule) + ") is not possible: " + problem +
                                     " (allow fallback to use the fallback table)");
         a.requested = f.name;
         a.fallback_problem = problem;
-        return fallback_format(f, a.cols, target_.id);
+        return fallback_format(f, t, target_.id);
+    }
+
+    void set_algorithm(TensorAssignment& a, const Choice& c) const {
+        a.algorithm = c.algorithm;
+        a.options = c.options;
+        const std::string problem = algorithm_format_problem(algorithm_by_name(c.algorithm), *a.format);
+        if (problem.empty()) return;
+        if (!fallback_)
+            throw Error(a.name, c.algorithm + " cannot produce " + a.format->name + ": " + problem +
+                                    " (allow fallback to use " + std::string(kFallbackAlgorithm) + ")");
+        a.requested_algorithm = c.algorithm;
+        a.algorithm_problem = problem;
+        a.algorithm = kFallbackAlgorithm;
+        a.options = nlohmann::json::object();
     }
 
     const QuantPlan& plan_;
@@ -241,16 +240,16 @@ PlanTarget plan_target_by_name(std::string_view name) {
     throw Error("target", "unknown target '" + std::string(name) + "' (known: " + plan_target_names() + ")");
 }
 
-std::string target_storage_problem(const FormatInfo& format, int64_t cols, PlanTarget target) {
-    return problem_on(format, cols, target_info(target));
+std::string target_storage_problem(const FormatInfo& format, const TensorView& tensor, PlanTarget target) {
+    return problem_on(format, tensor, target_info(target));
 }
 
-const FormatInfo& fallback_format(const FormatInfo& format, int64_t cols, PlanTarget target) {
+const FormatInfo& fallback_format(const FormatInfo& format, const TensorView& tensor, PlanTarget target) {
     std::string_view to = kLastResort;
     for (const auto& f : kFallbacks)
         if (f.from == format.name) to = f.to;
     const FormatInfo& candidate = format_by_name(to);
-    if (problem_on(candidate, cols, target_info(target)).empty()) return candidate;
+    if (problem_on(candidate, tensor, target_info(target)).empty()) return candidate;
     return format_by_name(kLastResort);
 }
 
@@ -264,6 +263,7 @@ std::string TensorAssignment::reason() const {
     if (!rule_note.empty()) text += " (" + rule_note + ")";
     if (keep) text += ": keep";
     if (!requested.empty()) text += ": fallback from " + requested + ": " + fallback_problem;
+    if (!requested_algorithm.empty()) text += "; " + algorithm + " instead of " + requested_algorithm + ": " + algorithm_problem;
     return text;
 }
 
@@ -292,7 +292,8 @@ double ResolvedPlan::bits_per_weight() const {
 }
 
 size_t ResolvedPlan::fallback_count() const {
-    return size_t(std::count_if(tensors.begin(), tensors.end(), [](const auto& t) { return !t.requested.empty(); }));
+    return size_t(std::count_if(tensors.begin(), tensors.end(),
+                                [](const auto& t) { return !t.requested.empty() || !t.requested_algorithm.empty(); }));
 }
 
 const TensorAssignment* ResolvedPlan::find(std::string_view name) const {

@@ -1,13 +1,15 @@
 // Resolving a QuantPlan against a model and an export target: the per-tensor decision (format or keep,
 // algorithm, options, and where the decision came from) plus exact budget accounting, before anything runs.
 //
-// Targets (a table in resolved_plan.cpp):
+// Targets (a table in resolved_plan.cpp); what each can store is the exporter's rule
+// (core/export/export_plan.h storage_problem), so a resolved plan is always exportable:
 //   gguf              formats with a ggml type; 1-D tensors (norms, biases) stay f32 and position
 //                     embeddings are kept, as llama.cpp does; kept tensors keep their source type if
 //                     ggml can store it, else f32
-//   safetensors-fake  any format (the exporter stores the dequantized values); kept: source dtype or f32
-//   gptq              integer grids of 2, 3, 4 or 8 bits per group or channel, or a plain float (an
-//                     unquantized module); only the blocks' matrices are quantized
+//   safetensors-fake  any format (the exporter stores the dequantized values); kept tensors: f16, the
+//                     exporter's default dtype
+//   gptq              2/3/4/8-bit integer grids per group or channel whose rows fill int32 words, or a plain
+//                     float (an unquantized module); only the blocks' matrices are quantized; kept: f16
 //   analysis          any format; kept tensors stay in their source format
 // Every target keeps 1-D tensors. Rules and defaults skip tensors a target does not quantize; an
 // override asking to quantize one is an error.
@@ -17,6 +19,8 @@
 // reason, or, when the plan (or the caller) asks for fallback, replaced by the fallback table of
 // llama.cpp's llama_tensor_get_type: q4_k -> q5_0, q5_k -> q5_1, q6_k -> q8_0,
 // q2_k / q3_k / iq4_xs -> iq4_nl, anything else -> f16; and f16 when the fallback does not fit either.
+// Likewise an algorithm that cannot produce the tensor's format (core/algo/algorithm.h) is an Error, or
+// with fallback replaced by rtn, which produces every format. Plain float formats take no algorithm.
 //
 // Budget: bytes are exact stored bytes (format.tensor_bytes: codes, scales, zeros and headers included);
 // bits per weight = 8 * bytes / parameters over the planned tensors. A tied `output` is planned and
@@ -63,6 +67,8 @@ struct TensorAssignment {
     std::string rule_note;         // that rule's note
     std::string requested;         // format asked for, when a fallback replaced it
     std::string fallback_problem;  // why it was replaced
+    std::string requested_algorithm;  // algorithm asked for, when it cannot produce the format and rtn stands in
+    std::string algorithm_problem;    // why
     std::string not_quantized_why; // origin == NotQuantized: the target's reason
     uint64_t bytes = 0;
 
@@ -95,11 +101,11 @@ struct ResolveOptions {
 // override naming no tensor of the model, and validate_plan()'s errors.
 ResolvedPlan resolve_plan(const QuantPlan& plan, const Model& model, PlanTarget target, const ResolveOptions& options = {});
 
-// Why `format` cannot hold a tensor with rows of `cols` values on `target` (cannot be produced, not
-// storable, row not a multiple of its block); empty when it can.
-std::string target_storage_problem(const FormatInfo& format, int64_t cols, PlanTarget target);
+// Why `format` cannot hold `tensor` on `target` (cannot be produced, the exporter cannot store it, the
+// row is not a multiple of its block); empty when it can.
+std::string target_storage_problem(const FormatInfo& format, const TensorView& tensor, PlanTarget target);
 
-// The format the fallback table puts in place of `format` for a row of `cols` values on `target`.
-const FormatInfo& fallback_format(const FormatInfo& format, int64_t cols, PlanTarget target);
+// The format the fallback table puts in place of `format` for `tensor` on `target`.
+const FormatInfo& fallback_format(const FormatInfo& format, const TensorView& tensor, PlanTarget target);
 
 }  // namespace qb
