@@ -35,6 +35,8 @@ constexpr Command kCommands[] = {
      "       [--threads N] [--validate] [--json]   one round-to-nearest format for every matrix, written atomically;\n"
      "                                               --validate re-reads the output and compares tensors and logits",
      qbcli::run_export},
+    {"calibrate", "calibrate MODEL --text FILE [--tokens N] [--ctx N] [--out FILE.qbh5] [--full-hessian] [--threads N] [--json]\n                                               activation statistics and Hessians of every linear-layer input", qbcli::run_calibrate},
+    {"sensitivity", "sensitivity MODEL --calib FILE.qbh5 --text EVALFILE [--formats F,...] [--eval-chunks N] [--out FILE.qbh5] [--json]\n                                               per tensor and format: Hessian estimates, measured delta ppl / KLD, Spearman rho", qbcli::run_sensitivity},
     {"formats", "formats [--json]                       the registered number formats", qbcli::run_formats},
     {"devices", "devices [--json]                       Vulkan devices, their limits, and where computation runs", qbcli::run_devices},
 };
