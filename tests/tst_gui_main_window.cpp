@@ -1,0 +1,320 @@
+// The desktop application end to end, offscreen, on the shared stories260K: open by drop, the explorer
+// tree, the histogram / grid levels / outlier map against core's own results, perplexity into the run
+// list with the event loop never blocked for 100 ms, a cancelled export that writes nothing, the
+// exported statistics equal to the CLI's, and a readable error for a file that is not a model.
+#include <QtTest>
+
+#include <QComboBox>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QTreeView>
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <qcustomplot.h>
+
+#include "core/analysis/weight_stats.h"
+#include "core/model/model.h"
+#include "core/quant/format.h"
+#include "tests/support/run_process.h"
+#include "tests/support/test_data.h"
+#include "ui/analysis/weight_view_stats.h"
+#include "ui/explorer/model_explorer.h"
+#include "ui/explorer/tensor_tree_model.h"
+#include "ui/jobs/job_runner.h"
+#include "ui/log/message_log.h"
+#include "ui/main/main_window.h"
+#include "ui/outliers/matrix_block_model.h"
+#include "ui/outliers/outlier_map_view.h"
+#include "ui/runs/run_list_model.h"
+#include "ui/session/workspace.h"
+#include "ui/weights/histogram_plot.h"
+#include "ui/weights/stats_panel.h"
+#include "ui/weights/weight_view.h"
+
+using namespace qbui;
+
+namespace {
+
+// Shared data paths as the GUI shows them: absolute, without "..".
+QString cleanPath(const std::filesystem::path& path) { return QFileInfo(QString::fromStdString(path.string())).absoluteFilePath(); }
+QString stories260k() { return cleanPath(qbtest::stories260k("gguf")); }
+QString snippetText() { return cleanPath(qbtest::data_path("text/tinystories-snippet-30k.txt")); }
+
+// What a file manager does when a file is dropped on the window.
+void dropFile(QWidget& target, const QString& path) {
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(path)});
+    const QPoint centre = target.rect().center();
+    QDragEnterEvent enter(centre, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&target, &enter);
+    QVERIFY(enter.isAccepted());
+    QDropEvent drop(QPointF(centre), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&target, &drop);
+    QVERIFY(drop.isAccepted());
+}
+
+// Clicks the tensor's row in the explorer tree, as a user would.
+void clickTensor(ModelExplorer& explorer, const QString& name) {
+    QTreeView* tree = explorer.treeView();
+    auto* proxy = qobject_cast<QSortFilterProxyModel*>(tree->model());
+    const QModelIndex index = proxy->mapFromSource(explorer.treeModel()->indexOfTensor(name));
+    QVERIFY(index.isValid());
+    tree->scrollTo(index);
+    QTest::mouseClick(tree->viewport(), Qt::LeftButton, Qt::NoModifier, tree->visualRect(index).center());
+    QCOMPARE(explorer.selectedTensor(), name);
+}
+
+// Graph `graph` of the plot holds the step curve of `histogram` (see histogram_plot.h).
+void verifyStepCurve(QCustomPlot* plot, int graph, const qb::Histogram& histogram) {
+    const auto data = plot->graph(graph)->data();
+    const size_t bins = histogram.counts.size();
+    QCOMPARE(size_t(data->size()), bins + 1);
+    for (size_t i = 0; i < bins; ++i) {
+        QCOMPARE(data->at(int(i))->key, histogram.edges[i]);
+        QCOMPARE(data->at(int(i))->value, double(histogram.counts[i]));
+    }
+    QCOMPARE(data->at(int(bins))->key, histogram.edges[bins]);
+}
+
+std::vector<float> distinctDecodedValues(const qb::TensorView& view, const std::string& format, int64_t row,
+                                         int64_t firstCol, int64_t count) {
+    const qb::FormatInfo& f = qb::format_by_name(format);
+    const std::vector<float> original = view.to_f32();
+    const std::vector<float> decoded =
+        qb::decode_tensor(f, qb::encode_tensor(f, original, view.rows(), view.cols()), view.rows(), view.cols());
+    std::vector<float> levels(decoded.begin() + row * view.cols() + firstCol,
+                              decoded.begin() + row * view.cols() + firstCol + count);
+    std::sort(levels.begin(), levels.end());
+    levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
+    return levels;
+}
+
+// Pings the event loop every 5 ms and records the longest wall-clock gap between two pings, and the
+// longest CPU time the GUI thread itself spent between two pings (time our code kept it busy, as
+// opposed to time the operating system gave to other threads).
+class EventLoopProbe {
+public:
+    EventLoopProbe() {
+        timer_.setInterval(5);
+        QObject::connect(&timer_, &QTimer::timeout, [this] { tick(); });
+    }
+    void start() {
+        wall_.start();
+        lastCpuMs_ = threadCpuMs();
+        timer_.start();
+    }
+    void stop() { timer_.stop(); }
+    qint64 longestGapMs() const { return longestGapMs_; }
+    double longestBusyMs() const { return longestBusyMs_; }
+
+private:
+    static double threadCpuMs() {
+        timespec t{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
+    }
+    void tick() {
+        longestGapMs_ = std::max(longestGapMs_, wall_.restart());
+        const double cpu = threadCpuMs();
+        longestBusyMs_ = std::max(longestBusyMs_, cpu - lastCpuMs_);
+        lastCpuMs_ = cpu;
+    }
+
+    QTimer timer_;
+    QElapsedTimer wall_;
+    double lastCpuMs_ = 0;
+    qint64 longestGapMs_ = 0;
+    double longestBusyMs_ = 0;
+};
+
+}  // namespace
+
+class MainWindowTest : public QObject {
+    Q_OBJECT
+
+    std::unique_ptr<MainWindow> window_;
+    qb::Model model_;
+
+    void openStories260k() {
+        window_ = std::make_unique<MainWindow>();
+        window_->setErrorDialogsEnabled(false);
+        window_->show();
+        QVERIFY(QTest::qWaitForWindowExposed(window_.get()));
+        dropFile(*window_, stories260k());
+        QTRY_VERIFY(window_->workspace().model() != nullptr);
+    }
+
+private slots:
+    void initTestCase() {
+        qputenv("XDG_CONFIG_HOME", QByteArray::fromStdString((qbtest::scratch_dir() / "config").string()));
+        QApplication::setOrganizationName("Quantbench");
+        QApplication::setApplicationName("quantbench-test");
+        model_ = qb::load_model(qbtest::stories260k("gguf"));
+        openStories260k();
+    }
+
+    void cleanupTestCase() { window_.reset(); }
+
+    void dropping_a_model_file_opens_it_and_fills_the_explorer() {
+        QCOMPARE(window_->workspace().modelPath(), stories260k());
+        TensorTreeModel* tree = window_->explorer()->treeModel();
+        // token_embd, 5 blocks, output_norm, output
+        QCOMPARE(tree->rowCount(), 8);
+        const QModelIndex block = tree->index(1, 0);
+        QCOMPARE(block.data(TensorTreeModel::CanonicalNameRole).toString(), QString("blk.0"));
+        QCOMPARE(tree->rowCount(block), 9);
+        const QModelIndex gate = tree->indexOfTensor("blk.0.ffn_gate");
+        QCOMPARE(gate.siblingAtColumn(TensorTreeModel::RoleColumn).data().toString(), QString("ffn_gate"));
+        QCOMPARE(gate.siblingAtColumn(TensorTreeModel::ShapeColumn).data().toString(), QString("172 × 64"));
+        QCOMPARE(gate.siblingAtColumn(TensorTreeModel::TypeColumn).data().toString(), QString("f32"));
+        QCOMPARE(gate.siblingAtColumn(TensorTreeModel::ParametersColumn).data(TensorTreeModel::SortRole).toLongLong(), 11008LL);
+        QCOMPARE(gate.siblingAtColumn(TensorTreeModel::SizeColumn).data(TensorTreeModel::SortRole).toULongLong(), 44032ULL);
+        QVERIFY(gate.siblingAtColumn(TensorTreeModel::PlanColumn).data().isNull());
+        QVERIFY(gate.siblingAtColumn(TensorTreeModel::SensitivityColumn).data().isNull());
+        QVERIFY(window_->log().lastError().isEmpty());
+    }
+
+    void the_regex_filter_keeps_matching_tensors_and_their_blocks() {
+        ModelExplorer* explorer = window_->explorer();
+        QAbstractItemModel* shown = explorer->treeView()->model();
+        explorer->filterEdit()->setText("^blk\\.[0-1]\\.attn_(q|k)$");
+        QCOMPARE(shown->rowCount(), 2);
+        QCOMPARE(shown->rowCount(shown->index(0, 0)), 2);
+        explorer->filterEdit()->setText("attn_(");  // invalid: no filtering
+        QCOMPARE(shown->rowCount(), 8);
+        explorer->filterEdit()->clear();
+    }
+
+    void selecting_a_tensor_plots_cores_histograms_and_statistics() {
+        clickTensor(*window_->explorer(), "blk.0.ffn_gate");
+        WeightView* view = window_->weightView();
+        QTRY_VERIFY(view->stats() && view->stats()->tensor == "blk.0.ffn_gate");
+        const qb::WeightStats expected = qb::analyze_weights(model_.tensor("blk.0.ffn_gate"), weightViewStatsOptions());
+        verifyStepCurve(view->histogramPlot()->plot(), 0, expected.histograms[0]);
+        view->scaleBox()->setCurrentIndex(1);  // |w| on log-spaced bins
+        verifyStepCurve(view->histogramPlot()->plot(), 0, expected.histograms[1]);
+        QCOMPARE(view->histogramPlot()->plot()->xAxis->scaleType(), QCPAxis::stLogarithmic);
+        QVERIFY(view->logCountsBox()->isChecked());  // the log |w| histogram asks for log counts
+        view->scaleBox()->setCurrentIndex(0);
+
+        QCOMPARE(view->stats()->moments.std, expected.moments.std);
+        QCOMPARE(view->stats()->moments.excess_kurtosis, expected.moments.excess_kurtosis);
+        QCOMPARE(view->stats()->tails[0].fraction, expected.tails[0].fraction);
+        QCOMPARE(view->stats()->format_errors.size(), expected.format_errors.size());
+        for (size_t i = 0; i < expected.format_errors.size(); ++i) {
+            QCOMPARE(view->stats()->format_errors[i].format, expected.format_errors[i].format);
+            QCOMPARE(view->stats()->format_errors[i].metrics.mse, expected.format_errors[i].metrics.mse);
+        }
+        QVERIFY(view->statsPanel()->text().contains(QString::number(expected.moments.std, 'g', 5)));
+    }
+
+    void the_grid_overlay_shows_the_levels_the_chosen_format_decodes_to() {
+        WeightView* view = window_->weightView();
+        QVERIFY(view->selectFormat("int4_g32_asym"));
+        QTRY_VERIFY(view->probe() && view->probe()->format == "int4_g32_asym");
+        const FormatProbe& probe = *view->probe();
+        const std::vector<float> levels =
+            distinctDecodedValues(model_.tensor("blk.0.ffn_gate"), "int4_g32_asym", probe.row, probe.firstCol, probe.colCount);
+        QCOMPARE(probe.colCount, int64_t(32));
+        QVERIFY(levels.size() > 1 && levels.size() <= 16);
+        const auto marks = view->histogramPlot()->plot()->graph(2)->data();
+        QCOMPARE(size_t(marks->size()), levels.size());
+        for (size_t i = 0; i < levels.size(); ++i) QCOMPARE(marks->at(int(i))->key, double(levels[i]));
+        QCOMPARE(view->errorPlot()->plot()->graph(0)->data()->size(), probe.errorHistogram.counts.size() + 1);
+    }
+
+    void the_outlier_map_draws_the_heat_map_and_shows_a_cells_values() {
+        OutlierMapView* map = window_->outlierView();
+        window_->showTab(MainWindow::OutliersTab);
+        const qb::WeightStats& stats = *window_->weightView()->stats();
+        QCPColorMapData* data = map->colorMap()->data();
+        QCOMPARE(int64_t(data->keySize()), stats.heat_map.cell_cols());
+        QCOMPARE(int64_t(data->valueSize()), stats.heat_map.cell_rows());
+        QCOMPARE(data->cell(7, 100), double(stats.heat_map.at(100, 7)));
+
+        QVERIFY(map->selectCell(100, 7));
+        QTRY_VERIFY(map->cellValues()->block() != nullptr);
+        const MatrixBlock& block = *map->cellValues()->block();
+        QCOMPARE(block.firstRow, stats.heat_map.row_edges[100]);
+        QCOMPARE(block.firstCol, stats.heat_map.col_edges[7]);
+        std::vector<float> row(size_t(model_.tensor("blk.0.ffn_gate").cols()));
+        model_.tensor("blk.0.ffn_gate").read_rows(block.firstRow, 1, row.data());
+        QCOMPARE(block.at(0, 0), row[size_t(block.firstCol)]);
+        QCOMPARE(map->cellValues()->index(0, 0).data().toString(), QString::number(double(row[size_t(block.firstCol)]), 'g', 5));
+        window_->showTab(MainWindow::WeightsTab);
+    }
+
+    void perplexity_lands_in_the_run_list_while_the_event_loop_keeps_running() {
+        EventLoopProbe idle;  // what this machine's load alone does to the event loop
+        idle.start();
+        QTest::qWait(500);
+        idle.stop();
+
+        EventLoopProbe probe;
+        EvaluationRequest request;
+        request.textPath = snippetText();
+        QElapsedTimer job;
+        job.start();
+        probe.start();
+        window_->evaluate(request);
+        QTRY_VERIFY_WITH_TIMEOUT(window_->jobs().isIdle(), 120000);
+        probe.stop();
+        qInfo("perplexity job %lld ms: longest event-loop gap %lld ms, longest GUI-thread busy stretch %.1f ms "
+              "(idle machine: gap %lld ms)", job.elapsed(), probe.longestGapMs(), probe.longestBusyMs(), idle.longestGapMs());
+        QVERIFY2(probe.longestBusyMs() < 100, qPrintable(QString("GUI thread busy for %1 ms").arg(probe.longestBusyMs())));
+        if (idle.longestGapMs() < 50)
+            QVERIFY2(probe.longestGapMs() < 100, qPrintable(QString("event loop blocked for %1 ms").arg(probe.longestGapMs())));
+        else
+            qWarning("the machine alone delays the event loop by %lld ms: wall-clock gap not asserted", idle.longestGapMs());
+
+        QCOMPARE(window_->runs().rowCount(), 1);
+        const EvaluationResult& run = window_->runs().runs().front();
+        QCOMPARE(run.perplexity.chunks, int64_t(30));
+        QVERIFY(std::abs(run.perplexity.ppl - 5.3856) / 5.3856 < 0.001);  // llama.cpp's reference
+        QCOMPARE(window_->runs().index(0, RunListModel::PerplexityColumn).data().toString(),
+                 QString::number(run.perplexity.ppl, 'f', 4));
+    }
+
+    void a_cancelled_export_writes_nothing() {
+        const QString target = QString::fromStdString((qbtest::scratch_dir() / "cancelled.stats.json").string());
+        QSignalSpy cancelled(&window_->jobs(), &JobRunner::jobCancelled);
+        window_->exportWeightStatsTo(target);
+        window_->jobs().cancel(window_->jobs().runningId());
+        QTRY_COMPARE(cancelled.count(), 1);
+        QVERIFY(!QFileInfo::exists(target));
+        const QStringList leftovers = QDir(QFileInfo(target).absolutePath()).entryList({"cancelled.stats.json*"});
+        QVERIFY2(leftovers.isEmpty(), qPrintable(leftovers.join(", ")));
+    }
+
+    void exported_statistics_equal_the_clis() {
+        const QString target = QString::fromStdString((qbtest::scratch_dir() / "gui.stats.json").string());
+        window_->exportWeightStatsTo(target);
+        QTRY_VERIFY_WITH_TIMEOUT(window_->jobs().isIdle(), 60000);
+        QFile file(target);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const nlohmann::json gui = nlohmann::json::parse(file.readAll().toStdString());
+        const qbtest::ProcessResult cli = qbtest::run_cli({"stats", stories260k().toStdString(), "--log-abs", "--json", "--full"});
+        QCOMPARE(cli.exit_code, 0);
+        QVERIFY(gui == nlohmann::json::parse(cli.out));
+    }
+
+    void a_file_that_is_not_a_model_gives_a_readable_error() {
+        const QString modelBefore = window_->workspace().modelPath();
+        window_->setErrorDialogsEnabled(true);
+        dropFile(*window_, snippetText());
+        QTRY_VERIFY(!window_->log().lastError().isEmpty());
+        const QString error = window_->log().lastError();
+        QVERIFY2(error.contains(snippetText()) && error.contains("not a model file"), qPrintable(error));
+        auto* box = window_->findChild<QMessageBox*>();
+        QVERIFY(box && box->isVisible() && box->windowModality() == Qt::NonModal);
+        QCOMPARE(box->text(), error);
+        box->close();
+        QCOMPARE(window_->workspace().modelPath(), modelBefore);  // the open model stays
+        window_->setErrorDialogsEnabled(false);
+    }
+};
+
+QTEST_MAIN(MainWindowTest)
+#include "tst_gui_main_window.moc"

@@ -1,0 +1,362 @@
+#include "ui/main/main_window.h"
+
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFutureWatcher>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QSortFilterProxyModel>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
+#include <QtConcurrent>
+
+#include "ui/common/units.h"
+#include "ui/explorer/model_explorer.h"
+#include "ui/explorer/tensor_tree_model.h"
+#include "ui/jobs/job_panel.h"
+#include "ui/jobs/job_runner.h"
+#include "ui/log/message_log.h"
+#include "ui/main/versions.h"
+#include "ui/outliers/outlier_map_view.h"
+#include "ui/runs/evaluation_dialog.h"
+#include "ui/runs/run_list_model.h"
+#include "ui/session/cli_command.h"
+#include "ui/session/stats_export.h"
+#include "ui/session/weight_analysis.h"
+#include "ui/session/workspace.h"
+#include "ui/settings/app_settings.h"
+#include "ui/settings/settings_dialog.h"
+#include "ui/style/theme.h"
+#include "ui/weights/weight_view.h"
+
+namespace qbui {
+namespace {
+
+QString localPathOf(const QMimeData* mime) {
+    if (!mime || !mime->hasUrls()) return {};
+    for (const QUrl& url : mime->urls())
+        if (url.isLocalFile()) return url.toLocalFile();
+    return {};
+}
+
+QTableView* makeTable(QAbstractItemModel* model, int sortRole, QWidget* parent) {
+    auto* proxy = new QSortFilterProxyModel(parent);
+    proxy->setSourceModel(model);
+    proxy->setSortRole(sortRole);
+    auto* table = new QTableView(parent);
+    table->setModel(proxy);
+    table->setSortingEnabled(true);
+    table->sortByColumn(-1, Qt::AscendingOrder);
+    table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table->setAlternatingRowColors(true);
+    table->verticalHeader()->setDefaultSectionSize(table->fontMetrics().height() + 6);
+    table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    return table;
+}
+
+QString modelSummary(const qb::Model& model) {
+    return QObject::tr("%1 · %2 parameters · %3 tensors · %4")
+        .arg(qtext(model.architecture), countText(model.parameter_count()))
+        .arg(model.tensors.size())
+        .arg(bytesText(model.stored_bytes()));
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent), workspace_(new Workspace(this)), jobs_(new JobRunner(this)), log_(new MessageLog(this)),
+      analysis_(new WeightAnalysis(*workspace_, *jobs_, this)), runs_(new RunListModel(this)) {
+    setWindowTitle(QStringLiteral("Quantbench"));
+    setWindowIcon(QIcon(QStringLiteral(":/icons/quantbench-256.png")));
+    setAcceptDrops(true);
+    createViews();
+    createDocks();
+    createActions();
+    createStatusBar();
+    connectJobsToLog();
+    connectAnalysis();
+    connect(workspace_, &Workspace::modelChanged, this, &MainWindow::onModelChanged);
+    connect(log_, &MessageLog::errorAdded, this, &MainWindow::showError);
+
+    const AppSettings settings;
+    resize(1500, 920);
+    restoreGeometry(settings.windowGeometry());
+    if (!restoreState(settings.windowState())) {
+        resizeDocks({findChild<QDockWidget*>(QStringLiteral("explorerDock"))}, {560}, Qt::Horizontal);
+        resizeDocks({findChild<QDockWidget*>(QStringLiteral("logDock"))}, {140}, Qt::Vertical);
+    }
+    probeDevice();
+}
+
+MainWindow::~MainWindow() { jobs_->cancelAll(); }
+
+void MainWindow::createViews() {
+    tabs_ = new QTabWidget(this);
+    weightView_ = new WeightView(tabs_);
+    outlierView_ = new OutlierMapView(tabs_);
+    runsTable_ = makeTable(runs_, RunListModel::SortRole, tabs_);
+    tabs_->addTab(weightView_, tr("&Weights"));
+    tabs_->addTab(outlierView_, tr("&Outlier map"));
+    tabs_->addTab(runsTable_, tr("&Runs"));
+    setCentralWidget(tabs_);
+}
+
+void MainWindow::createDocks() {
+    explorer_ = new ModelExplorer(this);
+    auto* explorerDock = new QDockWidget(tr("Model explorer"), this);
+    explorerDock->setObjectName(QStringLiteral("explorerDock"));
+    explorerDock->setWidget(explorer_);
+    addDockWidget(Qt::LeftDockWidgetArea, explorerDock);
+
+    logTable_ = new QTableView(this);
+    logTable_->setModel(log_);
+    logTable_->verticalHeader()->hide();
+    logTable_->verticalHeader()->setDefaultSectionSize(logTable_->fontMetrics().height() + 4);
+    logTable_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    logTable_->horizontalHeader()->setStretchLastSection(true);
+    logTable_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    connect(log_, &QAbstractItemModel::rowsInserted, logTable_, &QTableView::scrollToBottom);
+    auto* logDock = new QDockWidget(tr("Log"), this);
+    logDock->setObjectName(QStringLiteral("logDock"));
+    logDock->setWidget(logTable_);
+    addDockWidget(Qt::BottomDockWidgetArea, logDock);
+}
+
+void MainWindow::createActions() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open model…"), QKeySequence::Open, this, &MainWindow::openFromDialog);
+    recentMenu_ = file->addMenu(tr("Open &recent"));
+    connect(recentMenu_, &QMenu::aboutToShow, this, &MainWindow::fillRecentMenu);
+    fillRecentMenu();
+    exportStatsAction_ = file->addAction(tr("&Export statistics as JSON…"), QKeySequence(tr("Ctrl+Shift+S")), this,
+                                         &MainWindow::exportStatsFromDialog);
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* analysis = menuBar()->addMenu(tr("&Analysis"));
+    evaluateAction_ = analysis->addAction(tr("Evaluate &perplexity…"), QKeySequence(tr("Ctrl+E")), this,
+                                          &MainWindow::evaluateFromDialog);
+    analysis->addSeparator();
+    analysis->addAction(tr("&Cancel running job"), QKeySequence(Qt::Key_Escape), this,
+                        [this] { jobs_->cancel(jobs_->runningId()); });
+    analysis->addAction(tr("Cancel &all jobs"), QKeySequence(tr("Ctrl+Shift+Esc")), jobs_, &JobRunner::cancelAll);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    view->addAction(tr("&Weights"), QKeySequence(tr("Ctrl+1")), this, [this] { showTab(WeightsTab); });
+    view->addAction(tr("&Outlier map"), QKeySequence(tr("Ctrl+2")), this, [this] { showTab(OutliersTab); });
+    view->addAction(tr("&Runs"), QKeySequence(tr("Ctrl+3")), this, [this] { showTab(RunsTab); });
+    view->addSeparator();
+    for (QDockWidget* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());
+    view->addAction(tr("Focus tensor &filter"), QKeySequence::Find, this, [this] { explorer_->filterEdit()->setFocus(); });
+
+    QMenu* settings = menuBar()->addMenu(tr("&Settings"));
+    settings->addAction(tr("&Preferences…"), QKeySequence::Preferences, this, &MainWindow::showSettings);
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About Quantbench"), this, &MainWindow::showAbout);
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+
+    evaluateAction_->setEnabled(false);
+    exportStatsAction_->setEnabled(false);
+}
+
+void MainWindow::createStatusBar() {
+    jobPanel_ = new JobPanel(*jobs_, this);
+    modelLabel_ = new QLabel(tr("Drop a model file or folder here, or open one with Ctrl+O."), this);
+    deviceLabel_ = new QLabel(tr("Device: probing…"), this);
+    statusBar()->addWidget(modelLabel_, 1);
+    statusBar()->addPermanentWidget(jobPanel_);
+    statusBar()->addPermanentWidget(deviceLabel_);
+}
+
+void MainWindow::connectJobsToLog() {
+    connect(jobs_, &JobRunner::jobStarted, this, [this](int, const QString& title, const QString& cli) {
+        log_->info(cli.isEmpty() ? tr("%1…").arg(title) : tr("%1…  (≙ %2)").arg(title, cli));
+    });
+    connect(jobs_, &JobRunner::jobFinished, this, [this](int, const QString& title, double seconds) {
+        log_->info(tr("%1: done in %2").arg(title, durationText(seconds)));
+    });
+    connect(jobs_, &JobRunner::jobCancelled, this, [this](int, const QString& title) { log_->warning(tr("%1: cancelled").arg(title)); });
+    connect(jobs_, &JobRunner::jobFailed, this, [this](int, const QString& title, const QString& message) {
+        log_->error(tr("%1 failed: %2").arg(title, message));
+    });
+}
+
+void MainWindow::connectAnalysis() {
+    connect(explorer_, &ModelExplorer::tensorSelected, analysis_, &WeightAnalysis::requestStats);
+    connect(analysis_, &WeightAnalysis::statsPending, weightView_, &WeightView::showPending);
+    connect(analysis_, &WeightAnalysis::statsReady, this, [this](WeightStatsPtr stats) {
+        weightView_->showStats(stats);
+        outlierView_->showStats(stats);
+    });
+    connect(weightView_, &WeightView::probeRequested, this, [this](const FormatProbeRequest& request) {
+        if (const WeightStatsPtr stats = weightView_->stats()) analysis_->requestProbe(qtext(stats->tensor), request);
+    });
+    connect(analysis_, &WeightAnalysis::probeReady, weightView_, &WeightView::showProbe);
+    connect(outlierView_, &OutlierMapView::cellValuesRequested, analysis_, &WeightAnalysis::requestCellValues);
+    connect(analysis_, &WeightAnalysis::cellValuesReady, outlierView_, &OutlierMapView::showCellValues);
+}
+
+void MainWindow::openModel(const QString& path) {
+    const QString absolute = QFileInfo(path).absoluteFilePath();
+    jobs_->cancelAll();
+    JobSpec job{tr("Open %1").arg(QFileInfo(absolute).fileName()), cliCommand({QStringLiteral("inspect"), absolute}),
+                [this, absolute](qb::JobControl&) -> JobDelivery {
+                    auto model = std::make_shared<const qb::Model>(qb::load_model(absolute.toStdString()));
+                    return [this, model, absolute] { workspace_->setModel(model, absolute); };
+                }};
+    jobs_->submit(std::move(job));
+}
+
+void MainWindow::onModelChanged() {
+    const ModelPtr& model = workspace_->model();
+    explorer_->treeModel()->setModel(model);
+    weightView_->clear();
+    outlierView_->clear();
+    evaluateAction_->setEnabled(model != nullptr);
+    exportStatsAction_->setEnabled(model != nullptr);
+    if (!model) return;
+    AppSettings().addRecentFile(workspace_->modelPath());
+    setWindowTitle(QStringLiteral("%1 — Quantbench").arg(QFileInfo(workspace_->modelPath()).fileName()));
+    modelLabel_->setText(modelSummary(*model));
+    log_->info(tr("Opened %1: %2").arg(workspace_->modelPath(), modelSummary(*model)));
+}
+
+void MainWindow::fillRecentMenu() {
+    recentMenu_->clear();
+    const QStringList files = AppSettings().recentFiles();
+    for (const QString& path : files) recentMenu_->addAction(path, this, [this, path] { openModel(path); });
+    if (files.isEmpty()) recentMenu_->addAction(tr("(none)"))->setEnabled(false);
+    recentMenu_->addSeparator();
+    recentMenu_->addAction(tr("Clear list"), this, [] { AppSettings().clearRecentFiles(); });
+}
+
+void MainWindow::openFromDialog() {
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Open model"), QFileInfo(workspace_->modelPath()).absolutePath(),
+        tr("Models (*.gguf *.safetensors *.json *.bin);;All files (*)"));
+    if (!path.isEmpty()) openModel(path);
+}
+
+void MainWindow::evaluate(const EvaluationRequest& request) {
+    const ModelPtr model = workspace_->model();
+    if (!model) {
+        log_->warning(tr("Open a model before evaluating it."));
+        return;
+    }
+    EvaluationRequest full = request;
+    full.modelPath = workspace_->modelPath();
+    JobSpec job{tr("Perplexity of %1 on %2").arg(QFileInfo(full.modelPath).fileName(), QFileInfo(full.textPath).fileName()),
+                cliCommand(evaluationCliArguments(full)),
+                [this, model, full](qb::JobControl& control) -> JobDelivery {
+                    EvaluationResult result = evaluatePerplexity(*model, full, control);
+                    return [this, result] {
+                        runs_->addEvaluation(result);
+                        log_->info(tr("PPL %1 ± %2 over %3 tokens")
+                                       .arg(result.perplexity.ppl, 0, 'f', 4)
+                                       .arg(result.perplexity.ppl_stderr, 0, 'f', 4)
+                                       .arg(countText(result.perplexity.tokens)));
+                    };
+                }};
+    jobs_->submit(std::move(job));
+}
+
+void MainWindow::evaluateFromDialog() {
+    const AppSettings settings;
+    EvaluationRequest initial;
+    initial.modelPath = workspace_->modelPath();
+    initial.textPath = settings.evaluationText();
+    initial.protocol = settings.protocol();
+    initial.contextLength = settings.contextLength();
+    initial.threads = settings.threads();
+    EvaluationDialog dialog(initial, this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    evaluate(dialog.request());
+    showTab(RunsTab);
+}
+
+void MainWindow::exportWeightStatsTo(const QString& path) {
+    const ModelPtr model = workspace_->model();
+    if (!model) return;
+    const int threads = AppSettings().threads();
+    JobSpec job{tr("Export statistics to %1").arg(QFileInfo(path).fileName()),
+                cliCommand(exportWeightStatsCliArguments(workspace_->modelPath())) + QStringLiteral(" > ") + path,
+                [this, model, path, threads](qb::JobControl& control) -> JobDelivery {
+                    exportWeightStats(*model, path, control, threads);
+                    return [this, path] { log_->info(tr("Statistics written to %1").arg(path)); };
+                }};
+    jobs_->submit(std::move(job));
+}
+
+void MainWindow::exportStatsFromDialog() {
+    const QString suggested = QFileInfo(workspace_->modelPath()).completeBaseName() + QStringLiteral(".stats.json");
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export statistics"), suggested, tr("JSON (*.json)"));
+    if (!path.isEmpty()) exportWeightStatsTo(path);
+}
+
+void MainWindow::showTab(Tab tab) { tabs_->setCurrentIndex(int(tab)); }
+
+void MainWindow::showSettings() {
+    SettingsDialog dialog(this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    dialog.save();
+    applyTheme(AppSettings().darkTheme());
+    probeDevice();
+}
+
+void MainWindow::showAbout() {
+    QString text = tr("<h3>Quantbench %1</h3><p>A workbench for quantizing large language models.</p>").arg(quantbenchVersion());
+    text += QStringLiteral("<p>") + versionsText().toHtmlEscaped().replace(QLatin1Char('\n'), QStringLiteral("<br>")) +
+            QStringLiteral("</p><p>") + tr("Compute: %1").arg(device_.description.toHtmlEscaped()) + QStringLiteral("</p>");
+    QMessageBox::about(this, tr("About Quantbench"), text);
+}
+
+void MainWindow::showError(const QString& text) {
+    if (!errorDialogsEnabled_) return;
+    if (!errorBox_) {
+        errorBox_ = new QMessageBox(QMessageBox::Critical, tr("Quantbench"), QString(), QMessageBox::Ok, this);
+        errorBox_->setWindowModality(Qt::NonModal);
+    }
+    errorBox_->setText(text);
+    errorBox_->show();
+}
+
+void MainWindow::probeDevice() {
+    auto* watcher = new QFutureWatcher<ComputeDevice>(this);
+    connect(watcher, &QFutureWatcher<ComputeDevice>::finished, this, [this, watcher] {
+        watcher->deleteLater();
+        device_ = watcher->result();
+        deviceLabel_->setText(tr("Device: %1").arg(device_.name));
+        deviceLabel_->setToolTip(device_.description);
+        if (!device_.notice.isEmpty()) log_->warning(device_.notice);
+    });
+    watcher->setFuture(QtConcurrent::run(probeComputeDevice, AppSettings().device()));
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (!localPathOf(event->mimeData()).isEmpty()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const QString path = localPathOf(event->mimeData());
+    if (path.isEmpty()) return;
+    event->acceptProposedAction();
+    openModel(path);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    AppSettings settings;
+    settings.setWindowGeometry(saveGeometry());
+    settings.setWindowState(saveState());
+    QMainWindow::closeEvent(event);
+}
+
+}  // namespace qbui

@@ -1,0 +1,100 @@
+// Quantbench's main window: model explorer (left), weight view / outlier map / runs (tabs), log
+// (bottom), job progress and compute device in the status bar. A model opens from the File menu, a
+// recent file, the command line, or by dropping a file or folder anywhere on the window. Every long
+// action is a job of the JobRunner; every job and error lands in the log (errors also in a
+// non-modal dialog).
+#pragma once
+#include <QMainWindow>
+#include <QString>
+
+#include "ui/device/compute_device.h"
+#include "ui/runs/evaluation.h"
+
+class QAction;
+class QLabel;
+class QMenu;
+class QMessageBox;
+class QTabWidget;
+class QTableView;
+
+namespace qbui {
+
+class JobPanel;
+class JobRunner;
+class MessageLog;
+class ModelExplorer;
+class OutlierMapView;
+class RunListModel;
+class WeightAnalysis;
+class WeightView;
+class Workspace;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    enum Tab { WeightsTab, OutliersTab, RunsTab };
+
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    void openModel(const QString& path);
+    void evaluate(const EvaluationRequest& request);  // EvaluationRequest::modelPath is the open model's
+    void exportWeightStatsTo(const QString& path);
+    void showTab(Tab tab);
+    void setErrorDialogsEnabled(bool enabled) { errorDialogsEnabled_ = enabled; }
+
+    Workspace& workspace() const { return *workspace_; }
+    JobRunner& jobs() const { return *jobs_; }
+    MessageLog& log() const { return *log_; }
+    ModelExplorer* explorer() const { return explorer_; }
+    WeightView* weightView() const { return weightView_; }
+    OutlierMapView* outlierView() const { return outlierView_; }
+    RunListModel& runs() const { return *runs_; }
+    JobPanel* jobPanel() const { return jobPanel_; }
+    QString deviceName() const { return device_.name; }
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+    void closeEvent(QCloseEvent* event) override;
+
+private:
+    void createViews();
+    void createDocks();
+    void createActions();
+    void createStatusBar();
+    void connectJobsToLog();
+    void connectAnalysis();
+    void onModelChanged();
+    void fillRecentMenu();
+    void openFromDialog();
+    void evaluateFromDialog();
+    void exportStatsFromDialog();
+    void showSettings();
+    void showAbout();
+    void showError(const QString& text);
+    void probeDevice();
+
+    Workspace* workspace_;
+    JobRunner* jobs_;
+    MessageLog* log_;
+    WeightAnalysis* analysis_;
+    RunListModel* runs_;
+    ModelExplorer* explorer_ = nullptr;
+    QTabWidget* tabs_ = nullptr;
+    WeightView* weightView_ = nullptr;
+    OutlierMapView* outlierView_ = nullptr;
+    QTableView* runsTable_ = nullptr;
+    QTableView* logTable_ = nullptr;
+    JobPanel* jobPanel_ = nullptr;
+    QLabel* modelLabel_ = nullptr;
+    QLabel* deviceLabel_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
+    QAction* evaluateAction_ = nullptr;
+    QAction* exportStatsAction_ = nullptr;
+    QMessageBox* errorBox_ = nullptr;
+    ComputeDevice device_;
+    bool errorDialogsEnabled_ = true;
+};
+
+}  // namespace qbui

@@ -1,0 +1,45 @@
+// What `quantbench` does on start when asked on the command line: open a model, select a tensor, a
+// format and an outlier-map cell, run an evaluation, show a tab, then save a screenshot of the window
+// and quit. Each step waits until the job queue has been idle for a moment (the views' debounced
+// requests included), so a screenshot shows finished results.
+#pragma once
+#include <QObject>
+#include <QString>
+#include <QTimer>
+#include <deque>
+#include <functional>
+
+namespace qbui {
+
+class MainWindow;
+
+struct StartupOptions {
+    QString model;
+    QString tensor;
+    QString format;
+    int cellRow = -1, cellCol = -1;
+    QString evaluationText;
+    QString tab;         // "weights", "outliers", "runs"
+    QString screenshot;  // PNG path; the application quits after saving it
+};
+
+class StartupScript : public QObject {
+    Q_OBJECT
+public:
+    StartupScript(MainWindow& window, const StartupOptions& options);
+    void start();
+
+signals:
+    void finished(bool ok);
+
+private:
+    void poll();
+    void saveScreenshot(const QString& path);
+
+    MainWindow& window_;
+    std::deque<std::function<void()>> steps_;
+    QTimer poll_;
+    int idlePolls_ = 0;
+};
+
+}  // namespace qbui
