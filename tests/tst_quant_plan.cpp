@@ -239,6 +239,18 @@ private slots:
         }
     }
 
+    void every_export_target_writes_what_its_plan_resolved() {
+        const Model hf = load_model(qbtest::stories260k("hf"));
+        const std::pair<PlanTarget, const char*> cases[] = {{PlanTarget::SafetensorsFake, "nf4"}, {PlanTarget::Gptq, "int4_pc_asym"}};
+        for (const auto& [target, format] : cases) {
+            const ResolvedPlan r = resolve_plan(plan_with(format), hf, target, {.fallback = true});
+            const auto folder = qbtest::scratch_dir() / ("export-" + std::string(plan_target_name(target)));
+            QVERIFY(export_model(hf, export_plan_of(r, folder)) > 0);
+        }
+        QCOMPARE(error_of([&] { export_plan_of(resolve_plan(plan_with("nf4"), hf, PlanTarget::Analysis, {.fallback = true}), "x"); }),
+                 std::string("target: the analysis target has no exporter (use gguf, safetensors-fake or gptq)"));
+    }
+
     void rejects_an_override_of_a_missing_tensor_and_quantized_norms() {
         QuantPlan plan = plan_with("q8_0");
         plan.fallback = true;

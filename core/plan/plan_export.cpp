@@ -5,19 +5,11 @@
 
 namespace qb {
 
-ExportTarget export_target_of(PlanTarget target) {
-    switch (target) {
-        case PlanTarget::Gguf: return ExportTarget::Gguf;
-        case PlanTarget::SafetensorsFake: return ExportTarget::Safetensors;
-        case PlanTarget::Gptq: return ExportTarget::Gptq;
-        case PlanTarget::Analysis: break;
-    }
-    throw Error("target", "the analysis target has no exporter (use gguf, safetensors-fake or gptq)");
-}
-
 ExportPlan export_plan_of(const ResolvedPlan& plan, const std::filesystem::path& output) {
+    const auto exporter = plan_exporter(plan.target);
+    if (!exporter) throw Error("target", "the analysis target has no exporter (use gguf, safetensors-fake or gptq)");
     ExportPlan out;
-    out.target = export_target_of(plan.target);
+    out.target = *exporter;
     out.output = output;
     const bool dtype_for_kept = out.target != ExportTarget::Gguf;
     for (const auto& t : plan.tensors)

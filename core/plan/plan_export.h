@@ -10,13 +10,11 @@
 
 namespace qb {
 
-// Throws Error("target", ...) for the analysis target, which has no exporter.
-ExportTarget export_target_of(PlanTarget target);
-
 // Every planned tensor in model order (a tied output included, as llama.cpp's files have it) with its
 // resolved format; kept tensors of the safetensors targets go in the exporter's dtype. Producers are left
 // empty, so the exporter keeps the source bytes or encodes them round-to-nearest; the quantize pipeline
-// sets producers that run each tensor's algorithm instead (the sizes do not change).
+// sets producers that run each tensor's algorithm instead (the sizes do not change). Throws
+// Error("target", ...) for the analysis target, which has no exporter.
 ExportPlan export_plan_of(const ResolvedPlan& plan, const std::filesystem::path& output);
 
 struct GgufFileSize {

@@ -5,7 +5,6 @@
 #include <regex>
 
 #include "core/algo/algorithm.h"
-#include "core/export/export_plan.h"
 #include "core/model/architecture.h"
 #include "core/util/error.h"
 
@@ -227,6 +226,8 @@ private:
 }  // namespace
 
 std::string_view plan_target_name(PlanTarget target) { return target_info(target).name; }
+
+std::optional<ExportTarget> plan_exporter(PlanTarget target) { return target_info(target).exporter; }
 
 std::string plan_target_names() {
     std::string names;

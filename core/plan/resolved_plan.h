@@ -35,6 +35,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/export/export_plan.h"
 #include "core/model/model.h"
 #include "core/plan/quant_plan.h"
 #include "core/quant/format.h"
@@ -46,6 +47,7 @@ enum class PlanTarget { Gguf, SafetensorsFake, Gptq, Analysis };
 std::string_view plan_target_name(PlanTarget target);
 PlanTarget plan_target_by_name(std::string_view name);  // throws Error("target", "unknown target ... (known: ...)")
 std::string plan_target_names();                        // "gguf, safetensors-fake, gptq, analysis"
+std::optional<ExportTarget> plan_exporter(PlanTarget target);  // nullopt for analysis
 
 enum class DecisionOrigin {
     Default,
