@@ -1,10 +1,14 @@
 #include "gpu/codec_kernels.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <string_view>
+#include <utility>
 
 #include "core/quant/format.h"
 #include "core/util/error.h"
+#include "gpu/resident_buffer.h"
 #include "gpu/vk_buffer.h"
 #include "gpu/vk_device.h"
 #include "gpu/vk_sequence.h"
@@ -12,86 +16,125 @@
 namespace qb::gpu {
 namespace {
 
-using Constants = std::array<uint32_t, 3>;
-
-Constants none(const FormatInfo&) { return {}; }
-Constants second_variant(const FormatInfo&) { return {1, 0, 0}; }
-Constants grid_constants(const FormatInfo& f) {
-    return {uint32_t(f.grid.bits), uint32_t(f.grid.group), uint32_t(f.grid.asymmetric)};
-}
-
-// Integer grids with a group size: per-channel / per-tensor scales and the clipping search stay on the CPU.
-bool is_group_grid(const FormatInfo& f) { return f.kind == FormatKind::IntGrid && f.grid.group > 0 && !f.grid.clip_search; }
-
-constexpr CodecKernel kCodecKernels[] = {
-    {"f16", nullptr, "encode_half", "decode_half", none, 256},
-    {"bf16", nullptr, "encode_half", "decode_half", second_variant, 256},
-    {"fp8_e4m3", nullptr, "encode_fp8", "decode_fp8", none, 256},
-    {"fp8_e5m2", nullptr, "encode_fp8", "decode_fp8", second_variant, 256},
-    {"q8_0", nullptr, "encode_q8_0", "decode_q8_0", none, 64, true},
-    {"q4_0", nullptr, "encode_q4_0", "decode_q4_0", none, 64, true, true},
-    {"", is_group_grid, "encode_grid", "decode_grid", grid_constants, 64, true},
+// common/dequant.glsl's FORMAT ids.
+enum StoredFormat : uint32_t {
+    kF32, kF16, kBF16, kE4M3, kE5M2, kQ4_0, kQ4_1, kQ5_0, kQ5_1, kQ8_0, kIq4Nl, kIq4Xs,
+    kQ2K, kQ3K, kQ4K, kQ5K, kQ6K, kGrid, kNf4, kFp4, kMxfp4, kMxint8
 };
 
-// Blocks of one format in device chunks: block b holds values [b * block_values, ...) and bytes
-// [b * block_bytes, ...) of the whole tensor.
-struct BlockGeometry {
-    uint64_t blocks = 0;
-    uint64_t values_per_block = 0;
-    uint64_t bytes_per_block = 0;
-    uint64_t blocks_per_chunk = 0;
+constexpr std::pair<std::string_view, StoredFormat> kStoredFormats[] = {
+    {"f32", kF32},   {"f16", kF16},   {"bf16", kBF16}, {"fp8_e4m3", kE4M3}, {"fp8_e5m2", kE5M2}, {"q4_0", kQ4_0},
+    {"q4_1", kQ4_1}, {"q5_0", kQ5_0}, {"q5_1", kQ5_1}, {"q8_0", kQ8_0},     {"iq4_nl", kIq4Nl},  {"iq4_xs", kIq4Xs},
+    {"q2_k", kQ2K},  {"q3_k", kQ3K},  {"q4_k", kQ4K},  {"q5_k", kQ5K},      {"q6_k", kQ6K},      {"nf4", kNf4},
+    {"fp4", kFp4},   {"mxfp4", kMxfp4}, {"mxint8", kMxint8}};
 
-    uint64_t chunks() const { return (blocks + blocks_per_chunk - 1) / blocks_per_chunk; }
-    uint64_t first(uint64_t chunk) const { return chunk * blocks_per_chunk; }
-    uint64_t count(uint64_t chunk) const { return std::min(blocks_per_chunk, blocks - first(chunk)); }
+// Integer grids with a scale per group or per row (per-tensor scales need the whole tensor at once).
+bool is_unit_grid(const FormatInfo& f) { return f.kind == FormatKind::IntGrid && f.grid.group != kPerTensor; }
+
+// ---- encoders --------------------------------------------------------------------------------------
+
+using Constants = std::array<uint32_t, 4>;  // specialization constants 1-4
+
+Constants none(const FormatInfo&, uint32_t) { return {}; }
+Constants second_variant(const FormatInfo&, uint32_t) { return {1, 0, 0, 0}; }
+Constants grid_constants(const FormatInfo& f, uint32_t unit_values) {
+    return {uint32_t(f.grid.bits), unit_values, uint32_t(f.grid.asymmetric), uint32_t(f.grid.clip_search)};
+}
+template <uint32_t Kind>
+Constants scaled_float_kind(const FormatInfo&, uint32_t) { return {Kind, 0, 0, 0}; }
+
+struct Encoder {
+    std::string_view format;               // the format's name, or empty for a family:
+    bool (*in_family)(const FormatInfo&);  // formats of a parametrised family (integer grids)
+    std::string_view shader;
+    Constants (*constants)(const FormatInfo&, uint32_t unit_values);
+    uint32_t workgroup;
+    bool divides = false;                  // uses div_exact: needs shaderFloat64
+    bool importance_changes_code = false;  // with an importance vector the CPU runs another algorithm
+    bool weighs_columns = false;           // takes the importance vector (encode_grid's clipping search)
 };
 
-const CodecKernel& kernel_for(const FormatInfo& format) {
-    const CodecKernel* kernel = find_codec_kernel(format);
-    if (!kernel) throw Error("format " + format.name, "has no GPU kernel");
-    return *kernel;
+constexpr Encoder kEncoders[] = {
+    {"f16", nullptr, "encode_half", none, 256},
+    {"bf16", nullptr, "encode_half", second_variant, 256},
+    {"fp8_e4m3", nullptr, "encode_fp8", none, 256},
+    {"fp8_e5m2", nullptr, "encode_fp8", second_variant, 256},
+    {"q8_0", nullptr, "encode_q8_0", none, 64, true},
+    {"q4_0", nullptr, "encode_q4_0", none, 64, true, true},
+    {"q4_1", nullptr, "encode_q4_1", none, 64, true, true},
+    {"q5_0", nullptr, "encode_q5_0", none, 64, true, true},
+    {"q5_1", nullptr, "encode_q5_1", none, 64, true, true},
+    {"nf4", nullptr, "encode_scaled_float", scaled_float_kind<0>, 64, true},
+    {"fp4", nullptr, "encode_scaled_float", scaled_float_kind<1>, 64, true},
+    {"mxfp4", nullptr, "encode_scaled_float", scaled_float_kind<2>, 64, true},
+    {"mxint8", nullptr, "encode_scaled_float", scaled_float_kind<3>, 64, true},
+    {"", is_unit_grid, "encode_grid", grid_constants, 64, true, false, true},
+};
+
+const Encoder* find_encoder(const FormatInfo& format) {
+    for (const Encoder& encoder : kEncoders)
+        if (encoder.format == format.name || (encoder.in_family && encoder.in_family(format))) return &encoder;
+    return nullptr;
 }
 
-BlockGeometry geometry(const Device& device, const FormatInfo& format, int64_t rows, int64_t cols, VkDeviceSize budget) {
+// encode_grid's push constants.
+struct GridPush {
+    uint32_t groups, first_group, groups_per_row, weighted;
+};
+
+// ---- streaming -------------------------------------------------------------------------------------
+
+// Units of one format in device chunks: unit u holds values [u * unit_values, ...) and bytes
+// [u * unit_bytes, ...) of the whole tensor.
+struct UnitGeometry {
+    uint64_t units = 0;
+    uint64_t units_per_row = 0;
+    uint64_t units_per_chunk = 0;
+    StoredLayout layout;
+
+    uint64_t chunks() const { return (units + units_per_chunk - 1) / units_per_chunk; }
+    uint64_t first(uint64_t chunk) const { return chunk * units_per_chunk; }
+    uint64_t count(uint64_t chunk) const { return std::min(units_per_chunk, units - first(chunk)); }
+};
+
+UnitGeometry geometry(const Device& device, const FormatInfo& format, int64_t rows, int64_t cols, VkDeviceSize budget) {
     if (auto problem = format.shape_problem(cols); !problem.empty()) throw Error("format " + format.name, problem);
-    BlockGeometry g;
-    g.values_per_block = uint64_t(format.block_values);
-    g.bytes_per_block = format.block_bytes;
-    g.blocks = uint64_t(rows) * uint64_t(cols) / g.values_per_block;
-    const VkDeviceSize limit = chunk_bytes_limit(device, budget);
-    const uint64_t widest = std::max(g.values_per_block * sizeof(float), g.bytes_per_block);
-    g.blocks_per_chunk = std::max<uint64_t>(1, limit / widest);
+    const std::optional<StoredLayout> layout = stored_layout(format, cols);
+    if (!layout) throw Error("format " + format.name, "has no GPU kernel");
+    UnitGeometry g;
+    g.layout = *layout;
+    g.units_per_row = uint64_t(cols) / layout->unit_values;
+    g.units = uint64_t(rows) * g.units_per_row;
+    const uint64_t widest = std::max<uint64_t>(uint64_t(layout->unit_values) * sizeof(float), layout->unit_bytes);
+    g.units_per_chunk = std::max<uint64_t>(1, chunk_bytes_limit(device, budget) / widest);
+    if (widest > chunk_bytes_limit(device, 0)) throw Error("format " + format.name, "a row does not fit in a GPU buffer");
     return g;
 }
 
-const Pipeline& pipeline_for(Device& device, std::string_view shader, const CodecKernel& kernel, const FormatInfo& format) {
-    const Constants c = kernel.constants(format);
-    return device.pipeline({std::string(shader), {kernel.workgroup, c[0], c[1], c[2]}, 2, sizeof(uint32_t)});
-}
-
-// Host memory of a block kernel: block b reads source_bytes at src + b * source_bytes and writes
-// target_bytes at dst + b * target_bytes.
-struct BlockStream {
+// Host memory of a unit kernel: unit u reads source_bytes at src + u * source_bytes and writes
+// target_bytes at dst + u * target_bytes.
+struct UnitStream {
     const std::byte* src;
     uint64_t source_bytes;
     std::byte* dst;
     uint64_t target_bytes;
 };
 
-StreamTiming stream_blocks(Device& device, const Pipeline& pipeline, const BlockGeometry& g, const BlockStream& io,
-                           const JobControl* job, const char* what) {
+// record(chunk, sequence, input, output, first unit, unit count) records the chunk's dispatch.
+template <typename Record>
+StreamTiming stream_units(Device& device, const UnitGeometry& g, const UnitStream& io, const JobControl* job,
+                          const char* what, Record&& record) {
     ChunkStream stream;
     stream.chunks = g.chunks();
-    stream.max_input_bytes = g.blocks_per_chunk * io.source_bytes;
-    stream.max_output_bytes = g.blocks_per_chunk * io.target_bytes;
+    stream.max_input_bytes = g.units_per_chunk * io.source_bytes;
+    stream.max_output_bytes = g.units_per_chunk * io.target_bytes;
     stream.fill = [&](uint64_t k, std::span<std::byte> input) {
         const size_t bytes = g.count(k) * io.source_bytes;
         std::memcpy(input.data(), io.src + g.first(k) * io.source_bytes, bytes);
         return VkDeviceSize(bytes);
     };
     stream.record = [&](uint64_t k, Sequence& s, const Buffer& in, const Buffer& out) {
-        const uint32_t count = uint32_t(g.count(k));
-        s.dispatch(pipeline, {&in, &out}, &count, (count + pipeline.workgroup_size() - 1) / pipeline.workgroup_size());
+        record(s, in, out, g.first(k), g.count(k));
     };
     stream.output_bytes = [&](uint64_t k) { return VkDeviceSize(g.count(k) * io.target_bytes); };
     stream.harvest = [&](uint64_t k, std::span<const std::byte> output) {
@@ -100,42 +143,77 @@ StreamTiming stream_blocks(Device& device, const Pipeline& pipeline, const Block
     return run_stream(device, stream, job, what);
 }
 
-bool has_kernel_shape(const FormatInfo& format) { return format.block_values >= 1 && format.header_bytes == 0; }
+uint64_t groups_for(uint64_t invocations, uint32_t workgroup) { return (invocations + workgroup - 1) / workgroup; }
 
 }  // namespace
 
-const CodecKernel* find_codec_kernel(const FormatInfo& format) {
-    for (const CodecKernel& kernel : kCodecKernels)
-        if (kernel.format == format.name || (kernel.in_family && kernel.in_family(format))) return &kernel;
-    return nullptr;
+std::vector<uint32_t> StoredLayout::constants(uint32_t workgroup) const {
+    return {workgroup, format, unit_values, unit_bytes, grid_bits, uint32_t(grid_asymmetric)};
+}
+
+std::optional<StoredLayout> stored_layout(const FormatInfo& format, int64_t cols) {
+    if (!format.shape_problem(cols).empty()) return std::nullopt;
+    if (is_unit_grid(format)) {
+        const bool per_row = format.grid.group == kPerChannel;
+        return StoredLayout{kGrid, uint32_t(per_row ? cols : format.grid.group),
+                            uint32_t(per_row ? format.row_bytes(cols) : format.block_bytes), uint32_t(format.grid.bits),
+                            format.grid.asymmetric};
+    }
+    for (const auto& [name, id] : kStoredFormats)
+        if (name == format.name) return StoredLayout{id, uint32_t(format.block_values), uint32_t(format.block_bytes)};
+    return std::nullopt;
 }
 
 bool can_encode_on(const Device& device, const FormatInfo& format, bool with_importance) {
-    const CodecKernel* kernel = find_codec_kernel(format);
-    return kernel && has_kernel_shape(format) && !(with_importance && kernel->importance_changes_code) &&
-           (!kernel->encoder_divides || device.info().float64);
+    const Encoder* encoder = find_encoder(format);
+    return encoder && !(with_importance && encoder->importance_changes_code) &&
+           (!encoder->divides || device.info().float64);
 }
 
 bool can_decode_on(const Device&, const FormatInfo& format) {
-    return find_codec_kernel(format) && has_kernel_shape(format);
+    return format.block_values == 0 ? is_unit_grid(format) : stored_layout(format, format.block_values).has_value();
 }
 
 StreamTiming encode_on(Device& device, const FormatInfo& format, int64_t rows, int64_t cols, const float* src,
-                       uint8_t* dst, VkDeviceSize chunk_budget, const JobControl* job) {
-    const CodecKernel& kernel = kernel_for(format);
-    const BlockGeometry g = geometry(device, format, rows, cols, chunk_budget);
-    const BlockStream blocks{reinterpret_cast<const std::byte*>(src), g.values_per_block * sizeof(float),
-                             reinterpret_cast<std::byte*>(dst), g.bytes_per_block};
-    return stream_blocks(device, pipeline_for(device, kernel.encode_shader, kernel, format), g, blocks, job, "encode");
+                       uint8_t* dst, const float* importance, VkDeviceSize chunk_budget, const JobControl* job) {
+    const Encoder* encoder = find_encoder(format);
+    if (!encoder) throw Error("format " + format.name, "has no GPU encoder");
+    const UnitGeometry g = geometry(device, format, rows, cols, chunk_budget);
+    const UnitStream io{reinterpret_cast<const std::byte*>(src), uint64_t(g.layout.unit_values) * sizeof(float),
+                        reinterpret_cast<std::byte*>(dst), g.layout.unit_bytes};
+    const Constants c = encoder->constants(format, g.layout.unit_values);
+    const uint32_t bindings = encoder->weighs_columns ? 3 : 2;
+    const uint32_t push_bytes = encoder->weighs_columns ? sizeof(GridPush) : sizeof(uint32_t);
+    const Pipeline& pipeline = device.pipeline({std::string(encoder->shader), {encoder->workgroup, c[0], c[1], c[2], c[3]},
+                                                bindings, push_bytes});
+    const bool weighted = encoder->weighs_columns && importance;
+    ResidentBuffer weights(device, weighted ? size_t(cols) * sizeof(float) : 4);
+    if (weighted) weights.write(importance, size_t(cols) * sizeof(float));
+    return stream_units(device, g, io, job, "encode",
+                        [&](Sequence& s, const Buffer& in, const Buffer& out, uint64_t first, uint64_t count) {
+                            const uint64_t groups = groups_for(count, encoder->workgroup);
+                            const uint32_t units = uint32_t(count);
+                            const GridPush grid{units, uint32_t(first % g.units_per_row), uint32_t(g.units_per_row),
+                                                uint32_t(weighted)};
+                            if (encoder->weighs_columns)
+                                s.dispatch(pipeline, {&in, &out, &weights.buffer()}, &grid, groups);
+                            else
+                                s.dispatch(pipeline, {&in, &out}, &units, groups);
+                        });
 }
 
 StreamTiming decode_on(Device& device, const FormatInfo& format, int64_t rows, int64_t cols, const uint8_t* src,
                        float* dst, VkDeviceSize chunk_budget, const JobControl* job) {
-    const CodecKernel& kernel = kernel_for(format);
-    const BlockGeometry g = geometry(device, format, rows, cols, chunk_budget);
-    const BlockStream blocks{reinterpret_cast<const std::byte*>(src), g.bytes_per_block,
-                             reinterpret_cast<std::byte*>(dst), g.values_per_block * sizeof(float)};
-    return stream_blocks(device, pipeline_for(device, kernel.decode_shader, kernel, format), g, blocks, job, "decode");
+    const UnitGeometry g = geometry(device, format, rows, cols, chunk_budget);
+    const UnitStream io{reinterpret_cast<const std::byte*>(src), g.layout.unit_bytes, reinterpret_cast<std::byte*>(dst),
+                        uint64_t(g.layout.unit_values) * sizeof(float)};
+    constexpr uint32_t kWorkgroup = 256;
+    const Pipeline& pipeline = device.pipeline({"decode_values", g.layout.constants(kWorkgroup), 2, sizeof(uint32_t)});
+    return stream_units(device, g, io, job, "decode",
+                        [&](Sequence& s, const Buffer& in, const Buffer& out, uint64_t, uint64_t count) {
+                            const uint32_t values = uint32_t(count * g.layout.unit_values);
+                            s.dispatch(pipeline, {&in, &out}, &values, groups_for(values, kWorkgroup));
+                        });
 }
 
 }  // namespace qb::gpu

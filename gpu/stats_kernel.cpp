@@ -8,6 +8,7 @@
 
 #include "core/analysis/moments.h"
 #include "core/util/error.h"
+#include "gpu/resident_buffer.h"
 #include "gpu/vk_buffer.h"
 #include "gpu/vk_device.h"
 #include "gpu/vk_sequence.h"
@@ -42,55 +43,6 @@ float float_at_or_below(double t) {
     if (double(f) > t) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
     return f;
 }
-
-// A buffer the kernel reads or accumulates into across chunks, with its host copy.
-class ResidentBuffer {
-public:
-    ResidentBuffer(Device& device, size_t bytes)
-        : device_(device), buffer_(device, std::max<size_t>(bytes, 4), device.unified_memory() ? MemoryRole::Shared : MemoryRole::Device) {}
-
-    const Buffer& buffer() const { return buffer_; }
-
-    void write(const void* data, size_t bytes) {
-        if (device_.unified_memory()) {
-            std::memcpy(buffer_.mapped().data(), data, bytes);
-            return;
-        }
-        Buffer upload(device_, buffer_.size(), MemoryRole::Upload);
-        std::memcpy(upload.mapped().data(), data, bytes);
-        run([&](Sequence& s) { s.copy(upload, buffer_, bytes); });
-    }
-
-    void clear() {
-        run([&](Sequence& s) { s.fill(buffer_, 0); });
-    }
-
-    template <typename T>
-    std::vector<T> read(size_t count) const {
-        std::vector<T> out(count);
-        if (device_.unified_memory()) {
-            std::memcpy(out.data(), buffer_.mapped().data(), count * sizeof(T));
-            return out;
-        }
-        Buffer download(device_, buffer_.size(), MemoryRole::Download);
-        run([&](Sequence& s) { s.copy(buffer_, download, count * sizeof(T)); });
-        std::memcpy(out.data(), download.mapped().data(), count * sizeof(T));
-        return out;
-    }
-
-private:
-    template <typename Record>
-    void run(Record&& record) const {
-        Sequence s(device_);
-        s.begin();
-        record(s);
-        s.submit();
-        s.wait();
-    }
-
-    Device& device_;
-    Buffer buffer_;
-};
 
 // Host side of one run: merges segment summaries row by row into the result.
 class SummaryMerger {

@@ -96,9 +96,10 @@ void Sequence::before_command() {
     recorded_any_ = true;
 }
 
-void Sequence::copy(const Buffer& from, const Buffer& to, VkDeviceSize bytes) {
+void Sequence::copy(const Buffer& from, const Buffer& to, VkDeviceSize bytes, VkDeviceSize from_offset,
+                    VkDeviceSize to_offset) {
     before_command();
-    VkBufferCopy region{0, 0, bytes};
+    VkBufferCopy region{from_offset, to_offset, bytes};
     vkCmdCopyBuffer(commands_, from.handle(), to.handle(), 1, &region);
 }
 

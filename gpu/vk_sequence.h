@@ -23,7 +23,8 @@ public:
     Sequence& operator=(const Sequence&) = delete;
 
     void begin();
-    void copy(const Buffer& from, const Buffer& to, VkDeviceSize bytes);
+    void copy(const Buffer& from, const Buffer& to, VkDeviceSize bytes, VkDeviceSize from_offset = 0,
+              VkDeviceSize to_offset = 0);
     void fill(const Buffer& buffer, uint32_t value);
     // Runs `groups` workgroups (folded into x and y when above the device's per-dimension limit) with
     // buffers bound to bindings 0..n-1 and the push constants (pipeline.spec().push_constant_bytes).

@@ -30,7 +30,7 @@ bool VulkanBackend::accelerates_decode(const FormatInfo& format) const { return 
 void VulkanBackend::encode(const FormatInfo& format, int64_t rows, int64_t cols, const float* src, uint8_t* dst,
                            const float* importance, const JobControl* job) {
     if (!accelerates_encode(format, importance != nullptr)) return cpu_->encode(format, rows, cols, src, dst, importance, job);
-    last_timing_ = encode_on(*device_, format, rows, cols, src, dst, options_.chunk_bytes, job);
+    last_timing_ = encode_on(*device_, format, rows, cols, src, dst, importance, options_.chunk_bytes, job);
 }
 
 void VulkanBackend::decode(const FormatInfo& format, int64_t rows, int64_t cols, const uint8_t* src, float* dst,

@@ -20,11 +20,18 @@ using namespace qb;
 
 namespace {
 
-// Formats with GPU kernels; the first four are in llama.cpp's quant vectors.
-const char* const kGpuFormats[] = {"f16",          "bf16",           "q8_0",          "q4_0",
-                                   "fp8_e4m3",     "fp8_e5m2",       "int4_g32_sym",  "int4_g128_asym",
-                                   "int3_g64_sym", "int8_g32_asym",  "int2_g16_asym", "int5_g128_sym"};
-const char* const kLlamaFormats[] = {"f16", "bf16", "q8_0", "q4_0"};
+// Formats with GPU encoders and decoders; the first four are in llama.cpp's quant vectors.
+const char* const kGpuFormats[] = {"f16",          "bf16",          "q8_0",          "q4_0",           "q4_1",
+                                   "q5_0",         "q5_1",          "fp8_e4m3",      "fp8_e5m2",       "nf4",
+                                   "fp4",          "mxfp4",         "mxint8",        "int4_g32_sym",   "int4_g128_asym",
+                                   "int3_g64_sym", "int8_g32_asym", "int2_g16_asym", "int5_g128_sym",  "int4_pc_asym",
+                                   "int8_pc_sym",  "int3_g64_sym_clip", "int4_g128_asym_clip"};
+// Formats the GPU decodes but does not encode (llama.cpp's iterative scale searches).
+const char* const kDecodeOnlyFormats[] = {"iq4_nl", "iq4_xs", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"};
+// In llama.cpp's quant vectors: ggml's bytes of the test rows, and ggml's floats of those bytes.
+const char* const kLlamaEncodedFormats[] = {"f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"};
+const char* const kLlamaDecodedFormats[] = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k",  "q3_k",
+                                            "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"};
 // Formats whose encoders treat NaN and Inf deterministically (ggml's block types do not).
 bool takes_non_finite(const FormatInfo& f) { return f.kind != FormatKind::GgufBlock; }
 
@@ -68,6 +75,13 @@ std::vector<float> rows_with_non_finite(int64_t rows, int64_t cols, uint32_t see
         if (r % 4 == 0) x[size_t(r * cols + (r * 13) % cols)] = -std::numeric_limits<float>::infinity();
     }
     return x;
+}
+
+// Per-column weights spanning two orders of magnitude, like an imatrix.
+std::vector<float> column_importance(int64_t cols) {
+    std::vector<float> w(static_cast<size_t>(cols));
+    for (int64_t c = 0; c < cols; ++c) w[size_t(c)] = 0.05f + float((c * 7919) % 97) * 0.1f;
+    return w;
 }
 
 std::string byte_difference(const std::vector<uint8_t>& got, const std::vector<uint8_t>& want) {
@@ -133,6 +147,10 @@ private slots:
             QVERIFY2(gpu_->accelerates_encode(format_by_name(name), false), name);
             QVERIFY2(gpu_->accelerates_decode(format_by_name(name)), name);
         }
+        for (const char* name : kDecodeOnlyFormats) {
+            QVERIFY2(!gpu_->accelerates_encode(format_by_name(name), false), name);
+            QVERIFY2(gpu_->accelerates_decode(format_by_name(name)), name);
+        }
     }
 
     void encodes_bit_exact_against_the_cpu_registry() {
@@ -179,8 +197,10 @@ private slots:
     }
 
     void decodes_block_formats_bit_exact_against_the_cpu() {
-        for (const char* name : kGpuFormats) {
-            if (format_by_name(name).block_values == 1) continue;
+        std::vector<const char*> names(std::begin(kDecodeOnlyFormats), std::end(kDecodeOnlyFormats));
+        for (const char* name : kGpuFormats)
+            if (format_by_name(name).block_values != 1) names.push_back(name);
+        for (const char* name : names) {
             const FormatInfo& f = format_by_name(name);
             const std::vector<float> x = awkward_rows(40, 512, 11);
             const std::vector<uint8_t> bytes = encode_tensor(f, x, 40, 512);
@@ -194,15 +214,17 @@ private slots:
         const GgufTensorInfo& input = vectors.tensor("input");
         const std::span<const float> in(reinterpret_cast<const float*>(input.data.data()), input.data.size() / 4);
         const std::vector<float> x(in.begin(), in.end());
-        for (const char* name : kLlamaFormats) {
+        for (const char* name : kLlamaEncodedFormats) {
             const FormatInfo& f = format_by_name(name);
             const std::span<const uint8_t> want = vectors.tensor(name).data;
             const std::string diff = byte_difference(gpu_encode(f, x, 64, 256, *gpu_), {want.begin(), want.end()});
             QVERIFY2(diff.empty(), (std::string(name) + " bytes: " + diff).c_str());
-            if (f.kind != FormatKind::GgufBlock) continue;
+        }
+        for (const char* name : kLlamaDecodedFormats) {
+            const FormatInfo& f = format_by_name(name);
             const std::span<const uint8_t> dequant = vectors.tensor(std::string(name) + ".dequant").data;
             const std::span<const float> want_floats(reinterpret_cast<const float*>(dequant.data()), dequant.size() / 4);
-            const std::string float_diff = bit_difference(gpu_decode(f, want, 64, 256), want_floats);
+            const std::string float_diff = bit_difference(gpu_decode(f, vectors.tensor(name).data, 64, 256), want_floats);
             QVERIFY2(float_diff.empty(), (std::string(name) + " floats: " + float_diff).c_str());
         }
     }
@@ -265,25 +287,44 @@ private slots:
     }
 
     void hands_formats_without_kernels_to_the_cpu() {
-        for (const char* name : {"q4_k", "nf4", "int4_g32_sym_clip", "int8_pc_sym", "int4_pt_asym"})
+        for (const char* name : {"q4_k", "iq4_nl", "int4_pt_asym"})
             QVERIFY2(!gpu_->accelerates_encode(format_by_name(name), false), name);
-        const FormatInfo& f = format_by_name("q4_k");
-        const std::vector<float> x = awkward_rows(8, 256, 1);
-        const std::string diff = byte_difference(gpu_encode(f, x, 8, 256, *gpu_), encode_tensor(f, x, 8, 256));
-        QVERIFY2(diff.empty(), diff.c_str());
+        QVERIFY(!gpu_->accelerates_decode(format_by_name("int4_pt_asym")));
+        for (const char* name : {"q4_k", "int4_pt_asym"}) {
+            const FormatInfo& f = format_by_name(name);
+            const std::vector<float> x = awkward_rows(8, 256, 1);
+            const std::vector<uint8_t> bytes = gpu_encode(f, x, 8, 256, *gpu_);
+            const std::string diff = byte_difference(bytes, encode_tensor(f, x, 8, 256));
+            QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
+            const std::string float_diff = bit_difference(gpu_decode(f, bytes, 8, 256), decode_tensor(f, bytes, 8, 256));
+            QVERIFY2(float_diff.empty(), (std::string(name) + ": " + float_diff).c_str());
+        }
     }
 
-    void hands_importance_weighted_q4_0_to_the_cpu() {
-        const FormatInfo& f = format_by_name("q4_0");
-        QVERIFY(!gpu_->accelerates_encode(f, true));
+    void hands_importance_weighted_legacy_types_to_the_cpu() {
+        for (const char* name : {"q4_0", "q4_1", "q5_0", "q5_1"}) QVERIFY2(!gpu_->accelerates_encode(format_by_name(name), true), name);
         QVERIFY(gpu_->accelerates_encode(format_by_name("q8_0"), true));  // ggml ignores importance for q8_0
+        const FormatInfo& f = format_by_name("q4_0");
         const std::vector<float> x = awkward_rows(8, 256, 2);
-        std::vector<float> importance(256);
-        for (size_t i = 0; i < importance.size(); ++i) importance[i] = 0.5f + float(i % 5);
+        const std::vector<float> importance = column_importance(256);
         std::vector<uint8_t> got(f.tensor_bytes(8, 256));
         gpu_->encode(f, 8, 256, x.data(), got.data(), importance.data(), nullptr);
         const std::string diff = byte_difference(got, encode_tensor(f, x, 8, 256, importance.data()));
         QVERIFY2(diff.empty(), diff.c_str());
+    }
+
+    void weighs_the_clipping_search_by_importance_like_the_cpu() {
+        const int64_t rows = 24, cols = 384;
+        const std::vector<float> x = rows_with_non_finite(rows, cols, 12);
+        const std::vector<float> importance = column_importance(cols);
+        for (const char* name : {"int3_g64_sym_clip", "int4_g128_asym_clip", "int4_pc_sym_clip", "nf4"}) {
+            const FormatInfo& f = format_by_name(name);
+            QVERIFY2(gpu_->accelerates_encode(f, true), name);
+            std::vector<uint8_t> got(f.tensor_bytes(rows, cols));
+            gpu_->encode(f, rows, cols, x.data(), got.data(), importance.data(), nullptr);
+            const std::string diff = byte_difference(got, encode_tensor(f, x, rows, cols, importance.data()));
+            QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
+        }
     }
 
     void rejects_rows_that_are_not_whole_blocks() {

@@ -1,14 +1,17 @@
 // The shared formulas (core/formulas/*.inc through formulas.h), which the CPU codecs and the shaders
 // both use, against independent references: the x86 F16C instructions, round trips, bitsandbytes' NF4
-// table and the tie rules the lookup tables' constant bounds encode. (No Vulkan here.)
+// table and the tie rules the lookup tables' constant bounds encode; and the per-value readers of
+// encoded blocks against the registry's decoders (the K-quants' are separate CPU code). (No Vulkan here.)
 #include <QtTest>
 
 #include <cmath>
 #include <cstring>
 #include <immintrin.h>
 #include <random>
+#include <utility>
 
 #include "core/formulas/formulas.h"
+#include "core/quant/format.h"
 
 using namespace qb;
 
@@ -97,6 +100,50 @@ private slots:
         check_bounds(formula::e2m1_value, formula::e2m1_ascending_codes, formula::e2m1_bound_bits, 15);
         QCOMPARE(formula::e2m1_code(-0.1f), 0u);  // rounds to +0 (the lower code of the two zeros)
         QCOMPARE(formula::e2m1_code(std::nanf("")), 15u);
+    }
+
+    // The per-value readers the GPU's decoders and matrix products use give the registry's floats.
+    void reads_every_block_format_value_in_place_like_the_registry() {
+        using ValueFn = float (*)(const uint8_t* block, int j);
+        const std::pair<const char*, ValueFn> readers[] = {
+            {"q4_0", formula::q4_0_value},     {"q4_1", formula::q4_1_value},     {"q5_0", formula::q5_0_value},
+            {"q5_1", formula::q5_1_value},     {"q8_0", formula::q8_0_value},     {"iq4_nl", formula::iq4_nl_value},
+            {"iq4_xs", formula::iq4_xs_value}, {"q2_k", formula::q2_k_value},     {"q3_k", formula::q3_k_value},
+            {"q4_k", formula::q4_k_value},     {"q5_k", formula::q5_k_value},     {"q6_k", formula::q6_k_value},
+            {"nf4", formula::nf4_block_value}, {"fp4", formula::fp4_block_value}, {"mxfp4", formula::mxfp4_block_value},
+            {"mxint8", formula::mxint8_block_value}};
+        const int64_t rows = 12, cols = 512;
+        std::vector<float> x(size_t(rows * cols));
+        for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.37f) * std::pow(10.0f, float(i / cols % 6) - 3.0f);
+        for (const auto& [name, value] : readers) {
+            const FormatInfo& f = format_by_name(name);
+            const std::vector<uint8_t> bytes = encode_tensor(f, x, rows, cols);
+            const std::vector<float> want = decode_tensor(f, bytes, rows, cols);
+            for (size_t i = 0; i < want.size(); ++i) {
+                const uint8_t* block = bytes.data() + i / size_t(f.block_values) * f.block_bytes;
+                const float got = value(block, int(i % size_t(f.block_values)));
+                if (std::bit_cast<uint32_t>(got) != std::bit_cast<uint32_t>(want[i]))
+                    QFAIL(qPrintable(QString("%1 value %2: %3 vs %4").arg(name).arg(i).arg(got).arg(want[i])));
+            }
+        }
+    }
+
+    void reads_integer_grid_codes_in_place_like_the_registry() {
+        const int64_t rows = 6, cols = 320;
+        std::vector<float> x(size_t(rows * cols));
+        for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(float(i) * 0.91f) + 0.25f;
+        for (const char* name : {"int3_g5_asym", "int4_g32_sym", "int7_g10_sym", "int8_pc_asym", "int2_pc_sym"}) {
+            const FormatInfo& f = format_by_name(name);
+            const int64_t unit = f.block_values ? f.block_values : cols;
+            const size_t unit_bytes = f.block_values ? f.block_bytes : f.row_bytes(cols);
+            const std::vector<uint8_t> bytes = encode_tensor(f, x, rows, cols);
+            const std::vector<float> want = decode_tensor(f, bytes, rows, cols);
+            for (size_t i = 0; i < want.size(); ++i) {
+                const float got = formula::grid_unit_value(bytes.data() + i / size_t(unit) * unit_bytes, f.grid.bits,
+                                                           f.grid.asymmetric, uint32_t(i % size_t(unit)));
+                QCOMPARE(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want[i]));
+            }
+        }
     }
 };
 

@@ -4,6 +4,7 @@
 //   - scalar types float, int, uint; casts written as constructors: float(x), int(x), uint(x);
 //   - the bytes of a block are block_byte (C++: uint8_t, so CPU codecs pass their block memory directly;
 //     GLSL: uint holding one byte, since shaders cannot do arithmetic on 8-bit types everywhere);
+//   - encoded blocks are read in place through QB_BLOCK / QB_BYTE (block_bytes.inc);
 //   - tables are QB_CONST arrays (floats as bit patterns); functions start with QB_FN; array
 //     parameters are QB_IN(float) x[32], QB_OUT(block_byte) y[18];
 //   - double is allowed where a sum must not depend on the order of float rounding (needs shaderFloat64);
@@ -24,6 +25,8 @@
 #define QB_PRECISE
 #define QB_IN(type) const type
 #define QB_OUT(type) type
+#define QB_BLOCK const block_byte*
+#define QB_BYTE(block, k) uint((block)[k])
 
 namespace qb::formula {
 
@@ -46,10 +49,12 @@ inline float round_half_away(float x) { return std::round(x); }
 
 #include "core/formulas/rounding.inc"
 #include "core/formulas/half.inc"
+#include "core/formulas/block_bytes.inc"
 #include "core/formulas/minifloat.inc"
 #include "core/formulas/gguf_legacy.inc"
 #include "core/formulas/int_grid.inc"
 #include "core/formulas/scaled_float.inc"
+#include "core/formulas/kquants.inc"
 
 }  // namespace qb::formula
 
@@ -58,3 +63,5 @@ inline float round_half_away(float x) { return std::round(x); }
 #undef QB_PRECISE
 #undef QB_IN
 #undef QB_OUT
+#undef QB_BLOCK
+#undef QB_BYTE

@@ -2,6 +2,7 @@
 // decoded exactly like ggml-quants.c: without an importance vector like the quantize_row_*_ref paths,
 // with one like the importance-weighted searches llama-quantize runs with an imatrix.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -96,7 +97,11 @@ void decode_legacy(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, c
 // per 32 values. iq4_xs: per 256 values f16 d, then a 6-bit scale per 32 (low nibbles in scales_l, high
 // 2 bits in the u16 scales_h), then 128 nibble bytes; x = d * (scale - 32) * grid[q].
 
-constexpr float kIq4Grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+constexpr std::array<float, 16> kIq4Grid = [] {
+    std::array<float, 16> grid{};
+    for (int i = 0; i < 16; ++i) grid[size_t(i)] = float(formula::iq4_grid[i]);
+    return grid;
+}();
 constexpr int kIq4Tries = 7;
 constexpr int kSuperBlock = 256;
 constexpr size_t kIq4NlBytes = 18;
@@ -133,8 +138,8 @@ void encode_iq4_nl(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, c
             grid_weights(xc + at, importance ? importance + first * kBlock + at : nullptr, 1,
                          grid_sigma2(xc + at, kBlock), weight + at);
         }
-        gguf::search_grid_scales(count, kBlock, kIq4Grid, kIq4Tries, xc, weight, scales);
-        gguf::assign_grid_codes(count, kBlock, kIq4Grid, xc, scales, L);
+        gguf::search_grid_scales(count, kBlock, kIq4Grid.data(), kIq4Tries, xc, weight, scales);
+        gguf::assign_grid_codes(count, kBlock, kIq4Grid.data(), xc, scales, L);
         for (int b = 0; b < count; ++b) {
             uint8_t* block = y + (first + b) * kIq4NlBytes;
             store_half(block, scales[b]);
@@ -184,39 +189,24 @@ void encode_iq4_xs(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, c
             grid_weights(xc + at, importance ? importance + first * kSuperBlock + at : nullptr, kGroups,
                          grid_sigma2(xc + at, kSuperBlock), weight + at);
         }
-        gguf::search_grid_scales(count * kGroups, kBlock, kIq4Grid, kIq4Tries, xc, weight, scales);
+        gguf::search_grid_scales(count * kGroups, kBlock, kIq4Grid.data(), kIq4Tries, xc, weight, scales);
         for (int s = 0; s < count; ++s)
             store_iq4_xs_scales(scales + s * kGroups, y + (first + s) * kIq4XsBytes, group_scales + s * kGroups);
-        gguf::assign_grid_codes(count * kGroups, kBlock, kIq4Grid, xc, group_scales, L);
+        gguf::assign_grid_codes(count * kGroups, kBlock, kIq4Grid.data(), xc, group_scales, L);
         for (int g = 0; g < count * kGroups; ++g)
             pack_nibbles(L + g * kBlock, y + (first + g / kGroups) * kIq4XsBytes + kXsNibblesAt + (g % kGroups) * kHalf);
     }
 }
 
-void decode_grid_group(const uint8_t* q, float scale, float* x) {
-    for (int j = 0; j < kHalf; ++j) {
-        x[j] = scale * kIq4Grid[q[j] & 0x0F];
-        x[j + kHalf] = scale * kIq4Grid[q[j] >> 4];
-    }
-}
-
 void decode_iq4_nl(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t*) {
     gguf::require_whole_blocks(f, n);
-    for (int64_t b = 0; b < n / kBlock; ++b, x += kBlock, y += kIq4NlBytes) decode_grid_group(y + 2, load_half(y), x);
+    for (int64_t b = 0; b < n / kBlock; ++b) formula::iq4_nl_decode_block(y + b * kIq4NlBytes, x + b * kBlock);
 }
 
 void decode_iq4_xs(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, const uint8_t*) {
     gguf::require_whole_blocks(f, n);
-    for (int64_t sb = 0; sb < n / kSuperBlock; ++sb, y += kIq4XsBytes) {
-        const float d = load_half(y);
-        uint16_t scales_high;
-        std::memcpy(&scales_high, y + kXsScalesHighAt, 2);
-        for (int g = 0; g < kSuperBlock / kBlock; ++g, x += kBlock) {
-            const int low = (y[kXsScalesLowAt + g / 2] >> 4 * (g % 2)) & 0xF;
-            const int high = (scales_high >> 2 * g) & 3;
-            decode_grid_group(y + kXsNibblesAt + g * kHalf, d * float((low | high << 4) - 32), x);
-        }
-    }
+    for (int64_t g = 0; g < n / kBlock; ++g)
+        formula::iq4_xs_decode_group(y + g / (kSuperBlock / kBlock) * kIq4XsBytes, int(g % (kSuperBlock / kBlock)), x + g * kBlock);
 }
 
 struct LegacyEntry {

@@ -81,7 +81,7 @@ float write_block_scale(const BlockScaling& s, const float* x, uint8_t* record) 
         store_f16(record, h);
         return formula::grid_inverse_scale(fp16_to_fp32(h));
     }
-    if (!std::all_of(x, x + s.block, [](float v) { return std::isfinite(v); })) {
+    if (!std::all_of(x, x + s.block, formula::is_finite)) {
         record[0] = uint8_t(formula::mx_nan_scale);
         return 0.0f;
     }

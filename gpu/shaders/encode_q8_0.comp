@@ -1,6 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #define BLOCK_VALUES 32u
-#define BLOCK_BYTES 34u
+#define BLOCK_BYTES_COUNT 34u
 #define ENCODE_BLOCK q8_0_encode_block
 #include "common/block_codec.glsl"

@@ -10,6 +10,9 @@
 #define QB_IN(type) in type
 #define QB_OUT(type) out type
 #define block_byte uint
+// A block is a byte offset into the buffer the shader names BLOCK_BYTES (declared before the formulas).
+#define QB_BLOCK uint
+#define QB_BYTE(block, k) uint(BLOCK_BYTES[(block) + uint(k)])
 #define div_exact(a, b) float(double(a) / double(b))
 
 // C roundf. x - trunc(x) is exact for every float, whatever the device's rounding mode.

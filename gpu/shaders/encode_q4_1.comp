@@ -1,0 +1,6 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#define BLOCK_VALUES 32u
+#define BLOCK_BYTES_COUNT 20u
+#define ENCODE_BLOCK q4_1_encode_block
+#include "common/block_codec.glsl"
