@@ -354,6 +354,20 @@ private slots:
         QCOMPARE(plan_to_json(saved), doc["plan"]);
     }
 
+    void cli_reads_a_plan_file_and_adds_rules_on_top() {
+        const std::string plan_file = QFINDTESTDATA("../resources/plans/gguf_q8_0_keep_embeddings.json").toStdString();
+        const auto r = run_cli({"plan", qbtest::stories260k("llama2c").string(), "--plan", plan_file, "--rule",
+                                "ffn_down$=f16", "--json"});
+        QCOMPARE(r.exit_code, 0);
+        const json doc = json::parse(r.out);
+        QCOMPARE(doc["tensors"][0]["format"], json("f32"));
+        QCOMPARE(doc["tensors"][0]["reason"], json("rule 1 (embeddings stay as they are): keep"));
+        QCOMPARE(doc["tensors"][9]["name"], json("blk.0.ffn_down"));
+        QCOMPARE(doc["tensors"][9]["reason"], json("rule 2"));
+        QCOMPARE(doc["totals"]["fallbacks"], json(0));
+        QVERIFY(doc["gguf_file"]["bytes"].get<uint64_t>() > doc["totals"]["bytes"].get<uint64_t>());
+    }
+
     void cli_reports_an_impossible_plan_in_one_line_naming_the_tensor() {
         const auto r = run_cli({"plan", qbtest::stories260k("llama2c").string(), "--default", "q4_0"});
         QCOMPARE(r.exit_code, 1);
