@@ -103,10 +103,18 @@ void check_entry(const ExportPlan& plan, const ExportTensor& entry, const Tensor
     if (!problem.empty()) throw Error(subject, "tensor '" + entry.name + "': " + problem);
 }
 
+// Each reads its source tensor once and drops its mapped pages, so an export's resident memory stays at
+// one tensor instead of growing with the pages of every tensor read so far.
 TensorProducer default_producer(const TensorView& source, const FormatInfo& format, bool keep, int threads) {
-    if (keep) return [&source, threads] { return canonical_bytes(source, threads); };
+    if (keep)
+        return [&source, threads] {
+            std::vector<uint8_t> bytes = canonical_bytes(source, threads);
+            source.evict_pages();
+            return bytes;
+        };
     return [&source, &format, threads] {
         const std::vector<float> values = source.to_f32(threads);
+        source.evict_pages();
         return encode_tensor(format, values, source.rows(), source.cols(), nullptr, threads);
     };
 }

@@ -26,7 +26,8 @@ std::string hf_module_name(const HfPlacement& placement) {
     return placement.name.ends_with(suffix) ? placement.name.substr(0, placement.name.size() - suffix.size()) : placement.name;
 }
 
-std::vector<float> to_hf_layout(const HfPlacement& placement, std::span<const float> canonical, int64_t rows, int64_t cols) {
+std::vector<float> to_hf_layout(const HfPlacement& placement, std::vector<float> canonical, int64_t rows, int64_t cols) {
+    if (placement.row_order.empty() && !placement.transposed) return canonical;
     std::vector<float> out(canonical.size());
     const bool one_dimensional = placement.shape.size() == 1;
     for (int64_t r = 0; r < rows; ++r) {

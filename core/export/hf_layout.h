@@ -2,7 +2,6 @@
 // load_model() applies, read from the same architecture table (names, row permutations, transposes).
 #pragma once
 #include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -23,7 +22,8 @@ std::optional<HfPlacement> hf_placement(const Model& model, const std::string& c
 // The module a weight belongs to: its name without ".weight" ("model.layers.0.self_attn.q_proj").
 std::string hf_module_name(const HfPlacement& placement);
 
-// Canonical row-major values (shape rows x cols; a 1-D tensor is one row) rearranged into the stored layout.
-std::vector<float> to_hf_layout(const HfPlacement& placement, std::span<const float> canonical, int64_t rows, int64_t cols);
+// Canonical row-major values (shape rows x cols; a 1-D tensor is one row) rearranged into the stored layout
+// (returned as they are when the layouts agree).
+std::vector<float> to_hf_layout(const HfPlacement& placement, std::vector<float> canonical, int64_t rows, int64_t cols);
 
 }  // namespace qb

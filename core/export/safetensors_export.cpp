@@ -163,8 +163,8 @@ struct Writer {
         outputs.push_back({p.name, dtype.safetensors_dtype, p.shape, {}, [this, &t, p, &dtype, index](const ByteSink& sink) {
             step(index, t.name);
             const int64_t rows = t.source->rows(), cols = t.source->cols();
-            const std::vector<float> values = decode_tensor(*t.format, t.produce(), rows, cols, plan.threads);
-            const std::vector<float> stored = to_hf_layout(p, values, rows, cols);
+            const std::vector<float> stored =
+                to_hf_layout(p, decode_tensor(*t.format, t.produce(), rows, cols, plan.threads), rows, cols);
             sink(encode_tensor(dtype, stored, p.transposed ? cols : rows, p.transposed ? rows : cols, nullptr, plan.threads));
         }});
     }
