@@ -35,7 +35,8 @@ template <typename T>
 constexpr int64_t kTileWidth = 128 / int64_t(sizeof(T));  // two cache lines of C per row
 
 // c[r][j] -= Σ_t a[r][t] b[t][j] for Rows rows and `width` (Full: kTileWidth) columns; the sum over t
-// is accumulated first, in t order, the same way for every tile shape.
+// is accumulated first, in t order, the same way for every row count (a column's arithmetic depends only
+// on whether it lies in a full strip, which n alone decides).
 template <typename T, int Rows, bool Full>
 void tile(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, int64_t width) {
     constexpr int64_t kWidth = kTileWidth<T>;
@@ -52,8 +53,8 @@ void tile(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, i
         for (int64_t j = 0; j < w; ++j) c[r * ldc + j] -= acc[r][j];
 }
 
-// The full-width double tile in explicit vectors: for doubles GCC vectorizes tile() across its rows
-// instead of its columns, with permutes at every step (5x slower than this).
+// The full-width double tile in explicit vectors (multiply and add, no FMA): for doubles GCC vectorizes
+// tile() across its rows instead of its columns, with permutes at every step (5x slower than this).
 typedef double Double4 __attribute__((vector_size(32)));
 constexpr int kDoubleVectors = int(kTileWidth<double>) / 4;
 

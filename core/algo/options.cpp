@@ -1,6 +1,5 @@
 #include "core/algo/options.h"
 
-#include <cmath>
 
 #include "core/util/error.h"
 
