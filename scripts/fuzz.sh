@@ -3,7 +3,8 @@
 # ASan and UBSan in build-fuzz, runs each for a bounded time on seed corpora made from the shared test
 # data, and prints executions and findings per target. Exits non-zero when a target found a crash.
 # Usage: scripts/fuzz.sh [seconds per target, default 60] [targets...]
-# Environment: QB_DATA_DIR (default ../shared/data), QB_FUZZ_BUILD_DIR (default build-fuzz), JOBS (default 2).
+# Environment: QB_DATA_DIR (default ../shared/data), QB_FUZZ_BUILD_DIR (default build-fuzz), JOBS (default 2),
+#              QB_FUZZ_FLAGS (extra libFuzzer flags, e.g. -max_len=32768 to explore headers faster).
 # Needs clang and libclang-rt-14-dev (libFuzzer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,7 +108,7 @@ for target in "${targets[@]}"; do
   echo "fuzz: running $target for ${seconds}s (corpus $corpus)"
   set +e
   "$build/tests/fuzz/$target" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 -timeout=20 \
-    -artifact_prefix="$artifacts/" "$corpus" > "$log" 2>&1
+    -artifact_prefix="$artifacts/" ${QB_FUZZ_FLAGS:-} "$corpus" > "$log" 2>&1
   status=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
