@@ -10,13 +10,14 @@
 // later rules win; an override for the tensor's name applies last. Each applies only the fields it sets:
 // setting an algorithm replaces the options, setting options alone adds or replaces keys.
 //
-// JSON schema ("quantbench.plan", version 1); unknown keys are rejected, save(load(x)) == x:
+// JSON schema ("quantbench.plan", version 1); unknown keys are rejected; load(save(plan)) == plan and
+// saving a loaded file gives back the text save wrote:
 //   {
 //     "schema": "quantbench.plan", "version": 1,
 //     "name": "q4_k_m",                       optional
 //     "description": "...",                   optional
 //     "fallback": false,                      optional: resolve unstorable choices by the fallback table
-//     "default": {"format": "q4_k", "algorithm": "rtn", "options": {}},    format required
+//     "default": {"format": "q4_k", "algorithm": "rtn", "options": {}},    format required, rtn and {} by default
 //     "rules": [{"match": "attn_v", "format": "q6_k", "note": "why"}, ...],   optional
 //     "overrides": {"blk.0.ffn_down": {"format": "q8_0", "algorithm": "gptq", "options": {"damp": 0.1}}}
 //   }
