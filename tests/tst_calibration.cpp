@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include "core/infer/tokenizer.h"
 #include "core/model/model.h"
 #include "core/util/error.h"
+#include "tests/support/run_process.h"
 #include "tests/support/test_data.h"
 
 using namespace qb;
@@ -288,6 +290,53 @@ private slots:
         options.histogram_margin = 0.5;
         QCOMPARE(error_of([&] { calibrate(stories().net, stories().text, options); }),
                  QString("calibration: histogram margin must be a finite number of at least 1"));
+    }
+
+    void cli_json_equals_the_core_calibration() {
+        const auto r = qbtest::run_cli({"calibrate", qbtest::stories260k("gguf").string(), "--text",
+                                        qbtest::data_path("text/wiki.valid.tokens").string(), "--tokens", "256", "--ctx", "64", "--json"});
+        QCOMPARE(r.exit_code, 0);
+        const auto doc = nlohmann::json::parse(r.out);
+        const EvalText text = evaluation_text(model_tokenizer(stories().model), read_text("text/wiki.valid.tokens"));
+        CalibrationOptions options = small_run(256, 64);
+        options.full_hessian = false;
+        const Calibration expected = calibrate(stories().net, text, options);
+        QCOMPARE(doc["chunks"].get<int64_t>(), int64_t(4));
+        QCOMPARE(doc["passes"].get<int>(), 1);
+        QCOMPARE(doc["records"].size(), expected.records.size());
+        const auto& down = doc["records"][3];
+        const ActivationStats& s = expected.records[3];
+        QCOMPARE(down["record"].get<std::string>(), s.record);
+        QCOMPARE(down["tensors"].get<std::vector<std::string>>(), s.tensors);
+        QCOMPARE(down["abs_max"].get<double>(), double(*std::max_element(s.abs_max.begin(), s.abs_max.end())));
+        QCOMPARE(down["hessian_trace"].get<double>(), s.hessian_trace);
+        QCOMPARE(down["outlier_channels"].get<int64_t>(), s.outlier_channels);
+        QCOMPARE(doc["text_sha256"].get<std::string>().size(), size_t(64));
+    }
+
+    void cli_rejects_bad_input_in_one_line() {
+        const std::string model = qbtest::stories260k("gguf").string();
+        const auto empty = qbtest::scratch_dir() / "empty.txt", short_text = qbtest::scratch_dir() / "short.txt";
+        std::ofstream(empty).flush();
+        std::ofstream(short_text) << "Once upon a time.";
+        auto r = qbtest::run_cli({"calibrate", model, "--text", empty.string()});
+        QCOMPARE(r.exit_code, 1);
+        QCOMPARE(r.err, std::string("quantbench-cli calibrate: text: empty: there is nothing to evaluate\n"));
+        r = qbtest::run_cli({"calibrate", model, "--text", short_text.string()});
+        QCOMPARE(r.exit_code, 1);
+        const size_t tokens = evaluation_text(model_tokenizer(stories().model), "Once upon a time.").tokens.size();
+        QCOMPARE(r.err, "quantbench-cli calibrate: calibration: text too short: " + std::to_string(tokens) +
+                            " tokens, but one chunk of 512 needs 512\n");
+        const auto no_tokenizer = qbtest::scratch_copy(qbtest::stories260k("llama2c"), "stories260K-alone.bin");
+        r = qbtest::run_cli({"calibrate", no_tokenizer.string(), "--text", short_text.string()});
+        QCOMPARE(r.exit_code, 1);
+        QCOMPARE(r.err, "quantbench-cli calibrate: " + no_tokenizer.string() + ": has no tokenizer, so text cannot be evaluated with it\n");
+        r = qbtest::run_cli({"calibrate", model, "--text", "/nonexistent/text.txt"});
+        QCOMPARE(r.err, std::string("quantbench-cli calibrate: /nonexistent/text.txt: cannot open the text file\n"));
+        r = qbtest::run_cli({"calibrate", model});
+        QCOMPARE(r.exit_code, 2);
+        QCOMPARE(r.err, std::string("quantbench-cli calibrate: usage: calibrate needs --text FILE\n"));
+        QVERIFY(r.out.empty());
     }
 };
 

@@ -19,7 +19,7 @@ namespace qbcli {
 namespace {
 
 constexpr const char* kUsage =
-    "calibrate MODEL --text FILE [--tokens N] [--ctx N] [--out FILE.qbh5] [--full-hessian] [--threads N] [--json]";
+    "calibrate MODEL --text FILE [--tokens N] [--ctx N] [--out FILE.qbh5] [--full-hessian] [--outlier-threshold X] [--threads N] [--json]";
 
 qb::CalibrationOptions options_from(const Args& args) {
     qb::CalibrationOptions options;
