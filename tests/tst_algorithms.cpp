@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/algo/algorithm.h"
+#include "core/algo/awq.h"
 #include "core/infer/perplexity.h"
 #include "core/infer/tokenizer.h"
 #include "core/jobs/job.h"
@@ -276,6 +277,32 @@ private slots:
         std::vector<float> decoded = decode_tensor(*r.format, awq.bytes, l.rows, l.cols);
         for (size_t i = 0; i < decoded.size(); ++i) decoded[i] /= awq.input_scales[i % size_t(l.cols)];
         QVERIFY(bitwise_equal(decoded, awq.dequantized));
+    }
+
+    void awq_shares_one_set_of_scales_between_layers_reading_one_input() {
+        const Layer& q = random_layer();
+        Layer k = q, v = q;
+        k.rows = v.rows = 64;
+        k.weight = qbtest::random_weights(64, q.cols, 31);
+        v.weight = qbtest::random_weights(64, q.cols, 32);
+        std::vector<QuantizeRequest> layers = {request(q, "int3_g128_asym"), request(k, "int3_g128_asym"),
+                                               request(v, "int4_g128_asym")};
+        const AwqScales shared = awq_shared_scales(layers);
+        QVERIFY(shared.alpha > 0);
+        double awq_error = 0, rtn_error = 0;
+        for (QuantizeRequest& r : layers) {
+            rtn_error += quantize_matrix("rtn", r).hessian_error;
+            r.input_scales = shared.scales;
+            const QuantizeResult awq = quantize_matrix("awq", r);
+            QVERIFY(awq.input_scales == shared.scales);
+            QVERIFY(awq.details["alpha"].is_null());
+            awq_error += awq.hessian_error;
+        }
+        qInfo("q/k/v with shared scales: alpha %.3f, AWQ / RTN summed Hessian-weighted error %.3f", shared.alpha,
+              awq_error / rtn_error);
+        QVERIFY(awq_error < rtn_error);
+        QuantizeRequest not_awq = layers[0];
+        QCOMPARE(error_of([&] { quantize_matrix("gptq", not_awq); }), QString("gptq: input_scales are for awq only"));
     }
 
     void awq_clip_search_uses_the_scaled_activations() {

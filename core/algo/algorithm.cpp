@@ -49,6 +49,8 @@ void check_request(const Algorithm& a, const QuantizeRequest& r) {
     require_length(a, "the Hessian", r.hessian.size(), r.cols * r.cols);
     require_length(a, "mean |x|", r.mean_abs.size(), r.cols);
     require_length(a, "mean x²", r.mean_square.size(), r.cols);
+    require_length(a, "input_scales", r.input_scales.size(), r.cols);
+    if (!r.input_scales.empty() && a.name != "awq") throw Error(subject, "input_scales are for awq only");
     if (a.needs_hessian && r.hessian.empty()) throw Error(subject, "needs the layer's Hessian (run calibration first)");
     if (a.needs_activations && r.mean_square.empty())
         throw Error(subject, "needs activation statistics: mean x² per input channel (run calibration first)");

@@ -35,6 +35,7 @@ struct QuantizeRequest {
     std::span<const double> hessian;       // cols * cols values, or empty
     std::span<const double> mean_abs;      // cols values, or empty
     std::span<const double> mean_square;   // cols values, or empty
+    std::span<const float> input_scales;   // awq only: cols scales to use instead of searching (awq.h)
     nlohmann::json options = nlohmann::json::object();  // per algorithm, see its header
     bool measure_hessian_error = true;     // with a Hessian: fill hessian_error (costs 2·rows·cols² flops)
     int threads = 0;                       // <= 0: all hardware threads; results do not depend on it

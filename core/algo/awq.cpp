@@ -7,6 +7,7 @@
 #include "core/algo/options.h"
 #include "core/algo/rtn.h"
 #include "core/jobs/job.h"
+#include "core/util/error.h"
 
 namespace qb {
 namespace {
@@ -93,31 +94,54 @@ private:
     std::vector<float> weight_;
 };
 
-double search_alpha(const QuantizeRequest& r, const Settings& settings, const std::vector<double>& magnitude,
-                    nlohmann::json& errors) {
-    const SearchSet set(r, settings.search_rows);
-    double best_alpha = 0, best_error = INFINITY;
-    for (int64_t k = 0; k < settings.grid_points; ++k) {
-        if (r.job) r.job->check("awq");
-        const double alpha = double(k) / double(settings.grid_points - 1);
-        const double error = set.error_with(channel_scales(magnitude, alpha));
-        errors.push_back({alpha, error});
-        if (error < best_error) {
-            best_error = error;
-            best_alpha = alpha;
-        }
-    }
-    return best_alpha;
+std::vector<float> scales_from_alpha(const QuantizeRequest& r, double alpha) {
+    return channel_scales(activation_magnitude(r), alpha);
 }
 
 }  // namespace
 
+AwqScales awq_shared_scales(std::span<const QuantizeRequest> layers) {
+    if (layers.empty()) throw Error("awq", "no layers to scale");
+    const QuantizeRequest& first = layers.front();
+    for (const QuantizeRequest& r : layers)
+        if (!r.format || !r.weight || r.cols != first.cols || r.mean_square.size() != size_t(first.cols))
+            throw Error("awq", "layers sharing scales need a format, weights, the same input width (" +
+                                   std::to_string(first.cols) + ") and mean x² per input channel");
+    const Settings settings = read_settings(first);
+    AwqScales result;
+    result.errors = nlohmann::json::array();
+    if (settings.fixed_alpha >= 0) {
+        result.alpha = settings.fixed_alpha;
+    } else {
+        std::vector<SearchSet> sets;
+        for (const QuantizeRequest& r : layers) sets.emplace_back(r, settings.search_rows);
+        double best_error = INFINITY;
+        for (int64_t k = 0; k < settings.grid_points; ++k) {
+            if (first.job) first.job->check("awq");
+            const double alpha = double(k) / double(settings.grid_points - 1);
+            const std::vector<float> s = scales_from_alpha(first, alpha);
+            double error = 0;
+            for (const SearchSet& set : sets) error += set.error_with(s);
+            result.errors.push_back({alpha, error});
+            if (error < best_error) {
+                best_error = error;
+                result.alpha = alpha;
+            }
+        }
+    }
+    result.scales = scales_from_alpha(first, result.alpha);
+    return result;
+}
+
 QuantizeResult run_awq(const QuantizeRequest& r) {
     const Settings settings = read_settings(r);
-    const std::vector<double> magnitude = activation_magnitude(r);
-    nlohmann::json errors = nlohmann::json::array();
-    const double alpha = settings.fixed_alpha >= 0 ? settings.fixed_alpha : search_alpha(r, settings, magnitude, errors);
-    const std::vector<float> s = channel_scales(magnitude, alpha);
+    AwqScales scales;
+    if (r.input_scales.empty()) {
+        scales = awq_shared_scales({&r, 1});
+    } else {
+        scales.scales.assign(r.input_scales.begin(), r.input_scales.end());
+    }
+    const std::vector<float>& s = scales.scales;
     std::vector<float> clip_importance;
     if (settings.clip)
         for (int64_t j = 0; j < r.cols; ++j)
@@ -125,8 +149,9 @@ QuantizeResult run_awq(const QuantizeRequest& r) {
     const float* importance = settings.clip ? clip_importance.data() : (r.importance.empty() ? nullptr : r.importance.data());
     QuantizeResult result = quantize_scaled(settings.clip ? clip_searching(*r.format) : *r.format, r.weight, r.rows,
                                             r.cols, s, importance, r.threads);
-    if (alpha > 0) result.input_scales = s;
-    result.details = {{"alpha", alpha}, {"clip", settings.clip}, {"errors", errors}};
+    if (std::any_of(s.begin(), s.end(), [](float v) { return v != 1.0f; })) result.input_scales = s;
+    const nlohmann::json alpha = r.input_scales.empty() ? nlohmann::json(scales.alpha) : nlohmann::json(nullptr);
+    result.details = {{"alpha", alpha}, {"clip", settings.clip}, {"errors", scales.errors}};
     return result;
 }
 

@@ -12,13 +12,30 @@
 //   clip         false  after scaling, the format's importance-weighted clipping search with the scaled
 //                       activations' mean x² / s² (int grids: the _clip variant; ggml blocks: their own)
 //   search_rows  1024   the search measures the error on at most this many rows spread evenly (0: all)
-// Output: input_scales = s (empty when α = 0) and the bytes of Q(W·diag(s)), see algorithm.h for folding.
-// details: alpha, errors (the objective for each α tried).
+// Output: input_scales = s (empty when every s_j = 1, as for α = 0) and the bytes of Q(W·diag(s)), see
+// algorithm.h for folding. details: alpha (null when the request gave its scales), clip, errors (the
+// objective for each α tried).
+//
+// Layers that read one input (q, k and v after the same RMSNorm; gate and up) must share their scales to
+// fold into that producer: awq_shared_scales searches one α for all of them (the sum of their
+// objectives), and each is then quantized with QuantizeRequest::input_scales set to the result.
 #pragma once
+#include <span>
+
 #include "core/algo/algorithm.h"
 
 namespace qb {
 
-QuantizeResult run_awq(const QuantizeRequest& request);
+struct AwqScales {
+    double alpha = 0;
+    std::vector<float> scales;                         // per input channel
+    nlohmann::json errors = nlohmann::json::array();   // [alpha, summed objective] per α tried
+};
+
+// Every layer needs a format, weights, mean x² (and mean |x| / the Hessian where it has them), all with the
+// same input width; the first layer's statistics and options apply. Throws Error("awq", reason).
+AwqScales awq_shared_scales(std::span<const QuantizeRequest> layers);
+
+QuantizeResult run_awq(const QuantizeRequest& request);  // request.input_scales: use them, no search
 
 }  // namespace qb
