@@ -52,9 +52,8 @@ struct Choice {
 // The format the single --format applies to: matrices (GGUF: every 2-D tensor; GPTQ: the blocks' linear
 // layers); 1-D tensors become f32 in GGUF and are kept otherwise.
 const qb::FormatInfo* requested_format(qb::ExportTarget target, const qb::TensorView& t, const qb::FormatInfo* format) {
-    const bool matrix = t.shape.size() == 2 && !qb::is_bias(t.name);
-    if (target == qb::ExportTarget::Gptq) return matrix && qb::tensor_layer(t.name) >= 0 ? format : nullptr;
-    if (matrix) return format;
+    if (target == qb::ExportTarget::Gptq) return qb::is_gptq_linear(t) ? format : nullptr;
+    if (t.shape.size() == 2) return format;
     return target == qb::ExportTarget::Gguf ? &qb::format_by_name("f32") : nullptr;
 }
 

@@ -15,8 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_gptq_linear(const TensorView& t) { return t.shape.size() == 2 && tensor_layer(t.name) >= 0 && !is_bias(t.name); }
-
 std::string gptq_problem(const TensorView& source, const FormatInfo& format) {
     const bool linear = is_gptq_linear(source);
     if (format.kind != FormatKind::IntGrid) {
@@ -143,7 +141,29 @@ TensorView intended_view(const PlannedTensor& t, std::vector<uint8_t> bytes, int
     return v;
 }
 
+TensorProducer size_checked(TensorProducer inner, const PlannedTensor& t, const std::string& subject) {
+    return [inner = std::move(inner), &view = *t.source, &format = *t.format, name = t.name, subject] {
+        std::vector<uint8_t> bytes = inner();
+        const size_t expected = format.tensor_bytes(view.rows(), view.cols());
+        if (bytes.size() != expected)
+            throw Error(subject, "tensor '" + name + "': producer gave " + std::to_string(bytes.size()) + " bytes, " +
+                                     format.name + " of its shape needs " + std::to_string(expected));
+        return bytes;
+    };
+}
+
+// t's producer, also appending what it produces to the intended model.
+TensorProducer recorded(const PlannedTensor& t, Model* intended, int threads) {
+    return [inner = t.produce, description = PlannedTensor{t.name, t.source, t.format, {}, t.act_order}, intended, threads] {
+        std::vector<uint8_t> bytes = inner();
+        intended->tensors.push_back(intended_view(description, bytes, threads));
+        return bytes;
+    };
+}
+
 }  // namespace
+
+bool is_gptq_linear(const TensorView& t) { return t.shape.size() == 2 && tensor_layer(t.name) >= 0 && !is_bias(t.name); }
 
 std::string_view export_target_name(ExportTarget target) {
     switch (target) {
@@ -202,25 +222,9 @@ std::vector<PlannedTensor> resolve_export_plan(const ExportPlan& plan, const Mod
         t.format = &output_format(entry, *t.source, plan.output.string());
         const bool keep = t.format == t.source->format && !entry.produce;
         if (!t.produce) t.produce = default_producer(*t.source, *t.format, keep, plan.threads);
-        t.produce = [inner = std::move(t.produce), &view = *t.source, &format = *t.format, name = t.name,
-                     subject = plan.output.string()] {
-            std::vector<uint8_t> bytes = inner();
-            const size_t expected = format.tensor_bytes(view.rows(), view.cols());
-            if (bytes.size() != expected)
-                throw Error(subject, "tensor '" + name + "': producer gave " + std::to_string(bytes.size()) + " bytes, " +
-                                         format.name + " of its shape needs " + std::to_string(expected));
-            return bytes;
-        };
-        if (intended && keep) {
-            intended->tensors.push_back(*t.source);
-        } else if (intended) {
-            PlannedTensor description{t.name, t.source, t.format, {}, t.act_order};
-            t.produce = [inner = t.produce, description, intended, threads = plan.threads] {
-                std::vector<uint8_t> bytes = inner();
-                intended->tensors.push_back(intended_view(description, bytes, threads));
-                return bytes;
-            };
-        }
+        t.produce = size_checked(std::move(t.produce), t, plan.output.string());
+        if (intended && keep) intended->tensors.push_back(*t.source);
+        else if (intended) t.produce = recorded(t, intended, plan.threads);
         planned.push_back(std::move(t));
     }
     return planned;

@@ -54,6 +54,9 @@ struct ExportPlan {
     int threads = 0;      // for decoding and round-to-nearest encoding; <= 0: all hardware threads
 };
 
+// A linear layer of a block (a 2-D weight inside blk.N): what GPTQ packs.
+bool is_gptq_linear(const TensorView& tensor);
+
 // Why `source` cannot be stored as `format` in the target (empty when it can): the reason names the
 // format and the shape rule ("row length 172 is not a multiple of q8_0's block of 32").
 std::string storage_problem(ExportTarget target, const TensorView& source, const FormatInfo& format);
@@ -85,8 +88,9 @@ struct PlannedTensor {
     std::vector<int32_t> act_order;
 };
 
-// Validates the plan and resolves its entries. With `intended`, the producers also record what they
-// produce into it; finish_intended() completes it once the file is written.
+// Validates the plan and resolves its entries; producers check the size of what they return. With
+// `intended`, they also record it there; finish_intended() completes it once the output is written (after
+// a failure its content is unspecified).
 std::vector<PlannedTensor> resolve_export_plan(const ExportPlan& plan, const Model& source, Model* intended);
 void finish_intended(const ExportPlan& plan, const Model& source, Model* intended);
 

@@ -233,8 +233,7 @@ json quantize_config(const Model& source, const std::vector<PlannedTensor>& tens
     const auto [bits, group_size, sym, desc_act] = base;
     json dynamic = json::object();
     for (const auto& t : tensors) {
-        const bool linear = t.source->shape.size() == 2 && tensor_layer(t.name) >= 0 && !is_bias(t.name);
-        if (!linear) continue;
+        if (!is_gptq_linear(*t.source)) continue;
         const std::string pattern = exact_pattern(hf_module_name(*hf_placement(source, t.name)));
         if (!is_packed(t)) {
             dynamic["-:" + pattern] = json::object();
