@@ -21,8 +21,6 @@ constexpr double kLogHistogramDecades = 8.0;
 // Below this many values a per-record summary is cheaper on one thread than starting more.
 constexpr int64_t kParallelMinValues = int64_t(1) << 16;
 
-std::string count_text(int64_t n) { return std::to_string(n); }
-
 struct RecordShape {
     std::string name;
     int64_t channels = 0;
@@ -159,21 +157,100 @@ private:
 
 void validate(const Transformer& model, const CalibrationOptions& options, int64_t text_tokens) {
     const int64_t ctx = options.ctx;
-    if (ctx < 1) throw Error("calibration", "context of " + count_text(ctx) + " tokens is too small");
+    if (ctx < 1) throw Error("calibration", "context of " + std::to_string(ctx) + " tokens is too small");
     if (model.context_length() > 0 && ctx > model.context_length())
-        throw Error("calibration", "context of " + count_text(ctx) + " tokens exceeds the model's context of " +
-                                       count_text(model.context_length()));
+        throw Error("calibration", "context of " + std::to_string(ctx) + " tokens exceeds the model's context of " +
+                                       std::to_string(model.context_length()));
     if (options.tokens < ctx)
-        throw Error("calibration", count_text(options.tokens) + " tokens do not fill one chunk of " + count_text(ctx));
+        throw Error("calibration", std::to_string(options.tokens) + " tokens do not fill one chunk of " + std::to_string(ctx));
     if (text_tokens < ctx)
-        throw Error("calibration", "text too short: " + count_text(text_tokens) + " tokens, but one chunk of " +
-                                       count_text(ctx) + " needs " + count_text(ctx));
+        throw Error("calibration", "text too short: " + std::to_string(text_tokens) + " tokens, but one chunk of " +
+                                       std::to_string(ctx) + " needs " + std::to_string(ctx));
     validate_histogram_bins(options.histogram_bins);
     if (!(options.histogram_margin >= 1) || !std::isfinite(options.histogram_margin))
         throw Error("calibration", "histogram margin must be a finite number of at least 1");
     if (!(options.outlier_threshold >= 0) || !std::isfinite(options.outlier_threshold))
         throw Error("calibration", "outlier threshold must be a finite non-negative number");
 }
+
+// The passes over the text: pass 0 collects every summary, pass p the Hessians of group p.
+class Calibrator {
+public:
+    Calibrator(const Transformer& model, const EvalText& text, const CalibrationOptions& options, int threads)
+        : model_(model), text_(text), options_(options), threads_(threads),
+          shapes_(discover_records(model, text.tokens[0], threads)), groups_(hessian_groups(shapes_, options)) {
+        run_.ctx = options.ctx;
+        run_.chunks = std::min<int64_t>(options.tokens, int64_t(text.tokens.size())) / options.ctx;
+        run_.tokens = run_.chunks * run_.ctx;
+        run_.passes = int(groups_.size());
+        run_.outlier_threshold = options.outlier_threshold;
+        for (size_t i = 0; i < shapes_.size(); ++i) {
+            run_.records.push_back(shapes_[i].name);
+            for (const std::string& tensor : shapes_[i].tensors) {
+                index_of_[tensor] = i;
+                run_.record_of[tensor] = shapes_[i].name;
+            }
+            summaries_.emplace_back(shapes_[i], run_.tokens, options);
+        }
+    }
+
+    const CalibrationRun& run() const { return run_; }
+
+    // Runs every chunk, then hands the records of this pass's group to the sink.
+    void run_pass(int pass, const ActivationSink& sink, JobControl* control) {
+        pass_ = pass;
+        hessians_.clear();
+        if (options_.full_hessian)
+            for (size_t i : groups_[size_t(pass)]) hessians_.emplace(i, HessianAccumulator(shapes_[i].channels));
+        ForwardOptions forward;
+        forward.threads = threads_;
+        forward.on_linear_input = [this](const std::string& tensor, const float* x, int64_t rows, int64_t) { observe(tensor, x, rows); };
+        for (int64_t c = 0; c < run_.chunks; ++c) {
+            if (control) control->step(pass * run_.chunks + c, run_.passes * run_.chunks, chunk_label(c));
+            std::vector<int32_t> chunk(text_.tokens.begin() + c * run_.ctx, text_.tokens.begin() + (c + 1) * run_.ctx);
+            if (text_.bos_id >= 0) chunk[0] = text_.bos_id;
+            seen_.assign(shapes_.size(), false);
+            model_.forward(chunk, forward);
+        }
+        for (size_t i : groups_[size_t(pass)]) {
+            std::optional<HessianMatrix> hessian;
+            if (auto node = hessians_.extract(i)) hessian = std::move(node.mapped()).finish();
+            sink(std::move(summaries_[i]).finish(std::move(hessian)));
+        }
+    }
+
+private:
+    void observe(const std::string& tensor, const float* x, int64_t rows) {
+        const size_t i = index_of_.at(tensor);
+        if (seen_[i]) return;  // a shared input, already taken from the first weight of its record
+        seen_[i] = true;
+        if (pass_ == 0) {
+            if (!kernels::all_finite(x, rows * shapes_[i].channels))
+                throw Error("calibration", "the input of " + tensor + " is not finite (the model overflows)");
+            summaries_[i].add(x, rows, threads_);
+        }
+        if (auto h = hessians_.find(i); h != hessians_.end()) h->second.add(x, rows, threads_);
+    }
+
+    std::string chunk_label(int64_t chunk) const {
+        std::string label = "chunk " + std::to_string(chunk + 1) + "/" + std::to_string(run_.chunks);
+        if (run_.passes > 1) label += ", pass " + std::to_string(pass_ + 1) + "/" + std::to_string(run_.passes);
+        return label;
+    }
+
+    const Transformer& model_;
+    const EvalText& text_;
+    const CalibrationOptions& options_;
+    int threads_;
+    std::vector<RecordShape> shapes_;
+    std::vector<std::vector<size_t>> groups_;
+    CalibrationRun run_;
+    std::unordered_map<std::string, size_t> index_of_;  // weight tensor -> record index
+    std::vector<ActivationSummary> summaries_;
+    std::unordered_map<size_t, HessianAccumulator> hessians_;  // this pass's group
+    std::vector<bool> seen_;                                   // records already observed in this chunk
+    int pass_ = 0;
+};
 
 }  // namespace
 
@@ -201,62 +278,10 @@ const ActivationStats& Calibration::input_of(const std::string& tensor) const {
 CalibrationRun calibrate(const Transformer& model, const EvalText& text, const CalibrationOptions& options,
                          const ActivationSink& sink, JobControl* control, int threads) {
     validate(model, options, int64_t(text.tokens.size()));
-    CalibrationRun run;
-    run.ctx = options.ctx;
-    run.chunks = std::min<int64_t>(options.tokens, int64_t(text.tokens.size())) / options.ctx;
-    run.tokens = run.chunks * run.ctx;
-    run.outlier_threshold = options.outlier_threshold;
-
-    const std::vector<RecordShape> shapes = discover_records(model, text.tokens[0], threads);
-    std::unordered_map<std::string, size_t> index_of;  // weight tensor -> record index
-    for (size_t i = 0; i < shapes.size(); ++i) {
-        run.records.push_back(shapes[i].name);
-        for (const std::string& tensor : shapes[i].tensors) {
-            index_of[tensor] = i;
-            run.record_of[tensor] = shapes[i].name;
-        }
-    }
-    const std::vector<std::vector<size_t>> groups = hessian_groups(shapes, options);
-    run.passes = int(groups.size());
-
-    std::vector<ActivationSummary> summaries;
-    for (const RecordShape& shape : shapes) summaries.emplace_back(shape, run.tokens, options);
-    for (int pass = 0; pass < run.passes; ++pass) {
-        std::unordered_map<size_t, HessianAccumulator> hessians;
-        if (options.full_hessian)
-            for (size_t i : groups[size_t(pass)]) hessians.emplace(i, HessianAccumulator(shapes[i].channels));
-        std::vector<bool> seen(shapes.size());
-        ForwardOptions forward;
-        forward.threads = threads;
-        forward.on_linear_input = [&](const std::string& tensor, const float* x, int64_t rows, int64_t) {
-            const size_t i = index_of.at(tensor);
-            if (seen[i]) return;  // a shared input, already taken from the first weight of its record
-            seen[i] = true;
-            if (pass == 0) {
-                if (!kernels::all_finite(x, rows * shapes[i].channels))
-                    throw Error("calibration", "the input of " + tensor + " is not finite (the model overflows)");
-                summaries[i].add(x, rows, threads);
-            }
-            if (auto h = hessians.find(i); h != hessians.end()) h->second.add(x, rows, threads);
-        };
-        for (int64_t c = 0; c < run.chunks; ++c) {
-            if (control)
-                control->step(pass * run.chunks + c, run.passes * run.chunks,
-                              "chunk " + count_text(c + 1) + "/" + count_text(run.chunks) +
-                                  (run.passes > 1 ? ", pass " + count_text(pass + 1) + "/" + count_text(run.passes) : ""));
-            std::vector<int32_t> chunk(text.tokens.begin() + c * run.ctx, text.tokens.begin() + (c + 1) * run.ctx);
-            if (text.bos_id >= 0) chunk[0] = text.bos_id;
-            std::fill(seen.begin(), seen.end(), false);
-            model.forward(chunk, forward);
-        }
-        for (size_t i : groups[size_t(pass)]) {
-            std::optional<HessianMatrix> hessian;
-            if (auto node = hessians.extract(i)) hessian = std::move(node.mapped()).finish();
-            sink(std::move(summaries[i]).finish(std::move(hessian)));
-        }
-    }
+    Calibrator calibrator(model, text, options, threads);
+    for (int pass = 0; pass < calibrator.run().passes; ++pass) calibrator.run_pass(pass, sink, control);
     if (control) control->step(1, 1, "done");
-    return run;
+    return calibrator.run();
 }
 
 Calibration calibrate(const Transformer& model, const EvalText& text, const CalibrationOptions& options,

@@ -33,11 +33,6 @@ void write_values(Hdf5Writer& file, const std::string& path, const std::vector<T
     file.set_attribute(path, "units", units);
 }
 
-template <typename T>
-std::vector<T> read_values(const Hdf5Reader& file, const std::string& path) {
-    return file.read_dataset<T>(path);
-}
-
 void write_histogram(Hdf5Writer& file, const std::string& group, const Histogram& h, const std::string& value_units) {
     write_values(file, group + "/counts", h.counts, "count");
     write_values(file, group + "/bin_edges", h.edges, value_units);
@@ -51,8 +46,8 @@ Histogram read_histogram(const Hdf5Reader& file, const std::string& group) {
     Histogram h;
     h.scale = string_attribute(file, group, "scale") == histogram_scale_name(HistogramScale::LogAbs) ? HistogramScale::LogAbs
                                                                                                     : HistogramScale::Linear;
-    h.counts = read_values<uint64_t>(file, group + "/counts");
-    h.edges = read_values<double>(file, group + "/bin_edges");
+    h.counts = file.read_dataset<uint64_t>(group + "/counts");
+    h.edges = file.read_dataset<double>(group + "/bin_edges");
     h.underflow = uint64_t(integer_attribute(file, group, "underflow"));
     h.overflow = uint64_t(integer_attribute(file, group, "overflow"));
     h.log_counts = integer_attribute(file, group, "log_counts") != 0;
@@ -72,9 +67,9 @@ HeatMap read_heat_map(const Hdf5Reader& file, const std::string& path, const std
     HeatMap map;
     map.reduce = string_attribute(file, path, "reduce") == heat_map_reduce_name(HeatMapReduce::Mean) ? HeatMapReduce::Mean
                                                                                                      : HeatMapReduce::Max;
-    map.row_edges = read_values<int64_t>(file, path + "_" + rows_name + "_edges");
-    map.col_edges = read_values<int64_t>(file, path + "_" + cols_name + "_edges");
-    map.cells = read_values<float>(file, path);
+    map.row_edges = file.read_dataset<int64_t>(path + "_" + rows_name + "_edges");
+    map.col_edges = file.read_dataset<int64_t>(path + "_" + cols_name + "_edges");
+    map.cells = file.read_dataset<float>(path);
     return map;
 }
 
@@ -309,19 +304,20 @@ WeightStats AnalysisFile::weight_stats(const std::string& tensor) const {
     WeightStats s;
     s.tensor = tensor;
     s.storage_format = string_attribute(reader_, group, "storage_format");
-    const AttributeValue shape = reader_.attribute(group, "shape");
-    s.rows = std::get<std::vector<int64_t>>(shape).at(0);
-    s.cols = std::get<std::vector<int64_t>>(shape).at(1);
+    const std::vector<int64_t> shape = integers_attribute(reader_, group, "shape");
+    if (shape.size() != 2) throw Error(reader_.path().string(), group + ": attribute 'shape' is not [rows, cols]");
+    s.rows = shape[0];
+    s.cols = shape[1];
     s.moments = read_moments(reader_, group);
     s.nan_count = integer_attribute(reader_, group, "nan_count");
     s.inf_count = integer_attribute(reader_, group, "inf_count");
-    const auto sigma = std::get<std::vector<double>>(reader_.attribute(group, "tail_sigma"));
-    const auto fraction = std::get<std::vector<double>>(reader_.attribute(group, "tail_fraction"));
+    const std::vector<double> sigma = numbers_attribute(reader_, group, "tail_sigma");
+    const std::vector<double> fraction = numbers_attribute(reader_, group, "tail_fraction");
     for (size_t i = 0; i < sigma.size() && i < fraction.size(); ++i)
         s.tails.push_back({sigma[i], sigma[i] * s.moments.std, uint64_t(std::llround(fraction[i] * double(s.moments.count))), fraction[i]});
     if (reader_.exists(group + "/histogram")) s.histograms.push_back(read_histogram(reader_, group + "/histogram"));
-    s.channels.rows = read_values<float>(reader_, group + "/row_absmax");
-    s.channels.cols = read_values<float>(reader_, group + "/col_absmax");
+    s.channels.rows = reader_.read_dataset<float>(group + "/row_absmax");
+    s.channels.cols = reader_.read_dataset<float>(group + "/col_absmax");
     s.heat_map = read_heat_map(reader_, group + "/heat_map", "row", "col");
     return s;
 }
@@ -343,15 +339,15 @@ ActivationStats AnalysisFile::activations(const std::string& record, bool with_h
     s.moments = read_moments(reader_, group);
     s.histogram = read_histogram(reader_, group + "/histogram");
     s.abs_histogram = read_histogram(reader_, group + "/abs_histogram");
-    s.abs_max = read_values<float>(reader_, group + "/channel_absmax");
-    s.mean_abs = read_values<double>(reader_, group + "/mean_abs");
-    s.mean_sq = read_values<double>(reader_, group + "/mean_sq");
-    s.outlier_tokens = read_values<int64_t>(reader_, group + "/outlier_tokens");
+    s.abs_max = reader_.read_dataset<float>(group + "/channel_absmax");
+    s.mean_abs = reader_.read_dataset<double>(group + "/mean_abs");
+    s.mean_sq = reader_.read_dataset<double>(group + "/mean_sq");
+    s.outlier_tokens = reader_.read_dataset<int64_t>(group + "/outlier_tokens");
     s.token_map = read_heat_map(reader_, group + "/token_map", "channel", "token");
     if (with_hessian) {
         if (!reader_.exists(group + "/hessian"))
             throw Error(reader_.path().string(), "has no full Hessian for " + record + " (run calibrate with --full-hessian)");
-        s.hessian = HessianMatrix{s.channels, s.tokens, read_values<double>(reader_, group + "/hessian")};
+        s.hessian = HessianMatrix{s.channels, s.tokens, reader_.read_dataset<double>(group + "/hessian")};
     }
     return s;
 }
@@ -373,14 +369,14 @@ std::optional<SensitivityResult> AnalysisFile::sensitivity() const {
         r.entries[i].format = formats.at(i);
     }
     for (const Column& c : kColumns) {
-        const std::vector<double> values = read_values<double>(reader_, g + "/" + c.name);
+        const std::vector<double> values = reader_.read_dataset<double>(g + "/" + c.name);
         for (size_t i = 0; i < r.entries.size(); ++i) r.entries[i].*c.field = values.at(i);
     }
     const std::vector<std::string> estimates = reader_.read_strings(g + "/spearman/estimate"),
                                    targets = reader_.read_strings(g + "/spearman/target"),
                                    correlation_formats = reader_.read_strings(g + "/spearman/format");
-    const std::vector<double> rho = read_values<double>(reader_, g + "/spearman/rho");
-    const std::vector<int64_t> count = read_values<int64_t>(reader_, g + "/spearman/count");
+    const std::vector<double> rho = reader_.read_dataset<double>(g + "/spearman/rho");
+    const std::vector<int64_t> count = reader_.read_dataset<int64_t>(g + "/spearman/count");
     for (size_t i = 0; i < estimates.size(); ++i)
         r.correlations.push_back({estimates[i], targets.at(i), correlation_formats.at(i), rho.at(i), count.at(i)});
     const std::vector<std::string> skipped_tensors = reader_.read_strings(g + "/skipped/tensor"),

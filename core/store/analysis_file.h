@@ -27,7 +27,8 @@
 //   channel_absmax (f32 [d]), mean_abs (f64 [d]), mean_sq (f64 [d]; llama.cpp's imatrix),
 //   outlier_tokens (i64 [d]: tokens with |x| > outlier_threshold)
 //   token_map (f32 [channel cells, token cells], max |x|), token_map_channel_edges, token_map_token_edges
-//   hessian_diagonal (f64 [d]); hessian (f64 [d, d], only with --full-hessian; chunked, gzip)
+//   hessian_diagonal (f64 [d]: diag(H), i.e. mean_sq up to H's f32 block products; mean_sq itself when
+//   no full Hessian was computed); hessian (f64 [d, d], only with --full-hessian; chunked, gzip)
 // /sensitivity           one row per (tensor, format), parallel 1-D datasets (sensitivity.h):
 //   tensor, format (str), bits_per_weight, hessian_error, hawq, mse, kurtosis, outlier_share,
 //   delta_ppl, mean_kld (f64; NaN when not measured)

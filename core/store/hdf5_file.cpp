@@ -439,4 +439,12 @@ std::vector<std::string> strings_attribute(const Hdf5Reader& file, const std::st
     return typed_attribute<std::vector<std::string>>(file, object, name, "a list of strings");
 }
 
+std::vector<double> numbers_attribute(const Hdf5Reader& file, const std::string& object, const std::string& name) {
+    return typed_attribute<std::vector<double>>(file, object, name, "a list of numbers");
+}
+
+std::vector<int64_t> integers_attribute(const Hdf5Reader& file, const std::string& object, const std::string& name) {
+    return typed_attribute<std::vector<int64_t>>(file, object, name, "a list of integers");
+}
+
 }  // namespace qb

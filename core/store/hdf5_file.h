@@ -76,5 +76,7 @@ double number_attribute(const Hdf5Reader& file, const std::string& object, const
 int64_t integer_attribute(const Hdf5Reader& file, const std::string& object, const std::string& name);
 std::string string_attribute(const Hdf5Reader& file, const std::string& object, const std::string& name);
 std::vector<std::string> strings_attribute(const Hdf5Reader& file, const std::string& object, const std::string& name);
+std::vector<double> numbers_attribute(const Hdf5Reader& file, const std::string& object, const std::string& name);
+std::vector<int64_t> integers_attribute(const Hdf5Reader& file, const std::string& object, const std::string& name);
 
 }  // namespace qb
