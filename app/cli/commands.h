@@ -17,5 +17,8 @@ int run_calibrate(const CommandArgs& args);
 int run_sensitivity(const CommandArgs& args);
 int run_export(const CommandArgs& args);
 int run_plan(const CommandArgs& args);
+int run_quantize(const CommandArgs& args);
+int run_compare(const CommandArgs& args);
+int run_report(const CommandArgs& args);
 
 }  // namespace qbcli

@@ -35,6 +35,9 @@ constexpr Command kCommands[] = {
      "       [--threads N] [--validate] [--json]   one round-to-nearest format for every matrix, written atomically;\n"
      "                                               --validate re-reads the output and compares tensors and logits",
      qbcli::run_export},
+    {"quantize", "quantize MODEL (--plan F.json | --preset P | --target-bpw B | --max-file-bytes N) --out FILE [--to gguf|safetensors|gptq]\n             [--candidates F,...] [--calib TEXT] [--algo A] [--eval TEXT [--ctx N] [--protocol P] [--kld]] [--save-run R.json] [--json]\n                                               plan -> algorithms -> validated file -> ppl / KLD of the reloaded file", qbcli::run_quantize},
+    {"compare", "compare MODEL (--plans A.json B.json ... | --presets q4_k_m,q8_0,...) --text FILE [--out-dir DIR] [--format md|csv|latex|json]\n                                               quantize and evaluate each configuration, print the comparison table", qbcli::run_compare},
+    {"report", "report RUN.json ... [--format md|csv|latex|json] [--out FILE] [--analysis FILE.qbh5]\n                                               render saved runs with provenance", qbcli::run_report},
     {"calibrate", "calibrate MODEL --text FILE [--tokens N] [--ctx N] [--out FILE.qbh5] [--full-hessian] [--threads N] [--json]\n                                               activation statistics and Hessians of every linear-layer input", qbcli::run_calibrate},
     {"sensitivity", "sensitivity MODEL --calib FILE.qbh5 --text EVALFILE [--formats F,...] [--eval-chunks N] [--out FILE.qbh5] [--json]\n                                               per tensor and format: Hessian estimates, measured delta ppl / KLD, Spearman rho", qbcli::run_sensitivity},
     {"formats", "formats [--json]                       the registered number formats", qbcli::run_formats},

@@ -1,0 +1,156 @@
+// quantbench-cli quantize: a model and a plan (file, preset or automatic allocation to a bit budget) in; a
+// quantized, round-trip validated model file and, with --eval, its perplexity / KLD against the base out.
+#include <chrono>
+#include <cstdio>
+
+#include "app/cli/cmd_calibrate.h"
+#include "app/cli/cmd_quantize.h"
+#include "app/cli/commands.h"
+#include "core/pipeline/auto_plan.h"
+#include "core/infer/tokenizer.h"
+#include "core/plan/presets.h"
+#include "core/store/text_file.h"
+#include "core/util/error.h"
+
+namespace qbcli {
+namespace {
+
+constexpr const char* kUsage =
+    "quantize MODEL (--plan PLAN.json | --preset NAME | --target-bpw B | --max-file-bytes N) --out FILE "
+    "[--to gguf|safetensors|gptq] [--candidates F,...] [--calib TEXT [--calib-tokens N]] [--algo NAME] "
+    "[--eval TEXT [--ctx N] [--protocol llama.cpp|paper] [--kld]] [--save-run RUN.json] [--json]";
+
+bool automatic(const Args& args) { return args.has("target-bpw") || args.has("max-file-bytes"); }
+
+qb::AutoPlan allocated_plan(const qb::Model& model, const Args& args, const qb::Calibration& calibration,
+                            qb::JobControl& job, int threads) {
+    qb::AutoPlanOptions options;
+    options.target_bpw = args.number("target-bpw", 0);
+    options.max_file_bytes = uint64_t(args.integer("max-file-bytes", 0));
+    options.candidates = args.values("candidates");
+    options.algorithm = args.value("algo", "rtn");
+    options.target = plan_target_of(args);
+    return qb::auto_plan(model, calibration, options, &job, threads);
+}
+
+qb::QuantPlan chosen_plan(const qb::Model& model, const Args& args) {
+    if (args.has("preset")) return qb::preset_plan(args.value("preset"), model);
+    return qb::load_plan(args.value("plan"));
+}
+
+}  // namespace
+
+ArgSpec pipeline_arg_spec(ArgSpec own) {
+    own.options.insert({"calib", "calib-tokens", "calib-ctx", "eval", "ctx", "protocol", "chunks", "threads", "algo", "to"});
+    own.flags.insert({"kld", "fallback"});
+    return own;
+}
+
+qb::PlanTarget plan_target_of(const Args& args) {
+    const std::string to = args.value("to", "gguf");
+    if (to == "gguf") return qb::PlanTarget::Gguf;
+    if (to == "safetensors") return qb::PlanTarget::SafetensorsFake;
+    if (to == "gptq") return qb::PlanTarget::Gptq;
+    throw qb::Error("usage", "--to must be gguf, safetensors or gptq");
+}
+
+qb::QuantizeJobOptions job_options(const Args& args, const std::string& command_line) {
+    qb::QuantizeJobOptions options;
+    options.threads = int(args.integer("threads", 0));
+    options.command_line = command_line;
+    if (args.has("calib")) options.calibration_text = qb::read_text_file(args.value("calib"));
+    options.calibration.tokens = args.integer("calib-tokens", options.calibration.tokens);
+    options.calibration.ctx = args.integer("calib-ctx", options.calibration.ctx);
+    if (args.has("eval")) options.evaluation_text = qb::read_text_file(args.value("eval"));
+    options.evaluation.ctx = args.integer("ctx", 512);
+    options.evaluation.protocol = qb::protocol_by_name(args.value("protocol", "llama.cpp"));
+    options.evaluation.max_chunks = args.integer("chunks", 0);
+    options.kld = args.flag("kld");
+    if (options.kld && !options.evaluation_text) throw qb::Error("usage", "--kld needs --eval TEXT");
+    return options;
+}
+
+qb::QuantPlan with_algorithm(qb::QuantPlan plan, const Args& args) {
+    if (args.flag("fallback")) plan.fallback = true;
+    if (!args.has("algo")) return plan;
+    plan.defaults.algorithm = args.value("algo");
+    plan.defaults.options = nlohmann::json::object();
+    plan.name += "+" + args.value("algo");
+    return plan;
+}
+
+std::optional<qb::Calibration> full_calibration(const qb::Model& model, const qb::QuantizeJobOptions& options,
+                                                bool needed) {
+    if (!needed) return std::nullopt;
+    if (!options.calibration_text) throw qb::Error("usage", "this plan needs calibration: give --calib TEXT");
+    qb::JobControl progress = terminal_progress("calibration");
+    const qb::Transformer net(model, options.threads, &progress);
+    qb::Calibration calibration =
+        qb::calibrate(net, qb::evaluation_text(qb::model_tokenizer(model), options.calibration_text->text),
+                      options.calibration, &progress, options.threads);
+    clear_terminal_progress();
+    return calibration;
+}
+
+qb::RunResult run_configuration(const qb::Model& model, const qb::QuantPlan& plan, qb::PlanTarget target,
+                                qb::QuantizeJobOptions options, const qb::Calibration* calibration) {
+    const qb::ResolvedPlan resolved = qb::resolve_plan(plan, model, target);
+    qb::JobControl progress = terminal_progress(plan.name);
+    qb::RunResult run = qb::run_quantize_job(model, plan, resolved, options, &progress, calibration);
+    clear_terminal_progress();
+    return run;
+}
+
+void print_run(const qb::RunResult& r) {
+    std::printf("config     %s (%s: %s)\n", r.config.c_str(), r.target.c_str(), r.plan_summary.c_str());
+    std::printf("wrote      %s (%llu bytes; tensors %llu bytes, %.4f bpw over %lld parameters)\n", r.output.c_str(),
+                (unsigned long long)r.file_bytes, (unsigned long long)r.tensor_bytes, r.bits_per_weight,
+                (long long)r.parameters);
+    std::printf("validated  %lld tensors reloaded (%lld identical); logits of %lld tokens: max |diff| %.3g\n",
+                (long long)r.roundtrip.tensors, (long long)r.roundtrip.exact_tensors, (long long)r.roundtrip.tokens,
+                r.roundtrip.max_logit_diff);
+    const qb::EvaluationSummary& e = r.evaluation;
+    if (e.done)
+        std::printf("ppl        %.4f ± %.4f (base %.4f; Δppl %+.4f, %+.2f%%; %s protocol, ctx %lld, %lld chunks)\n", e.ppl,
+                    e.ppl_stderr, e.base_ppl, e.delta_ppl, e.delta_ppl_percent, e.protocol.c_str(), (long long)e.ctx,
+                    (long long)e.chunks);
+    if (e.kld)
+        std::printf("kld        mean %.6f ± %.6f, median %.6f, p99 %.6f, max %.6f; top-1 agreement %.2f%%\n", e.mean_kld,
+                    e.kld_stderr, e.median_kld, e.p99_kld, e.max_kld, 100 * e.top1_agreement);
+    std::printf("seconds    calibration %.2f, quantization %.2f, validation %.2f, evaluation %.2f, total %.2f\n",
+                r.seconds.calibration, r.seconds.quantization, r.seconds.validation, r.seconds.evaluation,
+                r.seconds.total);
+}
+
+int run_quantize(const CommandArgs& argv) {
+    Args args(argv, pipeline_arg_spec({{"plan", "preset", "target-bpw", "max-file-bytes", "candidates", "out", "save-run"},
+                                       {"json"}}));
+    if (args.positionals().size() != 1 || !args.has("out")) throw qb::Error("usage", kUsage);
+    if (int(args.has("plan")) + int(args.has("preset")) + int(automatic(args)) != 1)
+        throw qb::Error("usage", "give one of --plan, --preset, --target-bpw or --max-file-bytes");
+    const qb::Model model = qb::load_model(args.positionals()[0]);
+    qb::QuantizeJobOptions options = job_options(args, command_line("quantize", argv));
+    options.output = args.value("out");
+    const auto start = std::chrono::steady_clock::now();
+
+    qb::RunResult run;
+    if (automatic(args)) {
+        const std::optional<qb::Calibration> calibration = full_calibration(model, options, true);
+        qb::JobControl progress = terminal_progress("allocation");
+        const qb::AutoPlan automatic_plan = allocated_plan(model, args, *calibration, progress, options.threads);
+        clear_terminal_progress();
+        run = run_configuration(model, automatic_plan.plan, plan_target_of(args), options, &*calibration);
+        run.seconds.calibration = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() -
+                                  (run.seconds.total - run.seconds.calibration);
+        run.seconds.total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    } else {
+        run = run_configuration(model, with_algorithm(chosen_plan(model, args), args), plan_target_of(args), options,
+                                nullptr);
+    }
+    if (args.has("save-run")) qb::save_run_result(run, args.value("save-run"));
+    if (args.flag("json")) std::printf("%s\n", qb::run_result_to_json(run).dump(2).c_str());
+    else print_run(run);
+    return 0;
+}
+
+}  // namespace qbcli

@@ -1,0 +1,31 @@
+// Pieces the quantize and compare commands share: the job options, calibration and printing of a run.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "app/cli/args.h"
+#include "core/pipeline/quantize_job.h"
+#include "core/plan/resolved_plan.h"
+
+namespace qbcli {
+
+// Options both commands take: calib, calib-tokens, calib-ctx, eval, ctx, protocol, chunks, threads, algo,
+// fallback; flags kld, fallback.
+ArgSpec pipeline_arg_spec(ArgSpec own);
+
+qb::QuantizeJobOptions job_options(const Args& args, const std::string& command_line);
+qb::PlanTarget plan_target_of(const Args& args);  // --to gguf (default) | safetensors | gptq
+
+// --algo replaces the plan's default algorithm (and names the configuration after it).
+qb::QuantPlan with_algorithm(qb::QuantPlan plan, const Args& args);
+
+// Every record with its Hessian, when `needed`: shared by the configurations of one command.
+std::optional<qb::Calibration> full_calibration(const qb::Model& model, const qb::QuantizeJobOptions& options,
+                                                bool needed);
+
+qb::RunResult run_configuration(const qb::Model& model, const qb::QuantPlan& plan, qb::PlanTarget target,
+                                qb::QuantizeJobOptions options, const qb::Calibration* calibration);
+
+void print_run(const qb::RunResult& run);
+
+}  // namespace qbcli

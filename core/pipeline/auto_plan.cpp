@@ -1,0 +1,99 @@
+#include "core/pipeline/auto_plan.h"
+
+#include <cstdio>
+#include <map>
+#include <utility>
+
+#include "core/analysis/sensitivity.h"
+#include "core/plan/plan_export.h"
+
+namespace qb {
+namespace {
+
+using LossTable = std::map<std::pair<std::string, std::string>, double>;  // (tensor, format) -> loss
+
+LossTable predicted_losses(const Model& model, const Calibration& calibration, const AutoPlanOptions& options,
+                           JobControl* job, int threads) {
+    SensitivityOptions sensitivity;
+    sensitivity.formats = options.candidates.empty() ? default_sensitivity_formats() : options.candidates;
+    sensitivity.measure = false;
+    sensitivity.use_importance = options.algorithm != "rtn";
+    const Transformer net(model, threads, job);
+    const SensitivityResult result = analyze_sensitivity(net, hessian_source(calibration), {}, sensitivity, job, threads);
+    LossTable losses;
+    for (const auto& e : result.entries) losses[{e.tensor, e.format}] = e.hessian_error;
+    return losses;
+}
+
+// Candidates get their predicted loss; a tensor without any (no calibration record) stays at its base size.
+AllocationProblem scored_problem(AllocationProblem skeleton, const ResolvedPlan& base, const LossTable& losses) {
+    AllocationProblem problem;
+    problem.fixed_bytes = skeleton.fixed_bytes;
+    problem.fixed_parameters = skeleton.fixed_parameters;
+    for (auto& tensor : skeleton.tensors) {
+        std::vector<AllocationCandidate> scored;
+        for (auto& c : tensor.candidates) {
+            const auto it = losses.find({tensor.name, c.format});
+            if (it == losses.end()) continue;
+            c.predicted_loss = it->second;
+            scored.push_back(std::move(c));
+        }
+        if (scored.empty()) {
+            problem.fixed_bytes += base.find(tensor.name)->bytes;
+            problem.fixed_parameters += tensor.parameters;
+            continue;
+        }
+        tensor.candidates = std::move(scored);
+        problem.tensors.push_back(std::move(tensor));
+    }
+    return problem;
+}
+
+QuantPlan named_plan(QuantPlan plan, const AutoPlanOptions& options) {
+    char name[64];
+    if (options.max_file_bytes > 0) std::snprintf(name, sizeof name, "auto-%lluB", (unsigned long long)options.max_file_bytes);
+    else std::snprintf(name, sizeof name, "auto-%.2fbpw", options.target_bpw);
+    plan.name = name;
+    return plan;
+}
+
+}  // namespace
+
+AutoPlan auto_plan(const Model& model, const Calibration& calibration, const AutoPlanOptions& options, JobControl* job,
+                   int threads) {
+    if ((options.target_bpw > 0) == (options.max_file_bytes > 0))
+        throw Error("allocation", "give either a target in bits per weight or a file size");
+    if (options.max_file_bytes > 0 && options.target != PlanTarget::Gguf)
+        throw Error("allocation", "a file-size budget needs the gguf target");
+    QuantPlan base = uniform_plan(options.base_format);
+    base.fallback = true;
+    base.defaults.algorithm = options.algorithm;
+    const ResolvedPlan base_resolved = resolve_plan(base, model, options.target);
+    const std::vector<std::string> formats =
+        options.candidates.empty() ? default_sensitivity_formats() : options.candidates;
+    const AllocationProblem problem = scored_problem(allocation_problem(base_resolved, model, formats), base_resolved,
+                                                     predicted_losses(model, calibration, options, job, threads));
+    AutoPlan result;
+    if (options.max_file_bytes == 0) {
+        result.allocation = allocate_exact(problem, AllocationBudget::bits_per_weight(options.target_bpw));
+        result.plan = named_plan(allocation_plan(problem, result.allocation, base), options);
+        return result;
+    }
+    // The file adds header, metadata and per-tensor padding to the tensor bytes; the padding depends on the
+    // choice, so shrink the tensor budget by any excess until the exact file size fits.
+    const GgufFileSize base_size = gguf_file_size(base_resolved, model);
+    const uint64_t overhead = base_size.file_bytes - base_size.tensor_bytes;
+    if (options.max_file_bytes <= overhead)
+        throw Error("allocation", "the file's header and metadata alone take " + std::to_string(overhead) + " bytes");
+    uint64_t limit = options.max_file_bytes - overhead;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+        result.allocation = allocate_exact(problem, AllocationBudget::bytes(limit));
+        result.plan = named_plan(allocation_plan(problem, result.allocation, base), options);
+        result.file_bytes = gguf_file_size(resolve_plan(result.plan, model, options.target), model).file_bytes;
+        if (result.file_bytes <= options.max_file_bytes) return result;
+        limit -= std::min(limit, result.file_bytes - options.max_file_bytes);
+    }
+    throw Error("allocation", "no allocation found whose file fits " + std::to_string(options.max_file_bytes) + " bytes");
+}
+
+}  // namespace qb

@@ -1,0 +1,285 @@
+#include "core/pipeline/quantize_job.h"
+
+#include <chrono>
+#include <ctime>
+#include <set>
+
+#include "core/algo/algorithm.h"
+#include "core/export/roundtrip.h"
+#include "core/infer/tokenizer.h"
+#include "core/plan/plan_export.h"
+#include "core/store/analysis_file.h"
+
+namespace qb {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string utc_now() {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
+
+const Algorithm* algorithm_of(const TensorAssignment& a) {
+    return a.algorithm.empty() ? nullptr : &algorithm_by_name(a.algorithm);
+}
+
+bool needs_calibration(const Algorithm& algorithm) { return algorithm.needs_hessian || algorithm.needs_activations; }
+
+void reject_unsupported(const ResolvedPlan& plan) {
+    for (const auto& a : plan.tensors)
+        if (a.algorithm == "awq")
+            throw Error(a.name, "awq needs its input scales folded into the preceding layer, which the export "
+                                "pipeline does not do yet; use gptq, imatrix, hqq or rtn");
+}
+
+// Removes the output unless released: a job that fails or is cancelled after writing leaves nothing.
+class OutputGuard {
+public:
+    explicit OutputGuard(fs::path output) : output_(std::move(output)) {}
+    ~OutputGuard() {
+        std::error_code ignored;
+        if (!released_) fs::remove_all(output_, ignored);
+    }
+    OutputGuard(const OutputGuard&) = delete;
+    OutputGuard& operator=(const OutputGuard&) = delete;
+    void release() { released_ = true; }
+
+private:
+    fs::path output_;
+    bool released_ = false;
+};
+
+TensorRun planned_run(const TensorAssignment& a) {
+    TensorRun run;
+    run.name = a.name;
+    run.format = a.format ? a.format->name : "";
+    run.algorithm = a.quantized() ? a.algorithm : "";
+    run.parameters = a.parameters();
+    run.bytes = a.bytes;
+    run.bits_per_weight = a.bits_per_weight();
+    return run;
+}
+
+QuantizeResult quantize_tensor(const TensorAssignment& a, const TensorView& source, const Calibration* calibration,
+                               const JobControl* job, int threads) {
+    const Algorithm& algorithm = algorithm_by_name(a.algorithm);
+    const std::vector<float> weight = source.to_f32(threads);
+    QuantizeRequest request;
+    request.weight = weight.data();
+    request.rows = source.rows();
+    request.cols = source.cols();
+    request.format = a.format;
+    request.options = a.options;
+    request.threads = threads;
+    request.job = job;
+    if (needs_calibration(algorithm)) {
+        if (!calibration) throw Error(a.name, a.algorithm + " needs calibration (give a calibration text)");
+        const ActivationStats& input = calibration->input_of(a.name);
+        request.mean_abs = input.mean_abs;
+        request.mean_square = input.mean_sq;
+        if (algorithm.needs_hessian && input.hessian) request.hessian = input.hessian->values;
+    }
+    return quantize_matrix(a.algorithm, request);
+}
+
+// The exporter's plan with a producer per quantized tensor that runs its algorithm and records its errors.
+ExportPlan producing_plan(const Model& model, const ResolvedPlan& resolved, const fs::path& output,
+                          const Calibration* calibration, std::vector<TensorRun>& runs, const JobControl* job,
+                          int threads) {
+    ExportPlan plan = export_plan_of(resolved, output);
+    plan.threads = threads;
+    runs.clear();
+    runs.reserve(plan.tensors.size());  // producers hold references into it
+    for (auto& entry : plan.tensors) {
+        const TensorAssignment* a = resolved.find(entry.name);
+        if (!a) throw Error(entry.name, "the export plan names a tensor the resolved plan does not have");
+        runs.push_back(planned_run(*a));
+        if (!a->quantized() || a->algorithm.empty()) continue;
+        entry.produce = [a, &source = model.tensor(a->name), &run = runs.back(), calibration, job, threads] {
+            const auto start = Clock::now();
+            QuantizeResult q = quantize_tensor(*a, source, calibration, job, threads);
+            run.mse = q.error.mse;
+            run.sqnr_db = q.error.sqnr_db;
+            run.cosine = q.error.cosine;
+            run.max_abs_error = q.error.max_abs_error;
+            run.hessian_error = q.hessian_error;
+            run.seconds = seconds_since(start);
+            return std::move(q.bytes);
+        };
+    }
+    return plan;
+}
+
+RoundTripSummary summarize(const RoundTripReport& report) {
+    RoundTripSummary s;
+    s.tensors = int64_t(report.tensors.size());
+    for (const auto& t : report.tensors) {
+        s.exact_tensors += t.exact;
+        s.max_abs_diff = std::max(s.max_abs_diff, t.max_abs_diff);
+    }
+    s.tokens = report.tokens;
+    s.max_logit_diff = report.max_logit_diff;
+    s.logit_tolerance = report.logit_tolerance;
+    return s;
+}
+
+void set_perplexities(EvaluationSummary& e, const PerplexityResult& model, const PerplexityResult& base) {
+    e.done = true;
+    e.protocol = std::string(protocol_name(model.protocol));
+    e.ctx = model.ctx;
+    e.chunks = model.chunks;
+    e.tokens = model.tokens;
+    e.ppl = model.ppl;
+    e.ppl_stderr = model.ppl_stderr;
+    e.base_ppl = base.ppl;
+    e.base_ppl_stderr = base.ppl_stderr;
+    e.delta_ppl = model.ppl - base.ppl;
+    e.delta_ppl_percent = 100.0 * e.delta_ppl / base.ppl;
+}
+
+EvaluationSummary evaluate_reloaded(const Model& reloaded, const Model& base_model, const QuantizeJobOptions& options,
+                                    const JobControl* job) {
+    EvalOptions eval = options.evaluation;
+    eval.job = job;
+    eval.forward.threads = options.threads;
+    const Transformer quantized(reloaded, options.threads, job);
+    const Transformer base(base_model, options.threads, job);
+    const EvalText text = evaluation_text(model_tokenizer(base_model), options.evaluation_text->text);
+    EvaluationSummary e;
+    if (!options.kld) {
+        set_perplexities(e, evaluate_perplexity(quantized, text, eval), evaluate_perplexity(base, text, eval));
+        return e;
+    }
+    const KldResult k = evaluate_kld(quantized, base, text, eval);
+    set_perplexities(e, k.model, k.base);
+    e.kld = true;
+    e.mean_kld = k.mean_kld;
+    e.kld_stderr = k.kld_stderr;
+    e.median_kld = k.median_kld;
+    e.p99_kld = k.p99_kld;
+    e.max_kld = k.max_kld;
+    e.top1_agreement = k.top1_agreement;
+    return e;
+}
+
+RunProvenance provenance_of(const Model& model, const QuantPlan& plan, const QuantizeJobOptions& options,
+                            const Calibration* calibration) {
+    RunProvenance p;
+    p.tool_version = QB_VERSION;
+    p.created = utc_now();
+    p.command_line = options.command_line;
+    p.model_path = model.source_path.string();
+    for (const auto& d : model_file_digests(model)) {
+        p.model_files.push_back(d.path);
+        p.model_sha256.push_back(d.sha256);
+    }
+    p.plan = plan_to_json(plan);
+    if (options.calibration_text && calibration) {
+        p.calibration_text = options.calibration_text->path.string();
+        p.calibration_text_sha256 = options.calibration_text->sha256;
+        p.calibration_tokens = calibration->run.tokens;
+    }
+    if (options.evaluation_text) {
+        p.evaluation_text = options.evaluation_text->path.string();
+        p.evaluation_text_sha256 = options.evaluation_text->sha256;
+    }
+    return p;
+}
+
+std::vector<std::string> calibrated_tensors(const ResolvedPlan& plan, bool& hessians) {
+    std::vector<std::string> names;
+    hessians = false;
+    for (const auto& a : plan.tensors) {
+        const Algorithm* algorithm = a.quantized() ? algorithm_of(a) : nullptr;
+        if (!algorithm || !needs_calibration(*algorithm)) continue;
+        names.push_back(a.name);
+        hessians = hessians || algorithm->needs_hessian;
+    }
+    return names;
+}
+
+}  // namespace
+
+bool plan_needs_calibration(const ResolvedPlan& plan) {
+    bool hessians = false;
+    return !calibrated_tensors(plan, hessians).empty();
+}
+
+Calibration calibrate_for(const Model& model, const TextFile& text, const CalibrationOptions& options,
+                          const std::vector<std::string>& tensors, bool hessians, JobControl* job, int threads) {
+    std::set<std::string> wanted;
+    for (const auto& t : tensors) wanted.insert(input_record_name(t));
+    const Transformer net(model, threads, job);
+    CalibrationOptions kept = options;
+    kept.full_hessian = hessians;
+    Calibration calibration;
+    calibration.run = calibrate(net, evaluation_text(model_tokenizer(model), text.text), kept,
+                                [&](ActivationStats&& stats) {
+                                    if (wanted.count(stats.record)) calibration.records.push_back(std::move(stats));
+                                },
+                                job, threads);
+    return calibration;
+}
+
+RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const ResolvedPlan& resolved,
+                           const QuantizeJobOptions& options, JobControl* job, const Calibration* calibration) {
+    const auto start = Clock::now();
+    reject_unsupported(resolved);
+    RunResult result;
+    result.config = resolved.plan_name;
+
+    std::optional<Calibration> own_calibration;
+    bool hessians = false;
+    const std::vector<std::string> calibrated = calibrated_tensors(resolved, hessians);
+    if (!calibrated.empty() && !calibration) {
+        if (!options.calibration_text)
+            throw Error(calibrated.front(), "its algorithm needs calibration: give a calibration text");
+        own_calibration = calibrate_for(model, *options.calibration_text, options.calibration, calibrated, hessians,
+                                        job, options.threads);
+        calibration = &*own_calibration;
+    }
+    result.seconds.calibration = seconds_since(start);
+
+    auto stage = Clock::now();
+    const ExportPlan plan_out =
+        producing_plan(model, resolved, options.output, calibration, result.tensors, job, options.threads);
+    result.plan_summary = plan_summary(plan_out, resolve_export_plan(plan_out, model, nullptr));
+    Model intended;
+    result.file_bytes = export_model(model, plan_out, job, &intended);
+    OutputGuard guard(options.output);
+    result.seconds.quantization = seconds_since(stage);
+
+    stage = Clock::now();
+    RoundTripOptions roundtrip;
+    roundtrip.threads = options.threads;
+    result.roundtrip = summarize(validate_roundtrip(intended, plan_out, roundtrip));
+    result.seconds.validation = seconds_since(stage);
+
+    stage = Clock::now();
+    if (options.evaluation_text) result.evaluation = evaluate_reloaded(reload_export(plan_out, intended), model, options, job);
+    result.seconds.evaluation = seconds_since(stage);
+    if (job) job->check("quantize");
+    guard.release();
+
+    result.target = std::string(export_target_name(plan_out.target));
+    result.output = options.output.string();
+    result.tensor_bytes = resolved.total_bytes();
+    result.parameters = resolved.parameters();
+    result.bits_per_weight = resolved.bits_per_weight();
+    result.fallbacks = int64_t(resolved.fallback_count());
+    result.provenance = provenance_of(model, plan, options, calibration);
+    result.seconds.total = seconds_since(start);
+    return result;
+}
+
+}  // namespace qb

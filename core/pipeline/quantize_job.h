@@ -1,0 +1,57 @@
+// The quantize pipeline: a model and a resolved plan in, a validated quantized model file and a RunResult out.
+//
+//   1. calibration (only when an algorithm of the plan needs a Hessian or activation statistics): the base
+//      model runs over the calibration text once per group of input records whose Hessians fit the memory
+//      budget (calibrate() with a sink); only the records of the planned tensors are kept;
+//   2. export: for each tensor in file order the plan's algorithm (core/algo registry) encodes the source
+//      weights inside the exporter's producer, so one tensor's weights are in memory at a time; the file is
+//      written atomically;
+//   3. round-trip validation: the written file is reloaded and compared with what was intended;
+//   4. evaluation (optional) of the RELOADED file: perplexity on a text, and the base model's perplexity
+//      over the same tokens for Δppl; with kld, KL(base || quantized) and top-1 agreement.
+// Cancellation (JobControl::cancel) and any error after the file was written remove the output, so an
+// interrupted or failed job leaves no output file. AWQ needs its scales folded into the preceding layer,
+// which the exporters do not do yet: a plan using it is rejected before anything runs.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "core/analysis/calibration.h"
+#include "core/infer/perplexity.h"
+#include "core/jobs/job.h"
+#include "core/model/model.h"
+#include "core/pipeline/run_result.h"
+#include "core/plan/quant_plan.h"
+#include "core/plan/resolved_plan.h"
+#include "core/store/text_file.h"
+
+namespace qb {
+
+struct QuantizeJobOptions {
+    std::filesystem::path output;
+    std::optional<TextFile> calibration_text;  // required when an algorithm needs calibration
+    CalibrationOptions calibration;
+    std::optional<TextFile> evaluation_text;   // none: no evaluation
+    EvalOptions evaluation;                    // ctx, protocol, max_chunks (job and forward.threads are set here)
+    bool kld = false;
+    std::string command_line;                  // recorded as provenance
+    int threads = 0;                           // <= 0: all hardware threads
+};
+
+// True when some tensor's algorithm needs calibration inputs.
+bool plan_needs_calibration(const ResolvedPlan& plan);
+
+// Per-input-record calibration of the base model, keeping the records of `tensors` only (with Hessians
+// when `hessians`). Progress and cancellation through job.
+Calibration calibrate_for(const Model& model, const TextFile& text, const CalibrationOptions& options,
+                          const std::vector<std::string>& tensors, bool hessians, JobControl* job, int threads);
+
+// Runs the pipeline above. `plan` is the QuantPlan `resolved` came from (recorded as provenance); `resolved`
+// must have an exporter target. `calibration`, when given, is used instead of running one.
+// Throws Error naming the problem, Cancelled when cancelled; neither leaves an output.
+RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const ResolvedPlan& resolved,
+                           const QuantizeJobOptions& options, JobControl* job = nullptr,
+                           const Calibration* calibration = nullptr);
+
+}  // namespace qb
