@@ -27,6 +27,7 @@
 #include "ui/main/main_window.h"
 #include "ui/outliers/matrix_block_model.h"
 #include "ui/outliers/outlier_map_view.h"
+#include "ui/plan/plan_document.h"
 #include "ui/runs/run_list_model.h"
 #include "ui/session/workspace.h"
 #include "ui/weights/histogram_plot.h"
@@ -171,7 +172,9 @@ private slots:
         QCOMPARE(gate.siblingAtColumn(TensorTreeModel::TypeColumn).data().toString(), QString("f32"));
         QCOMPARE(gate.siblingAtColumn(TensorTreeModel::ParametersColumn).data(TensorTreeModel::SortRole).toLongLong(), 11008LL);
         QCOMPARE(gate.siblingAtColumn(TensorTreeModel::SizeColumn).data(TensorTreeModel::SortRole).toULongLong(), 44032ULL);
-        QVERIFY(gate.siblingAtColumn(TensorTreeModel::PlanColumn).data().isNull());
+        // The plan column shows the plan being edited (the q4_k_m preset to start with).
+        const qb::TensorAssignment* planned = window_->plan().resolved().find("blk.0.ffn_gate");
+        QVERIFY(gate.siblingAtColumn(TensorTreeModel::PlanColumn).data().toString().startsWith(QString::fromStdString(planned->format->name)));
         QVERIFY(gate.siblingAtColumn(TensorTreeModel::SensitivityColumn).data().isNull());
         QVERIFY(window_->log().lastError().isEmpty());
     }

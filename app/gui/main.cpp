@@ -22,7 +22,7 @@ qbui::StartupOptions parseOptions(const QApplication& app, QCommandLineParser& p
     const QCommandLineOption format(QStringLiteral("format"), QStringLiteral("Probe this format in the weight view."), QStringLiteral("FORMAT"));
     const QCommandLineOption cell(QStringLiteral("cell"), QStringLiteral("Select this outlier-map cell."), QStringLiteral("ROW,COL"));
     const QCommandLineOption evaluate(QStringLiteral("evaluate"), QStringLiteral("Evaluate perplexity on this text."), QStringLiteral("TEXT"));
-    const QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("Show this tab: weights, outliers or runs."), QStringLiteral("TAB"));
+    const QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("Show this tab: weights, outliers, plan or runs."), QStringLiteral("TAB"));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Save the window as PNG, then quit."), QStringLiteral("PATH"));
     const QCommandLineOption dark(QStringLiteral("dark"), QStringLiteral("Use the dark palette."));
     parser.addOptions({tensor, format, cell, evaluate, tab, screenshot, dark});

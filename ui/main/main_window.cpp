@@ -16,6 +16,7 @@
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTimer>
 #include <QtConcurrent>
 
 #include "ui/common/units.h"
@@ -26,6 +27,8 @@
 #include "ui/log/message_log.h"
 #include "ui/main/versions.h"
 #include "ui/outliers/outlier_map_view.h"
+#include "ui/plan/plan_document.h"
+#include "ui/plan/plan_editor.h"
 #include "ui/runs/evaluation_dialog.h"
 #include "ui/runs/run_list_model.h"
 #include "ui/session/cli_command.h"
@@ -73,7 +76,8 @@ QString modelSummary(const qb::Model& model) {
 
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), workspace_(new Workspace(this)), jobs_(new JobRunner(this)), log_(new MessageLog(this)),
-      analysis_(new WeightAnalysis(*workspace_, *jobs_, this)), runs_(new RunListModel(this)) {
+      analysis_(new WeightAnalysis(*workspace_, *jobs_, this)), runs_(new RunListModel(this)),
+      plan_(new PlanDocument(this)) {
     setWindowTitle(QStringLiteral("Quantbench"));
     setWindowIcon(QIcon(QStringLiteral(":/icons/quantbench-256.png")));
     setAcceptDrops(true);
@@ -83,16 +87,18 @@ MainWindow::MainWindow(QWidget* parent)
     createStatusBar();
     connectJobsToLog();
     connectAnalysis();
+    connectPlan();
     connect(workspace_, &Workspace::modelChanged, this, &MainWindow::onModelChanged);
     connect(log_, &MessageLog::errorAdded, this, &MainWindow::showError);
 
     const AppSettings settings;
     resize(1500, 920);
     restoreGeometry(settings.windowGeometry());
-    if (!restoreState(settings.windowState())) {
-        resizeDocks({findChild<QDockWidget*>(QStringLiteral("explorerDock"))}, {560}, Qt::Horizontal);
-        resizeDocks({findChild<QDockWidget*>(QStringLiteral("logDock"))}, {140}, Qt::Vertical);
-    }
+    if (!restoreState(settings.windowState()))
+        QTimer::singleShot(0, this, [this] {  // dock sizes only take once the window is laid out
+            resizeDocks({findChild<QDockWidget*>(QStringLiteral("explorerDock"))}, {560}, Qt::Horizontal);
+            resizeDocks({findChild<QDockWidget*>(QStringLiteral("logDock"))}, {140}, Qt::Vertical);
+        });
     probeDevice();
 }
 
@@ -102,9 +108,11 @@ void MainWindow::createViews() {
     tabs_ = new QTabWidget(this);
     weightView_ = new WeightView(tabs_);
     outlierView_ = new OutlierMapView(tabs_);
+    planEditor_ = new PlanEditor(*plan_, tabs_);
     runsTable_ = makeTable(runs_, RunListModel::SortRole, tabs_);
     tabs_->addTab(weightView_, tr("&Weights"));
     tabs_->addTab(outlierView_, tr("&Outlier map"));
+    tabs_->addTab(planEditor_, tr("&Plan"));
     tabs_->addTab(runsTable_, tr("&Runs"));
     setCentralWidget(tabs_);
 }
@@ -120,8 +128,10 @@ void MainWindow::createDocks() {
     logTable_->setModel(log_);
     logTable_->verticalHeader()->hide();
     logTable_->verticalHeader()->setDefaultSectionSize(logTable_->fontMetrics().height() + 4);
-    logTable_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    logTable_->horizontalHeader()->setStretchLastSection(true);
+    const QFontMetrics metrics = logTable_->fontMetrics();
+    logTable_->horizontalHeader()->resizeSection(MessageLog::TimeColumn, metrics.horizontalAdvance(QStringLiteral("00:00:00")) + 16);
+    logTable_->horizontalHeader()->resizeSection(MessageLog::SeverityColumn, metrics.horizontalAdvance(QStringLiteral("warning")) + 40);
+    logTable_->horizontalHeader()->setSectionResizeMode(MessageLog::TextColumn, QHeaderView::Stretch);
     logTable_->setSelectionBehavior(QAbstractItemView::SelectRows);
     connect(log_, &QAbstractItemModel::rowsInserted, logTable_, &QTableView::scrollToBottom);
     auto* logDock = new QDockWidget(tr("Log"), this);
@@ -141,6 +151,13 @@ void MainWindow::createActions() {
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    QAction* undo = plan_->undoStack()->createUndoAction(this, tr("&Undo plan edit"));
+    undo->setShortcut(QKeySequence::Undo);
+    QAction* redo = plan_->undoStack()->createRedoAction(this, tr("&Redo plan edit"));
+    redo->setShortcut(QKeySequence::Redo);
+    edit->addActions({undo, redo});
+
     QMenu* analysis = menuBar()->addMenu(tr("&Analysis"));
     evaluateAction_ = analysis->addAction(tr("Evaluate &perplexity…"), QKeySequence(tr("Ctrl+E")), this,
                                           &MainWindow::evaluateFromDialog);
@@ -152,7 +169,8 @@ void MainWindow::createActions() {
     QMenu* view = menuBar()->addMenu(tr("&View"));
     view->addAction(tr("&Weights"), QKeySequence(tr("Ctrl+1")), this, [this] { showTab(WeightsTab); });
     view->addAction(tr("&Outlier map"), QKeySequence(tr("Ctrl+2")), this, [this] { showTab(OutliersTab); });
-    view->addAction(tr("&Runs"), QKeySequence(tr("Ctrl+3")), this, [this] { showTab(RunsTab); });
+    view->addAction(tr("&Plan"), QKeySequence(tr("Ctrl+3")), this, [this] { showTab(PlanTab); });
+    view->addAction(tr("&Runs"), QKeySequence(tr("Ctrl+4")), this, [this] { showTab(RunsTab); });
     view->addSeparator();
     for (QDockWidget* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());
     view->addAction(tr("Focus tensor &filter"), QKeySequence::Find, this, [this] { explorer_->filterEdit()->setFocus(); });
@@ -205,6 +223,23 @@ void MainWindow::connectAnalysis() {
     connect(analysis_, &WeightAnalysis::cellValuesReady, outlierView_, &OutlierMapView::showCellValues);
 }
 
+void MainWindow::connectPlan() {
+    connect(plan_, &PlanDocument::changed, this, [this] {
+        std::map<std::string, QString> entries;
+        if (plan_->hasPlan())
+            for (const qb::TensorAssignment& t : plan_->resolved().tensors)
+                entries[t.name] = t.keep ? tr("keep") : t.algorithm.empty() ? qtext(t.format->name)
+                                                                            : QStringLiteral("%1 · %2").arg(qtext(t.format->name), qtext(t.algorithm));
+        explorer_->treeModel()->setPlanEntries(std::move(entries));
+    });
+    connect(plan_, &PlanDocument::editRejected, log_, &MessageLog::warning);
+    connect(planEditor_, &PlanEditor::problem, log_, &MessageLog::error);
+    connect(planEditor_, &PlanEditor::saved, this, [this](const QString& path) {
+        log_->info(tr("Plan saved to %1  (≙ %2)").arg(path, cliCommand({QStringLiteral("plan"), workspace_->modelPath(), QStringLiteral("--plan"), path,
+                                                                         QStringLiteral("--target"), qtext(std::string(qb::plan_target_name(plan_->state().target)))})));
+    });
+}
+
 void MainWindow::openModel(const QString& path) {
     const QString absolute = QFileInfo(path).absoluteFilePath();
     jobs_->cancelAll();
@@ -219,6 +254,7 @@ void MainWindow::openModel(const QString& path) {
 void MainWindow::onModelChanged() {
     const ModelPtr& model = workspace_->model();
     explorer_->treeModel()->setModel(model);
+    plan_->setModel(model);
     weightView_->clear();
     outlierView_->clear();
     evaluateAction_->setEnabled(model != nullptr);
@@ -336,7 +372,7 @@ void MainWindow::probeDevice() {
         device_ = watcher->result();
         deviceLabel_->setText(tr("Device: %1").arg(device_.name));
         deviceLabel_->setToolTip(device_.description);
-        if (!device_.notice.isEmpty()) log_->warning(device_.notice);
+        if (!device_.notice.isEmpty()) log_->info(device_.notice);
     });
     watcher->setFuture(QtConcurrent::run(probeComputeDevice, AppSettings().device()));
 }

@@ -24,6 +24,8 @@ class JobRunner;
 class MessageLog;
 class ModelExplorer;
 class OutlierMapView;
+class PlanDocument;
+class PlanEditor;
 class RunListModel;
 class WeightAnalysis;
 class WeightView;
@@ -32,7 +34,7 @@ class Workspace;
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
-    enum Tab { WeightsTab, OutliersTab, RunsTab };
+    enum Tab { WeightsTab, OutliersTab, PlanTab, RunsTab };
 
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
@@ -50,6 +52,8 @@ public:
     WeightView* weightView() const { return weightView_; }
     OutlierMapView* outlierView() const { return outlierView_; }
     RunListModel& runs() const { return *runs_; }
+    PlanDocument& plan() const { return *plan_; }
+    PlanEditor* planEditor() const { return planEditor_; }
     JobPanel* jobPanel() const { return jobPanel_; }
     QString deviceName() const { return device_.name; }
 
@@ -65,6 +69,7 @@ private:
     void createStatusBar();
     void connectJobsToLog();
     void connectAnalysis();
+    void connectPlan();
     void onModelChanged();
     void fillRecentMenu();
     void openFromDialog();
@@ -80,6 +85,8 @@ private:
     MessageLog* log_;
     WeightAnalysis* analysis_;
     RunListModel* runs_;
+    PlanDocument* plan_;
+    PlanEditor* planEditor_ = nullptr;
     ModelExplorer* explorer_ = nullptr;
     QTabWidget* tabs_ = nullptr;
     WeightView* weightView_ = nullptr;

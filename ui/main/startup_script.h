@@ -19,7 +19,7 @@ struct StartupOptions {
     QString format;
     int cellRow = -1, cellCol = -1;
     QString evaluationText;
-    QString tab;         // "weights", "outliers", "runs"
+    QString tab;         // "weights", "outliers", "plan", "runs"
     QString screenshot;  // PNG path; the application quits after saving it
 };
 

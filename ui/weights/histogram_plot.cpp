@@ -65,6 +65,7 @@ void HistogramPlot::fillSteps(int graph, const qb::Histogram& histogram) {
 
 void HistogramPlot::setHistogram(const qb::Histogram& histogram, const QString& name, const QString& xLabel) {
     fillSteps(HistogramGraph, histogram);
+    plot_->legend->setVisible(true);
     plot_->graph(HistogramGraph)->setName(name);
     plot_->graph(HistogramGraph)->addToLegend();
     const bool logX = histogram.scale == qb::HistogramScale::LogAbs;
@@ -128,6 +129,7 @@ void HistogramPlot::clear() {
         plot_->graph(g)->removeFromLegend();
     }
     title_->setText(QString());
+    plot_->legend->setVisible(false);
     plot_->replot();
 }
 

@@ -83,6 +83,7 @@ QWidget* WeightView::makeControls() {
     auto* resetZoom = new QToolButton(controls);
     resetZoom->setText(tr("Reset zoom"));
     status_ = new QLabel(controls);
+    status_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // long messages must not widen the view
 
     connect(scale_, &QComboBox::currentIndexChanged, this, [this] {
         if (const qb::Histogram* h = shownHistogram()) logCounts_->setChecked(h->log_counts);
