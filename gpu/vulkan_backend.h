@@ -30,6 +30,7 @@ public:
     std::string description() const override;
     bool accelerates_encode(const FormatInfo& format, bool with_importance) const override;
     bool accelerates_decode(const FormatInfo& format) const override;
+    bool accelerates_statistics(int64_t cols) const override;
     void encode(const FormatInfo& format, int64_t rows, int64_t cols, const float* src, uint8_t* dst,
                 const float* importance, const JobControl* job) override;
     void decode(const FormatInfo& format, int64_t rows, int64_t cols, const uint8_t* src, float* dst,
@@ -37,7 +38,6 @@ public:
     TensorStats statistics(const float* values, int64_t rows, int64_t cols, const StatsRequest& request,
                            const JobControl* job) override;
 
-    bool accelerates_statistics(int64_t cols) const;
     Device& device() const { return *device_; }
     // Where the time of the last call that ran on the GPU went (profiling, benchmarks).
     const StreamTiming& last_timing() const { return last_timing_; }

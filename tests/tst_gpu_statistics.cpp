@@ -1,14 +1,21 @@
 // The Vulkan statistics kernel against the CPU backend (double-precision moments, the analysis
-// module's exact histograms), on the default Vulkan device with the validation layer on.
+// module's exact histograms), also as the weight analysis's backend and through `quantbench-cli stats
+// --device`, on the default Vulkan device with the validation layer on.
 #include <QtTest>
 
 #include <cmath>
 #include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/analysis/weight_stats.h"
 #include "core/backend/backend.h"
+#include "core/quant/format.h"
 #include "gpu/vk_device.h"
 #include "gpu/vulkan_backend.h"
+#include "tests/support/run_process.h"
+#include "tests/support/test_data.h"
 
 using namespace qb;
 
@@ -114,6 +121,55 @@ private slots:
         QCOMPARE(got.inf_count, int64_t(8 * 64 - 1));
         QCOMPARE(got.row_absmax, std::vector<float>(8, 0.0f));
         QCOMPARE(got.col_absmax, std::vector<float>(64, 0.0f));
+    }
+
+    void analyzes_weights_on_the_gpu_within_the_stated_tolerances() {
+        const int64_t rows = 90, cols = 700;
+        const std::vector<float> x = weights(rows, cols, 0.5f, 21);
+        auto bytes = std::make_shared<std::vector<uint8_t>>(encode_tensor(format_by_name("f16"), x, rows, cols));
+        TensorView view;
+        view.name = "w";
+        view.shape = {rows, cols};
+        view.format = &format_by_name("f16");
+        view.data = *bytes;
+        view.keep_alive = bytes;
+        gpu::VulkanBackend gpu(device_);
+        WeightStatsOptions options;
+        options.format_errors = false;
+        const WeightStats want = analyze_weights(view, options, nullptr, 2);
+        options.backend = &gpu;
+        options.block_rows = 7;  // 13 blocks through the backend
+        const WeightStats got = analyze_weights(view, options, nullptr, 2);
+        QCOMPARE(got.moments.count, want.moments.count);
+        QCOMPARE(got.nan_count, want.nan_count);
+        QCOMPARE(got.inf_count, want.inf_count);
+        QCOMPARE(got.moments.min, want.moments.min);
+        QCOMPARE(got.moments.max, want.moments.max);
+        QVERIFY(close(got.moments.mean, want.moments.mean, kStatsMeanTolerance * want.moments.std));
+        QVERIFY(close(got.moments.variance, want.moments.variance, kStatsRelativeTolerance * want.moments.variance));
+        QVERIFY(close(got.moments.excess_kurtosis, want.moments.excess_kurtosis,
+                      kStatsRelativeTolerance * (1 + std::fabs(want.moments.excess_kurtosis))));
+        QCOMPARE(got.channels.rows, want.channels.rows);
+        QCOMPARE(got.channels.cols, want.channels.cols);
+        QCOMPARE(got.heat_map.cells, want.heat_map.cells);
+        QCOMPARE(got.histograms[0].counts, want.histograms[0].counts);  // same edges unless min/max differ
+    }
+
+    void cli_stats_runs_on_the_requested_device_and_says_so() {
+        const std::map<std::string, std::string> no_layers{{"VK_INSTANCE_LAYERS", ""}};
+        const std::string model = qbtest::stories260k("gguf").string();
+        const auto cpu = qbtest::run_cli({"stats", model, "--tensor", "^blk\\.0\\.ffn_up", "--format", "none", "--json"}, no_layers);
+        const auto vulkan = qbtest::run_cli(
+            {"stats", model, "--tensor", "^blk\\.0\\.ffn_up", "--format", "none", "--json", "--device", "vulkan"}, no_layers);
+        QCOMPARE(cpu.exit_code, 0);
+        QCOMPARE(vulkan.exit_code, 0);
+        QVERIFY2(vulkan.err.find("statistics on Vulkan: ") != std::string::npos, vulkan.err.c_str());
+        QVERIFY(cpu.err.find("Vulkan") == std::string::npos);
+        const auto got = nlohmann::json::parse(vulkan.out)["tensors"][0]["moments"];
+        const auto want = nlohmann::json::parse(cpu.out)["tensors"][0]["moments"];
+        QCOMPARE(got["count"], want["count"]);
+        QCOMPARE(got["max"], want["max"]);
+        QVERIFY(close(got["std"].get<double>(), want["std"].get<double>(), 1e-5 * want["std"].get<double>()));
     }
 
     void rejects_an_empty_histogram_range() {

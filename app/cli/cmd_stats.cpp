@@ -10,6 +10,7 @@
 #include "core/analysis/weight_stats.h"
 #include "core/model/model.h"
 #include "core/util/error.h"
+#include "gpu/vulkan_backend.h"
 
 namespace qbcli {
 namespace {
@@ -73,13 +74,18 @@ void print_stats(const qb::WeightStats& s) {
 }  // namespace
 
 int run_stats(const CommandArgs& argv) {
-    Args args(argv, {{"tensor", "format", "bins", "range", "heatmap", "threads", "top"}, {"json", "full", "log-abs", "quiet"}});
+    Args args(argv, {{"tensor", "format", "bins", "range", "heatmap", "threads", "top", "device"}, {"json", "full", "log-abs", "quiet"}});
     if (args.positionals().size() != 1)
         throw qb::Error("usage", "stats MODEL [--tensor REGEX] [--format F,...|none] [--bins N] [--range LO,HI] "
-                                 "[--log-abs] [--heatmap HxW] [--top K] [--threads N] [--json [--full]]");
+                                 "[--log-abs] [--heatmap HxW] [--top K] [--threads N] [--device cpu|vulkan|auto] "
+                                 "[--json [--full]]");
     const qb::Model model = qb::load_model(args.positionals()[0]);
-    const qb::WeightStatsOptions options = options_from(args);
+    qb::WeightStatsOptions options = options_from(args);
     const int threads = int(args.integer("threads", 0));
+    const qb::gpu::BackendChoice device = qb::gpu::select_backend(args.value("device", "cpu"), {.cpu_threads = threads});
+    if (!device.notice.empty()) std::fprintf(stderr, "%s\n", device.notice.c_str());
+    if (device.backend->name() != "cpu") std::fprintf(stderr, "statistics on %s\n", device.backend->description().c_str());
+    options.backend = device.backend.get();
     std::regex filter;
     try {
         filter = std::regex(args.value("tensor", ".*"));

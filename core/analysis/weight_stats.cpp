@@ -1,5 +1,6 @@
 #include "core/analysis/weight_stats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -60,6 +61,30 @@ struct ShapePass {
         }
         channels.add_row(row, x);
         heat_map.add_row(row, x);
+    }
+
+    // A block of rows whose moments and non-finite counts the backend computes.
+    void add_block(Backend& backend, int64_t first_row, int64_t rows, const float* x, int64_t cols) {
+        const TensorStats block = backend.statistics(x, rows, cols, {});
+        non_finite.nan += block.nan_count;
+        non_finite.inf += block.inf_count;
+        if (block.moments.count) moments.add(partial_of(block.moments));
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* row = x + r * cols;
+            if (!kernels::all_finite(row, cols)) {
+                cleaned.clean(row, cols);
+                row = cleaned.zeroed.data();
+            }
+            channels.add_row(first_row + r, row);
+            heat_map.add_row(first_row + r, row);
+        }
+    }
+
+    // The central sums a Moments summary stands for (inverting its variance, skewness and kurtosis).
+    static MomentAccumulator::Partial partial_of(const Moments& m) {
+        const double n = double(m.count), m2 = m.variance * n;
+        return {n, m.mean, m2, m.skewness * std::pow(m2, 1.5) / std::sqrt(n), (m.excess_kurtosis + 3.0) * m2 * m2 / n,
+                float(m.min), float(m.max)};
     }
     void merge(const ShapePass& other) {
         moments.merge(other.moments);
@@ -138,6 +163,7 @@ WeightStats analyze_weights(const TensorView& view, const WeightStatsOptions& op
     const int64_t rows = view.rows(), cols = view.cols();
     const int workers = row_workers(rows, threads);
     const int64_t block_rows = block_rows_for(cols, options.block_rows);
+    Backend* backend = options.backend && options.backend->accelerates_statistics(cols) ? options.backend : nullptr;
     AnalysisProgress progress(control, rows * (options.format_errors ? 3 : 2), "statistics of " + view.name);
 
     WeightStats stats;
@@ -146,10 +172,17 @@ WeightStats analyze_weights(const TensorView& view, const WeightStatsOptions& op
     stats.rows = rows;
     stats.cols = cols;
 
-    std::vector<ShapePass> shape(size_t(workers), ShapePass(rows, cols, options.heat_map));
-    stream_rows(view, workers, block_rows, progress, [&](int w, int64_t first, int64_t count, const float* values) {
-        for (int64_t r = 0; r < count; ++r) shape[size_t(w)].add_row(first + r, values + r * cols, cols);
-    });
+    std::vector<ShapePass> shape(size_t(backend ? 1 : workers), ShapePass(rows, cols, options.heat_map));
+    if (backend) {
+        const int64_t backend_block_rows = options.block_rows > 0 ? options.block_rows : std::max<int64_t>(1, kBackendBlockValues / cols);
+        stream_rows(view, 1, backend_block_rows, progress, [&](int, int64_t first, int64_t count, const float* values) {
+            shape[0].add_block(*backend, first, count, values, cols);
+        });
+    } else {
+        stream_rows(view, workers, block_rows, progress, [&](int w, int64_t first, int64_t count, const float* values) {
+            for (int64_t r = 0; r < count; ++r) shape[size_t(w)].add_row(first + r, values + r * cols, cols);
+        });
+    }
     const ShapePass first = merge_in_order(shape);
     stats.moments = first.moments.result();
     stats.nan_count = first.non_finite.nan;

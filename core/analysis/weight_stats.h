@@ -12,6 +12,10 @@
 // thread counts only sums in double (moments, heat-map means) differ by rounding (tested to 1e-13
 // relative); counts, extremes and the error table are exact.
 // JobControl (may be null): progress over all passes; cancellation throws qb::Cancelled.
+// options.backend (may be null: the CPU path above): when it accelerates statistics (a Vulkan device),
+// pass 1 hands it blocks of options.block_rows rows (default: about kBackendBlockValues values) for the
+// moments and NaN/Inf counts, which then agree with the CPU path within core/backend/tensor_stats.h's
+// tolerances; everything else is computed as above, with one worker for pass 1.
 //
 // JSON form (to_json), field names:
 //   tensor, storage_format, shape [rows, cols],
@@ -32,6 +36,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/analysis/channel_stats.h"
+#include "core/backend/backend.h"
 #include "core/analysis/format_error_table.h"
 #include "core/analysis/heat_map.h"
 #include "core/analysis/histogram.h"
@@ -63,7 +68,10 @@ struct WeightStatsOptions {
     bool format_errors = true;
     std::vector<std::string> error_formats;  // empty: default_error_formats(cols)
     int64_t block_rows = 0;                  // rows decoded per block, every pass; <= 0: about 64 Ki values
+    Backend* backend = nullptr;              // not owned; see above
 };
+
+inline constexpr int64_t kBackendBlockValues = int64_t(1) << 24;
 
 struct TailFraction {
     double k = 0;

@@ -25,6 +25,7 @@ public:
 
     virtual bool accelerates_encode(const FormatInfo& format, bool with_importance) const = 0;
     virtual bool accelerates_decode(const FormatInfo& format) const = 0;
+    virtual bool accelerates_statistics(int64_t cols) const = 0;
 
     // rows x cols values (row-major) -> format.tensor_bytes(rows, cols) bytes at dst. importance:
     // per-column weights (length cols) or nullptr. Throws Error for shapes the format cannot store.

@@ -90,6 +90,7 @@ public:
     std::string description() const override { return "CPU (" + std::to_string(threads_) + " threads)"; }
     bool accelerates_encode(const FormatInfo&, bool) const override { return false; }
     bool accelerates_decode(const FormatInfo&) const override { return false; }
+    bool accelerates_statistics(int64_t) const override { return false; }
 
     void encode(const FormatInfo& f, int64_t rows, int64_t cols, const float* src, uint8_t* dst, const float* importance,
                 const JobControl* job) override {
