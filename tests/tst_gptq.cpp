@@ -170,7 +170,9 @@ private slots:
         QCOMPARE(gptq.details["static_groups"].get<bool>(), act_order || whole_rows);
         const std::vector<float> decoded = decode_tensor(*r.format, gptq.bytes, r.rows, r.cols);
         QVERIFY(decoded == gptq.dequantized);
-        QVERIFY2(gptq.hessian_error < 0.8 * rtn.hessian_error,
+        qInfo("%s%s: GPTQ / RTN Hessian-weighted error %.3f", qPrintable(format), act_order ? " act_order" : "",
+              gptq.hessian_error / rtn.hessian_error);
+        QVERIFY2(gptq.hessian_error < 0.5 * rtn.hessian_error,  // measured 0.25 .. 0.34
                  qPrintable(QString::number(gptq.hessian_error / rtn.hessian_error)));
     }
 
