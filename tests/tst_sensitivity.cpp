@@ -189,6 +189,22 @@ private slots:
                  QString("calibration: no full Hessian for blk.0.attn_qkv"));
     }
 
+    void reports_progress_per_entry_and_can_be_cancelled() {
+        SensitivityOptions options;
+        options.measure = false;
+        options.formats = {"q8_0", "q4_0"};
+        options.tensors = {"blk.0.attn_q", "blk.0.ffn_down"};
+        std::vector<double> fractions;
+        JobControl control([&](double fraction, std::string_view) { fractions.push_back(fraction); });
+        analyze_sensitivity(stories().net, hessian_source(stories().calibration), stories().evaluation_text, options, &control);
+        QVERIFY(!fractions.empty());
+        QCOMPARE(fractions.back(), 1.0);
+        JobControl cancelled;
+        cancelled.cancel();
+        QVERIFY_THROWS_EXCEPTION(Cancelled, analyze_sensitivity(stories().net, hessian_source(stories().calibration),
+                                                                stories().evaluation_text, options, &cancelled));
+    }
+
     void cli_calibrates_then_measures_sensitivity_into_analysis_files() {
         const auto folder = qbtest::scratch_dir();
         const std::string model = qbtest::stories260k("gguf").string(), calibration = (folder / "cli-calib.qbh5").string(),

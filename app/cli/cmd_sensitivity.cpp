@@ -40,7 +40,7 @@ std::vector<std::string> tensors_matching(const qb::HessianSource& hessians, con
     return selected;
 }
 
-qb::SensitivityOptions options_from(const Args& args, const qb::HessianSource& hessians, int threads) {
+qb::SensitivityOptions options_from(const Args& args, const qb::HessianSource& hessians) {
     qb::SensitivityOptions options;
     options.formats = args.values("formats");
     options.tensors = tensors_matching(hessians, args);
@@ -115,7 +115,7 @@ int run_sensitivity(const CommandArgs& argv) {
     if (!calibration.has_full_hessians())
         throw qb::Error(args.value("calib"), "has no full Hessians (run calibrate with --full-hessian)");
     const qb::HessianSource hessians = calibration.hessian_source();
-    const qb::SensitivityOptions options = options_from(args, hessians, threads);
+    const qb::SensitivityOptions options = options_from(args, hessians);
     const qb::Model model = qb::load_model(args.positionals()[0]);
     const qb::TextFile text = qb::read_text_file(args.value("text"));
     const qb::EvalText tokens = qb::evaluation_text(qb::model_tokenizer(model), text.text);
