@@ -2,15 +2,18 @@
 // stories260K over wiki.valid.tokens (64k tokens, ctx 512), beside the forward pass alone and the
 // summaries without Hessians; the XᵀX kernel against a naive loop on a Llama-2-7B-wide input; and one
 // synthetic layer of Llama-2-7B shape (tests/support/synthetic_model.h, F16 HF folder in /tmp). Peak RSS
-// after each part.
+// after each part. Beside wall-clock time, each line shows the process's CPU seconds: on a shared machine
+// the CPU time is the steadier figure (wall time grows with other processes' load).
 // Usage: bench_calibration [--threads N] [--data DIR] [--small-only]
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/analysis/calibration.h"
@@ -53,36 +56,51 @@ std::string read_file(const std::string& path) {
 
 void print_rss() { std::printf("  peak RSS so far %.1f MiB\n", double(qbbench::peak_rss_bytes()) / (1 << 20)); }
 
-void report(const char* label, double seconds, int64_t tokens) {
-    std::printf("  %-44s %8.2f s  %10.0f tokens/s\n", label, seconds, double(tokens) / seconds);
+double cpu_seconds() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
-// Seconds of plain forward passes over the chunks calibrate() would run.
-double forward_only(const Transformer& net, const EvalText& text, int64_t chunks, int64_t ctx, int threads) {
+// Wall and CPU seconds of fn.
+struct Timing {
+    double wall = 0, cpu = 0;
+};
+Timing timed(const std::function<void()>& fn) {
+    const double wall = qbbench::seconds_now(), cpu = cpu_seconds();
+    fn();
+    return {qbbench::seconds_now() - wall, cpu_seconds() - cpu};
+}
+
+void report(const char* label, Timing t, int64_t tokens) {
+    std::printf("  %-44s %8.2f s  %10.0f tokens/s  (%.2f CPU s)\n", label, t.wall, double(tokens) / t.wall, t.cpu);
+}
+
+// Plain forward passes over the chunks calibrate() would run.
+Timing forward_only(const Transformer& net, const EvalText& text, int64_t chunks, int64_t ctx, int threads) {
     ForwardOptions forward;
     forward.threads = threads;
-    const double start = qbbench::seconds_now();
-    for (int64_t c = 0; c < chunks; ++c) {
-        std::vector<int32_t> chunk(text.tokens.begin() + c * ctx, text.tokens.begin() + (c + 1) * ctx);
-        chunk[0] = text.bos_id;
-        net.forward(chunk, forward);
-    }
-    return qbbench::seconds_now() - start;
+    return timed([&] {
+        for (int64_t c = 0; c < chunks; ++c) {
+            std::vector<int32_t> chunk(text.tokens.begin() + c * ctx, text.tokens.begin() + (c + 1) * ctx);
+            chunk[0] = text.bos_id;
+            net.forward(chunk, forward);
+        }
+    });
 }
 
 void bench_calibrate(const char* title, const Transformer& net, const EvalText& text, int64_t tokens, int threads) {
     qbbench::print_header(title);
     CalibrationOptions options;
     options.tokens = tokens;
-    double start = qbbench::seconds_now();
-    const CalibrationRun run = calibrate(net, text, options, [](ActivationStats&&) {}, nullptr, threads);
-    report("calibrate (forward + summaries + full XᵀX)", qbbench::seconds_now() - start, run.tokens);
+    CalibrationRun run;
+    const Timing full = timed([&] { run = calibrate(net, text, options, [](ActivationStats&&) {}, nullptr, threads); });
+    report("calibrate (forward + summaries + full XᵀX)", full, run.tokens);
     std::printf("  %lld records, %d pass(es), %lld tokens\n", (long long)run.records.size(), run.passes, (long long)run.tokens);
     print_rss();
     options.full_hessian = false;
-    start = qbbench::seconds_now();
-    calibrate(net, text, options, [](ActivationStats&&) {}, nullptr, threads);
-    report("calibrate without Hessians (summaries only)", qbbench::seconds_now() - start, run.tokens);
+    report("calibrate without Hessians (summaries only)",
+           timed([&] { calibrate(net, text, options, [](ActivationStats&&) {}, nullptr, threads); }), run.tokens);
     report("forward pass alone", forward_only(net, text, run.chunks, run.ctx, threads), run.tokens);
 }
 
