@@ -190,9 +190,13 @@ private slots:
         const Layer& l = random_layer();
         QCOMPARE(error_of([&] { quantize_matrix("adaround", request(l, "int4_g32_sym")); }),
                  QString("algorithm: unknown algorithm 'adaround' (known: rtn, imatrix, gptq, awq, hqq)"));
-        QCOMPARE(error_of([&] { quantize_matrix("rtn", request(l, "int4_g32_sym", {{"clip", 1}})); }),
+        QCOMPARE(error_of([&] {
+                     quantize_matrix("rtn", request(l, "int4_g32_sym", {{"clip", 1}}));
+                 }),
                  QString("rtn: option 'clip' must be true or false, got 1"));
-        QCOMPARE(error_of([&] { quantize_matrix("awq", request(l, "int4_g32_sym", {{"alpha", 2}})); }),
+        QCOMPARE(error_of([&] {
+                     quantize_matrix("awq", request(l, "int4_g32_sym", {{"alpha", 2}}));
+                 }),
                  QString("awq: option 'alpha' must be a number in [0.0, 1.0], got 2"));
         QCOMPARE(error_of([&] { quantize_matrix("hqq", request(l, "int4_g32_asym", nlohmann::json::array())); }),
                  QString("hqq: options must be a JSON object, got []"));
@@ -243,7 +247,8 @@ private slots:
             QVERIFY2(r.hessian_error < quantize_matrix("rtn", request(l, f)).hessian_error, f);
         }
         const QuantizeResult grid = quantize_matrix("imatrix", request(l, "int4_g32_sym"));
-        QVERIFY(grid.bytes == encode_tensor(format_by_name("int4_g32_sym_clip"), l.weight, l.rows, l.cols, importance.data()));
+        QVERIFY(grid.bytes ==
+                encode_tensor(format_by_name("int4_g32_sym_clip"), l.weight, l.rows, l.cols, importance.data()));
     }
 
     void awq_with_alpha_zero_equals_rtn() {
@@ -260,7 +265,8 @@ private slots:
     // Measured AWQ / RTN Hessian-weighted error on this layer: see the qInfo lines (0.5 .. 0.8).
     void awq_never_loses_to_rtn_and_stores_the_scaled_weights_data() {
         QTest::addColumn<QString>("format");
-        for (const char* f : {"int3_g128_asym", "int4_pc_sym", "int2_g32_asym", "q4_0", "q4_k", "nf4"}) QTest::newRow(f) << QString(f);
+        for (const char* f : {"int3_g128_asym", "int4_pc_sym", "int2_g32_asym", "q4_0", "q4_k", "nf4"})
+            QTest::newRow(f) << QString(f);
     }
     void awq_never_loses_to_rtn_and_stores_the_scaled_weights() {
         QFETCH(QString, format);
@@ -329,7 +335,8 @@ private slots:
         const QuantizeRequest r = request(l, format.toStdString(), {{"optimize_scale", optimize_scale}});
         const QuantizeResult hqq = quantize_matrix("hqq", r);
         const QuantizeResult rtn = quantize_matrix("rtn", request(l, format.toStdString()));
-        const double ratio = lp_error(hqq.dequantized, l.weight.data(), 0.7) / lp_error(rtn.dequantized, l.weight.data(), 0.7);
+        const double ratio =
+            lp_error(hqq.dequantized, l.weight.data(), 0.7) / lp_error(rtn.dequantized, l.weight.data(), 0.7);
         qInfo("%s%s: HQQ / RTN lp error %.3f, units improved %lld of %lld", qPrintable(format),
               optimize_scale ? " (scale too)" : "", ratio, (long long)hqq.details["units_improved"].get<int64_t>(),
               (long long)hqq.details["units"].get<int64_t>());

@@ -94,7 +94,8 @@ class GptqTest : public QObject {
 private slots:
     void inverse_cholesky_factor_is_upper_and_gives_the_inverse() {
         const int64_t n = 300;  // not a multiple of the 128-column panel
-        const std::vector<double> h = damped(qbtest::calibration_of(qbtest::random_activations(600, n, 3), 600, n).hessian, n, 0.01);
+        const std::vector<double> h =
+            damped(qbtest::calibration_of(qbtest::random_activations(600, n, 3), 600, n).hessian, n, 0.01);
         const std::vector<double> u = inverse_cholesky_upper(h, n, 2);
         QCOMPARE(u.size(), size_t(n * n));
         double below_diagonal = 0, worst = 0;
@@ -118,7 +119,8 @@ private slots:
 
     void with_identity_hessian_equals_rtn_exactly_data() {
         QTest::addColumn<QString>("format");
-        for (const char* f : {"int4_g32_sym", "int3_g128_asym", "int4_pc_asym", "int3_g32_sym_clip", "int2_g64_asym", "int8_pc_sym"})
+        for (const char* f :
+             {"int4_g32_sym", "int3_g128_asym", "int4_pc_asym", "int3_g32_sym_clip", "int2_g64_asym", "int8_pc_sym"})
             QTest::newRow(f) << QString(f);
     }
     void with_identity_hessian_equals_rtn_exactly() {
@@ -196,7 +198,8 @@ private slots:
         for (size_t i = 0; i < reference.size(); ++i) same += reference[i] == gptq.dequantized[i];
         std::vector<float> delta(reference.size());
         for (size_t i = 0; i < delta.size(); ++i) delta[i] = reference[i] - l.weight[i];
-        const double reference_error = hessian_weighted_error(delta.data(), l.rows, l.cols, l.calibration.hessian.data(), 2);
+        const double reference_error =
+            hessian_weighted_error(delta.data(), l.rows, l.cols, l.calibration.hessian.data(), 2);
         QVERIFY2(double(same) / double(reference.size()) > 0.99, qPrintable(QString::number(same)));
         QVERIFY(std::fabs(gptq.hessian_error / reference_error - 1) < 0.01);
     }
@@ -237,12 +240,18 @@ private slots:
         no_hessian.hessian = {};
         QCOMPARE(error_of([&] { quantize_matrix("gptq", no_hessian); }),
                  QString("gptq: needs the layer's Hessian (run calibration first)"));
-        QCOMPARE(error_of([&] { quantize_matrix("gptq", request(l, "q4_k")); }),
-                 QString("gptq: gptq chooses codes on integer grids g<N>/pc and ggml q4_0 q4_1 q5_0 q5_1 q8_0, not q4_k"));
-        QCOMPARE(error_of([&] { quantize_matrix("gptq", request(l, "int4_g32_sym", {{"act_order", true}, {"static_groups", false}})); }),
-                 QString("gptq: act_order with dynamic groups needs a g_idx layout, which int4_g32_sym does not have: "
-                         "use static_groups"));
-        QCOMPARE(error_of([&] { quantize_matrix("gptq", request(l, "int4_g32_sym", {{"blocksize", 64}})); }),
+        QCOMPARE(
+            error_of([&] { quantize_matrix("gptq", request(l, "q4_k")); }),
+            QString("gptq: gptq chooses codes on integer grids g<N>/pc and ggml q4_0 q4_1 q5_0 q5_1 q8_0, not q4_k"));
+        QCOMPARE(
+            error_of([&] {
+                quantize_matrix("gptq", request(l, "int4_g32_sym", {{"act_order", true}, {"static_groups", false}}));
+            }),
+            QString("gptq: act_order with dynamic groups needs a g_idx layout, which int4_g32_sym does not have: "
+                    "use static_groups"));
+        QCOMPARE(error_of([&] {
+                     quantize_matrix("gptq", request(l, "int4_g32_sym", {{"blocksize", 64}}));
+                 }),
                  QString("gptq: unknown option 'blocksize' (known: act_order, block_size, percdamp, static_groups)"));
         QCOMPARE(error_of([&] { quantize_matrix("gptq", request(l, "nf4")); }),
                  QString("gptq: gptq does not produce lookup4 formats such as nf4"));

@@ -11,10 +11,11 @@
 namespace qb {
 namespace {
 
-const std::vector<FormatKind> kEncodable = {FormatKind::Float,    FormatKind::Integer,  FormatKind::GgufBlock,
-                                            FormatKind::IntGrid,  FormatKind::Lookup4,  FormatKind::MiniFloat,
+const std::vector<FormatKind> kEncodable = {FormatKind::Float,       FormatKind::Integer, FormatKind::GgufBlock,
+                                            FormatKind::IntGrid,     FormatKind::Lookup4, FormatKind::MiniFloat,
                                             FormatKind::Microscaling};
 
+// clang-format off
 const std::vector<Algorithm>& table() {
     static const std::vector<Algorithm> algorithms = {
         {"rtn", "round to nearest with the format's own encoder; option clip: MSE clipping search for int grids",
@@ -25,16 +26,17 @@ const std::vector<Algorithm>& table() {
          {FormatKind::IntGrid, FormatKind::GgufBlock}, true, false, gptq_format_problem, run_gptq},
         {"awq", "AWQ-style (Lin et al. 2023): per-input-channel scales mean|x|^alpha searched on the output error",
          kEncodable, false, true, nullptr, run_awq},
-        {"hqq", "HQQ (Badri & Shaji 2023): calibration-free half-quadratic optimisation of zero points (and scales)",
+        {"hqq", "HQQ (Badri & Shaji 2023): calibration-free half-quadratic optimisation of zero points and scales",
          {FormatKind::IntGrid}, false, false, hqq_format_problem, run_hqq},
     };
     return algorithms;
 }
+// clang-format on
 
 void require_length(const Algorithm& a, std::string_view what, size_t got, int64_t want) {
     if (got != 0 && got != size_t(want))
-        throw Error(std::string(a.name), std::string(what) + " needs " + std::to_string(want) + " values, got " +
-                                             std::to_string(got));
+        throw Error(std::string(a.name),
+                    std::string(what) + " needs " + std::to_string(want) + " values, got " + std::to_string(got));
 }
 
 void check_request(const Algorithm& a, const QuantizeRequest& r) {
@@ -99,9 +101,9 @@ QuantizeResult quantize_matrix(std::string_view name, const QuantizeRequest& req
     result.error = accumulator.metrics();
     result.error.bits_per_weight = request.format->bits_per_weight(request.rows, request.cols);
     if (!request.hessian.empty() && request.measure_hessian_error)
-        result.hessian_error = hessian_weighted_error(difference(result.dequantized, request.weight).data(),
-                                                      request.rows, request.cols, request.hessian.data(),
-                                                      request.threads);
+        result.hessian_error =
+            hessian_weighted_error(difference(result.dequantized, request.weight).data(), request.rows, request.cols,
+                                   request.hessian.data(), request.threads);
     return result;
 }
 

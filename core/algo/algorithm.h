@@ -31,34 +31,34 @@ struct QuantizeRequest {
     const float* weight = nullptr;  // rows x cols
     int64_t rows = 0, cols = 0;
     const FormatInfo* format = nullptr;
-    std::span<const float> importance;     // cols values, or empty
-    std::span<const double> hessian;       // cols * cols values, or empty
-    std::span<const double> mean_abs;      // cols values, or empty
-    std::span<const double> mean_square;   // cols values, or empty
-    std::span<const float> input_scales;   // awq only: cols scales to use instead of searching (awq.h)
+    std::span<const float> importance;                  // cols values, or empty
+    std::span<const double> hessian;                    // cols * cols values, or empty
+    std::span<const double> mean_abs;                   // cols values, or empty
+    std::span<const double> mean_square;                // cols values, or empty
+    std::span<const float> input_scales;                // awq only: cols scales to use instead of searching (awq.h)
     nlohmann::json options = nlohmann::json::object();  // per algorithm, see its header
-    bool measure_hessian_error = true;     // with a Hessian: fill hessian_error (costs 2·rows·cols² flops)
-    int threads = 0;                       // <= 0: all hardware threads; results do not depend on it
-    const JobControl* job = nullptr;       // progress and cancellation
+    bool measure_hessian_error = true;  // with a Hessian: fill hessian_error (costs 2·rows·cols² flops)
+    int threads = 0;                    // <= 0: all hardware threads; results do not depend on it
+    const JobControl* job = nullptr;    // progress and cancellation
 };
 
 struct QuantizeResult {
-    std::vector<uint8_t> bytes;       // format->tensor_bytes(rows, cols)
-    std::vector<float> dequantized;   // rows x cols: the layer's effective weights (AWQ's 1/s included)
+    std::vector<uint8_t> bytes;      // format->tensor_bytes(rows, cols)
+    std::vector<float> dequantized;  // rows x cols: the layer's effective weights (AWQ's 1/s included)
     // AWQ folding instructions, empty for other algorithms: the bytes hold Q(W·diag(s)), so the layer
     // computes the dequantized weights only once the producer of its input has its output channel j
     // divided by s_j (the RMSNorm weight before q/k/v and gate/up, the rows of up before down, the rows of
     // v before o when heads map one to one). dequantized = decode(bytes) / s per column.
     std::vector<float> input_scales;
-    ErrorMetrics error;               // dequantized against W (importance-weighted when given)
-    double hessian_error = NAN;       // Σ_r Δ_r H Δ_rᵀ, Δ = dequantized - W: the output error over calibration
+    ErrorMetrics error;          // dequantized against W (importance-weighted when given)
+    double hessian_error = NAN;  // Σ_r Δ_r H Δ_rᵀ, Δ = dequantized - W: the output error over calibration
     nlohmann::json details = nlohmann::json::object();  // what the algorithm chose (alpha, damping, ...)
 };
 
 struct Algorithm {
     std::string_view name;
     std::string_view description;
-    std::vector<FormatKind> kinds;   // format kinds it can produce
+    std::vector<FormatKind> kinds;  // format kinds it can produce
     bool needs_hessian = false;
     bool needs_activations = false;  // mean_square (mean_abs where the algorithm says it uses it)
     // Finer limits within those kinds: "" when the algorithm can produce `format`, else why not.

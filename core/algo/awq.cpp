@@ -76,10 +76,12 @@ public:
     }
 
     double error_with(const std::vector<float>& s) const {
-        const QuantizeResult q = quantize_scaled(*r_.format, weight_.data(), rows_, r_.cols, s, importance(), r_.threads);
+        const QuantizeResult q =
+            quantize_scaled(*r_.format, weight_.data(), rows_, r_.cols, s, importance(), r_.threads);
         std::vector<float> delta(weight_.size());
         for (size_t i = 0; i < delta.size(); ++i) delta[i] = q.dequantized[i] - weight_[i];
-        if (!r_.hessian.empty()) return hessian_weighted_error(delta.data(), rows_, r_.cols, r_.hessian.data(), r_.threads);
+        if (!r_.hessian.empty())
+            return hessian_weighted_error(delta.data(), rows_, r_.cols, r_.hessian.data(), r_.threads);
         double sum = 0;
         for (size_t i = 0; i < delta.size(); ++i)
             sum += r_.mean_square[i % size_t(r_.cols)] * double(delta[i]) * double(delta[i]);
@@ -146,7 +148,8 @@ QuantizeResult run_awq(const QuantizeRequest& r) {
     if (settings.clip)
         for (int64_t j = 0; j < r.cols; ++j)
             clip_importance.push_back(float(r.mean_square[size_t(j)] / (double(s[size_t(j)]) * s[size_t(j)])));
-    const float* importance = settings.clip ? clip_importance.data() : (r.importance.empty() ? nullptr : r.importance.data());
+    const float* importance =
+        settings.clip ? clip_importance.data() : (r.importance.empty() ? nullptr : r.importance.data());
     QuantizeResult result = quantize_scaled(settings.clip ? clip_searching(*r.format) : *r.format, r.weight, r.rows,
                                             r.cols, s, importance, r.threads);
     if (std::any_of(s.begin(), s.end(), [](float v) { return v != 1.0f; })) result.input_scales = s;

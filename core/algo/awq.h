@@ -28,8 +28,8 @@ namespace qb {
 
 struct AwqScales {
     double alpha = 0;
-    std::vector<float> scales;                         // per input channel
-    nlohmann::json errors = nlohmann::json::array();   // [alpha, summed objective] per α tried
+    std::vector<float> scales;                        // per input channel
+    nlohmann::json errors = nlohmann::json::array();  // [alpha, summed objective] per α tried
 };
 
 // Every layer needs a format, weights, mean x² (and mean |x| / the Hessian where it has them), all with the

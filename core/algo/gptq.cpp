@@ -45,7 +45,8 @@ std::vector<int64_t> column_order(const QuantizeRequest& r, bool act_order) {
     std::vector<int64_t> order(size_t(r.cols));
     std::iota(order.begin(), order.end(), 0);
     const auto diagonal = [&](int64_t j) { return r.hessian[size_t(j * r.cols + j)]; };
-    if (act_order) std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return diagonal(a) > diagonal(b); });
+    if (act_order)
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return diagonal(a) > diagonal(b); });
     return order;
 }
 
@@ -82,8 +83,16 @@ class Sweep {
 public:
     Sweep(const QuantizeRequest& r, const Settings& s, const CodeGrid& grid, std::vector<int64_t> order,
           std::vector<float> u, QuantizeResult& result)
-        : r_(r), s_(s), grid_(grid), order_(std::move(order)), u_(std::move(u)), result_(result), n_(r.cols),
-          unit_(grid.unit_values(r.cols)), units_(n_ / unit_), grids_(size_t(r.rows * units_)) {
+        : r_(r),
+          s_(s),
+          grid_(grid),
+          order_(std::move(order)),
+          u_(std::move(u)),
+          result_(result),
+          n_(r.cols),
+          unit_(grid.unit_values(r.cols)),
+          units_(n_ / unit_),
+          grids_(size_t(r.rows * units_)) {
         for (int64_t j = 0; j < n_; ++j) dead_.push_back(r.hessian[size_t(j * n_ + j)] == 0);
     }
 
@@ -121,7 +130,8 @@ private:
             const std::vector<float> row = original_row(r0 + i);
             if (s_.static_groups)
                 for (int64_t u = 0; u < units_; ++u)
-                    grids_[size_t((r0 + i) * units_ + u)] = grid_.fit(row.data() + u * unit_, unit_, importance(u * unit_));
+                    grids_[size_t((r0 + i) * units_ + u)] =
+                        grid_.fit(row.data() + u * unit_, unit_, importance(u * unit_));
             for (int64_t k = 0; k < n_; ++k) w[size_t(i * n_ + k)] = row[size_t(order_[size_t(k)])];
         }
         double loss = 0;

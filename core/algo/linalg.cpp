@@ -80,17 +80,20 @@ void tile_double_vectors(double* c, int64_t ldc, const double* a, int64_t lda, c
 
 template <typename T, int Rows>
 void tile_any_width(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t k, int64_t width) {
-    if (width != kTileWidth<T>) tile<T, Rows, false>(c, ldc, a, lda, b, ldb, k, width);
-    else if constexpr (std::is_same_v<T, double>) tile_double_vectors<Rows>(c, ldc, a, lda, b, ldb, k);
-    else tile<T, Rows, true>(c, ldc, a, lda, b, ldb, k, width);
+    if (width != kTileWidth<T>)
+        tile<T, Rows, false>(c, ldc, a, lda, b, ldb, k, width);
+    else if constexpr (std::is_same_v<T, double>)
+        tile_double_vectors<Rows>(c, ldc, a, lda, b, ldb, k);
+    else
+        tile<T, Rows, true>(c, ldc, a, lda, b, ldb, k, width);
 }
 
 // Depth in slices of kPanel; per slice, column strips outside and row tiles inside. The slice of a and
 // each slice x width strip of b are copied to contiguous buffers (rows a power of two apart would share
 // cache sets), so the strip stays in L1 while every row tile streams past it.
 template <typename T>
-void subtract_product_impl(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t m,
-                           int64_t n, int64_t k) {
+void subtract_product_impl(T* c, int64_t ldc, const T* a, int64_t lda, const T* b, int64_t ldb, int64_t m, int64_t n,
+                           int64_t k) {
     constexpr int64_t kWidth = kTileWidth<T>;
     thread_local std::vector<T> a_slice;
     T strip[kPanel * kWidth];
@@ -106,7 +109,8 @@ void subtract_product_impl(T* c, int64_t ldc, const T* a, int64_t lda, const T* 
                 tile_any_width<T, kTileRows>(c + i * ldc + j, ldc, a_slice.data() + i * depth, depth, strip, kWidth,
                                              depth, width);
             for (; i < m; ++i)
-                tile_any_width<T, 1>(c + i * ldc + j, ldc, a_slice.data() + i * depth, depth, strip, kWidth, depth, width);
+                tile_any_width<T, 1>(c + i * ldc + j, ldc, a_slice.data() + i * depth, depth, strip, kWidth, depth,
+                                     width);
         }
     }
 }

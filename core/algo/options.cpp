@@ -1,6 +1,5 @@
 #include "core/algo/options.h"
 
-
 #include "core/util/error.h"
 
 namespace qb {
@@ -39,7 +38,8 @@ int64_t OptionReader::integer(const std::string& key, int64_t fallback, int64_t 
 bool OptionReader::flag(const std::string& key, bool fallback) {
     const nlohmann::json* value = find(key);
     if (!value) return fallback;
-    if (!value->is_boolean()) throw Error(algorithm_, "option '" + key + "' must be true or false, got " + value->dump());
+    if (!value->is_boolean())
+        throw Error(algorithm_, "option '" + key + "' must be true or false, got " + value->dump());
     return value->get<bool>();
 }
 

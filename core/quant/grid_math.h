@@ -1,6 +1,7 @@
 // The arithmetic of the integer-grid formats (core/quant/int_grid.cpp: layout; the scale and rounding
-// rules are the shared formulas of core/formulas/int_grid.inc), for algorithms that choose a unit's scale and zero or its codes themselves (GPTQ, HQQ) and
-// must store them exactly as the format does. A unit is a group of N values, or a row (pc).
+// rules are the shared formulas of core/formulas/int_grid.inc), for algorithms that choose a unit's scale and zero or
+// its codes themselves (GPTQ, HQQ) and must store them exactly as the format does. A unit is a group of N values, or a
+// row (pc).
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -27,8 +28,11 @@ struct Scale {
 class Quantizer {
 public:
     Quantizer(const GridParams& g, const Scale& scale)
-        : zero_(scale.zero), lowest_(formula::grid_lowest_code(g.bits, g.asymmetric)),
-          highest_(formula::grid_highest_code(g.bits)), s_(scale.s()), inverse_(formula::grid_inverse_scale(s_)) {}
+        : zero_(scale.zero),
+          lowest_(formula::grid_lowest_code(g.bits, g.asymmetric)),
+          highest_(formula::grid_highest_code(g.bits)),
+          s_(scale.s()),
+          inverse_(formula::grid_inverse_scale(s_)) {}
     unsigned code(float x) const { return formula::grid_code(x, inverse_, zero_, lowest_, highest_); }
     float value(unsigned code) const { return formula::grid_value(code, s_, zero_); }
     int lowest() const { return lowest_; }

@@ -35,9 +35,12 @@ Config parse(int argc, char** argv) {
     Config c;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
-        if (arg == "--threads" && i + 1 < argc) c.threads = std::atoi(argv[++i]);
-        else if (arg == "--small-only") c.small_only = true;
-        else throw Error("usage", "bench_gptq [--threads N] [--small-only]");
+        if (arg == "--threads" && i + 1 < argc)
+            c.threads = std::atoi(argv[++i]);
+        else if (arg == "--small-only")
+            c.small_only = true;
+        else
+            throw Error("usage", "bench_gptq [--threads N] [--small-only]");
     }
     if (c.threads <= 0) c.threads = hardware_threads();
     return c;
@@ -99,7 +102,8 @@ std::vector<double> naive_inverse_factor(const std::vector<double>& h, int64_t n
         }
     for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < n; ++j)
-            for (int64_t k = std::max(i, j); k < n; ++k) h_inv[size_t(i * n + j)] += l_inv[size_t(k * n + i)] * l_inv[size_t(k * n + j)];
+            for (int64_t k = std::max(i, j); k < n; ++k)
+                h_inv[size_t(i * n + j)] += l_inv[size_t(k * n + i)] * l_inv[size_t(k * n + j)];
     const std::vector<double> lower = naive_cholesky_lower(h_inv, n);
     std::vector<double> upper(size_t(n * n));
     for (int64_t i = 0; i < n; ++i)
@@ -135,10 +139,11 @@ void report_layer(const char* name, const Layer& layer, int threads) {
     const double cpu = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;
     const double factor = result.details["factor_seconds"].get<double>();
     const double sweep = result.details["sweep_seconds"].get<double>();
-    std::printf("%-8s %5lld x %-5lld  wall %7.2f s (CPU %7.2f s)  factor %7.2f s (%6.1f GFLOP/s f64)  sweep %7.2f s "
-                "(%6.1f GFLOP/s f32)  peak RSS %6.0f MB\n",
-                name, (long long)layer.rows, (long long)layer.cols, wall, cpu, factor, factor_flops(layer.cols) / factor / 1e9,
-                sweep, lazy_update_flops(layer.rows, layer.cols) / sweep / 1e9, double(qbbench::peak_rss_bytes()) / 1e6);
+    std::printf(
+        "%-8s %5lld x %-5lld  wall %7.2f s (CPU %7.2f s)  factor %7.2f s (%6.1f GFLOP/s f64)  sweep %7.2f s "
+        "(%6.1f GFLOP/s f32)  peak RSS %6.0f MB\n",
+        name, (long long)layer.rows, (long long)layer.cols, wall, cpu, factor, factor_flops(layer.cols) / factor / 1e9,
+        sweep, lazy_update_flops(layer.rows, layer.cols) / sweep / 1e9, double(qbbench::peak_rss_bytes()) / 1e6);
     std::fflush(stdout);
 }
 
