@@ -15,7 +15,8 @@
 //   - per channel: absmax, mean |x|, mean x² (llama.cpp's imatrix, the importance vector of encoders)
 //     and how many tokens exceed outlier_threshold in |x| (LLM.int8's 6); outlier_channels counts the
 //     channels with at least one;
-//   - a down-sampled channels × tokens map of max |x| (HeatMap: rows = channels, cols = tokens);
+//   - a down-sampled channels × tokens map of |x| (HeatMap: rows = channels, cols = tokens), the max over
+//     each block unless token_map.reduce asks for the mean;
 //   - the Hessian proxy H = XᵀX / tokens (hessian.h), with full_hessian; its diagonal is mean_sq.
 //
 // Memory: the summaries are small (a few doubles per channel, the map, the histograms); full Hessians
