@@ -17,20 +17,22 @@ namespace {
 
 constexpr const char* kUsage =
     "quantize MODEL (--plan PLAN.json | --preset NAME | --target-bpw B | --max-file-bytes N) --out FILE "
-    "[--to gguf|safetensors|gptq] [--candidates F,...] [--calib TEXT [--calib-tokens N]] [--algo NAME] "
+    "[--to gguf|safetensors|gptq] [--candidates F,...] [--loss hessian|kld] [--base-format F] [--calib TEXT [--calib-tokens N]] [--algo NAME] "
     "[--eval TEXT [--ctx N] [--protocol llama.cpp|paper] [--kld]] [--save-run RUN.json] [--json]";
 
 bool automatic(const Args& args) { return args.has("target-bpw") || args.has("max-file-bytes"); }
 
 qb::AutoPlan allocated_plan(const qb::Model& model, const Args& args, const qb::Calibration& calibration,
-                            qb::JobControl& job, int threads) {
+                            std::string_view text, qb::JobControl& job, int threads) {
     qb::AutoPlanOptions options;
     options.target_bpw = args.number("target-bpw", 0);
     options.max_file_bytes = uint64_t(args.integer("max-file-bytes", 0));
     options.candidates = args.values("candidates");
     options.algorithm = args.value("algo", "rtn");
+    options.loss = args.value("loss", "hessian");
+    options.base_format = args.value("base-format", options.base_format);
     options.target = plan_target_of(args);
-    return qb::auto_plan(model, calibration, options, &job, threads);
+    return qb::auto_plan(model, calibration, text, options, &job, threads);
 }
 
 qb::QuantPlan chosen_plan(const qb::Model& model, const Args& args) {
@@ -123,7 +125,7 @@ void print_run(const qb::RunResult& r) {
 }
 
 int run_quantize(const CommandArgs& argv) {
-    Args args(argv, pipeline_arg_spec({{"plan", "preset", "target-bpw", "max-file-bytes", "candidates", "out", "save-run"},
+    Args args(argv, pipeline_arg_spec({{"plan", "preset", "target-bpw", "max-file-bytes", "candidates", "loss", "base-format", "out", "save-run"},
                                        {"json"}}));
     if (args.positionals().size() != 1 || !args.has("out")) throw qb::Error("usage", kUsage);
     if (int(args.has("plan")) + int(args.has("preset")) + int(automatic(args)) != 1)
@@ -137,7 +139,7 @@ int run_quantize(const CommandArgs& argv) {
     if (automatic(args)) {
         const std::optional<qb::Calibration> calibration = full_calibration(model, options, true);
         qb::JobControl progress = terminal_progress("allocation");
-        const qb::AutoPlan automatic_plan = allocated_plan(model, args, *calibration, progress, options.threads);
+        const qb::AutoPlan automatic_plan = allocated_plan(model, args, *calibration, options.calibration_text->text, progress, options.threads);
         clear_terminal_progress();
         run = run_configuration(model, automatic_plan.plan, plan_target_of(args), options, &*calibration);
         run.seconds.calibration = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() -

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/analysis/sensitivity.h"
+#include "core/infer/tokenizer.h"
 #include "core/plan/plan_export.h"
 
 namespace qb {
@@ -12,16 +13,20 @@ namespace {
 
 using LossTable = std::map<std::pair<std::string, std::string>, double>;  // (tensor, format) -> loss
 
-LossTable predicted_losses(const Model& model, const Calibration& calibration, const AutoPlanOptions& options,
-                           JobControl* job, int threads) {
+LossTable predicted_losses(const Model& model, const Calibration& calibration, std::string_view text,
+                           const AutoPlanOptions& options, JobControl* job, int threads) {
+    if (options.loss != "hessian" && options.loss != "kld")
+        throw Error("allocation", "unknown loss '" + options.loss + "' (known: hessian, kld)");
     SensitivityOptions sensitivity;
     sensitivity.formats = options.candidates.empty() ? default_sensitivity_formats() : options.candidates;
-    sensitivity.measure = false;
+    sensitivity.measure = options.loss == "kld";
     sensitivity.use_importance = options.algorithm != "rtn";
     const Transformer net(model, threads, job);
-    const SensitivityResult result = analyze_sensitivity(net, hessian_source(calibration), {}, sensitivity, job, threads);
+    const EvalText tokens = sensitivity.measure ? evaluation_text(model_tokenizer(model), text) : EvalText{};
+    const SensitivityResult result =
+        analyze_sensitivity(net, hessian_source(calibration), tokens, sensitivity, job, threads);
     LossTable losses;
-    for (const auto& e : result.entries) losses[{e.tensor, e.format}] = e.hessian_error;
+    for (const auto& e : result.entries) losses[{e.tensor, e.format}] = sensitivity.measure ? e.mean_kld : e.hessian_error;
     return losses;
 }
 
@@ -59,8 +64,8 @@ QuantPlan named_plan(QuantPlan plan, const AutoPlanOptions& options) {
 
 }  // namespace
 
-AutoPlan auto_plan(const Model& model, const Calibration& calibration, const AutoPlanOptions& options, JobControl* job,
-                   int threads) {
+AutoPlan auto_plan(const Model& model, const Calibration& calibration, std::string_view text,
+                   const AutoPlanOptions& options, JobControl* job, int threads) {
     if ((options.target_bpw > 0) == (options.max_file_bytes > 0))
         throw Error("allocation", "give either a target in bits per weight or a file size");
     if (options.max_file_bytes > 0 && options.target != PlanTarget::Gguf)
@@ -72,7 +77,7 @@ AutoPlan auto_plan(const Model& model, const Calibration& calibration, const Aut
     const std::vector<std::string> formats =
         options.candidates.empty() ? default_sensitivity_formats() : options.candidates;
     const AllocationProblem problem = scored_problem(allocation_problem(base_resolved, model, formats), base_resolved,
-                                                     predicted_losses(model, calibration, options, job, threads));
+                                                     predicted_losses(model, calibration, text, options, job, threads));
     AutoPlan result;
     if (options.max_file_bytes == 0) {
         result.allocation = allocate_exact(problem, AllocationBudget::bits_per_weight(options.target_bpw));

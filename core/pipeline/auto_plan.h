@@ -1,8 +1,9 @@
 // Automatic plans: sensitivity estimates -> exact bit allocation -> a QuantPlan with one override per tensor.
 //
 // Every linear weight with a calibration Hessian gets one candidate per format of `candidates` its target
-// can store, with the Hessian-weighted error Σ Δw H Δw of that format as predicted loss (sensitivity.h,
-// estimates only: no forward pass). Other tensors (embeddings) stay at the base format. allocate_exact()
+// can store, with a predicted loss (sensitivity.h): the Hessian-weighted error Σ Δw H Δw of that format
+// (loss "hessian": no forward pass), or the measured mean KL divergence of the model with only that tensor
+// quantized (loss "kld": one evaluation of the text per tensor and format). Other tensors (embeddings) stay at the base format. allocate_exact()
 // then picks the formats minimising the summed loss within the budget.
 // Budget: bits per weight of the stored tensors, or (GGUF) a limit on the whole file: the file's exact size
 // (gguf_file_size) with header, metadata and padding is at most max_file_bytes.
@@ -26,6 +27,7 @@ struct AutoPlanOptions {
     std::vector<std::string> candidates;  // empty: default_sensitivity_formats()
     std::string base_format = "q8_0";     // tensors outside the allocation
     std::string algorithm = "rtn";
+    std::string loss = "hessian";         // or "kld"
     PlanTarget target = PlanTarget::Gguf;
 };
 
@@ -37,7 +39,8 @@ struct AutoPlan {
 
 // calibration must hold full Hessians for every linear weight's input. Throws Error("allocation", ...) when the
 // budget cannot be met.
-AutoPlan auto_plan(const Model& model, const Calibration& calibration, const AutoPlanOptions& options,
-                   JobControl* job = nullptr, int threads = 0);
+// `text`: what loss "kld" is measured on.
+AutoPlan auto_plan(const Model& model, const Calibration& calibration, std::string_view text,
+                   const AutoPlanOptions& options, JobControl* job = nullptr, int threads = 0);
 
 }  // namespace qb

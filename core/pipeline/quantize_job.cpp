@@ -70,26 +70,32 @@ TensorRun planned_run(const TensorAssignment& a) {
     return run;
 }
 
-QuantizeResult quantize_tensor(const TensorAssignment& a, const TensorView& source, const Calibration* calibration,
-                               const JobControl* job, int threads) {
-    const Algorithm& algorithm = algorithm_by_name(a.algorithm);
+// A tensor no linear layer multiplies (token_embd) has no calibration input: it takes rtn.
+std::string runnable_algorithm(const TensorAssignment& a, const Calibration* calibration) {
+    if (!needs_calibration(algorithm_by_name(a.algorithm))) return a.algorithm;
+    if (!calibration) throw Error(a.name, a.algorithm + " needs calibration (give a calibration text)");
+    return calibration->run.record_of.count(a.name) ? a.algorithm : "rtn";
+}
+
+QuantizeResult quantize_tensor(const TensorAssignment& a, const std::string& algorithm_name, const TensorView& source,
+                               const Calibration* calibration, const JobControl* job, int threads) {
+    const Algorithm& algorithm = algorithm_by_name(algorithm_name);
     const std::vector<float> weight = source.to_f32(threads);
     QuantizeRequest request;
     request.weight = weight.data();
     request.rows = source.rows();
     request.cols = source.cols();
     request.format = a.format;
-    request.options = a.options;
+    if (algorithm_name == a.algorithm) request.options = a.options;
     request.threads = threads;
     request.job = job;
     if (needs_calibration(algorithm)) {
-        if (!calibration) throw Error(a.name, a.algorithm + " needs calibration (give a calibration text)");
         const ActivationStats& input = calibration->input_of(a.name);
         request.mean_abs = input.mean_abs;
         request.mean_square = input.mean_sq;
         if (algorithm.needs_hessian && input.hessian) request.hessian = input.hessian->values;
     }
-    return quantize_matrix(a.algorithm, request);
+    return quantize_matrix(algorithm_name, request);
 }
 
 // The exporter's plan with a producer per quantized tensor that runs its algorithm and records its errors.
@@ -107,7 +113,8 @@ ExportPlan producing_plan(const Model& model, const ResolvedPlan& resolved, cons
         if (!a->quantized() || a->algorithm.empty()) continue;
         entry.produce = [a, &source = model.tensor(a->name), &run = runs.back(), calibration, job, threads] {
             const auto start = Clock::now();
-            QuantizeResult q = quantize_tensor(*a, source, calibration, job, threads);
+            run.algorithm = runnable_algorithm(*a, calibration);
+            QuantizeResult q = quantize_tensor(*a, run.algorithm, source, calibration, job, threads);
             run.mse = q.error.mse;
             run.sqnr_db = q.error.sqnr_db;
             run.cosine = q.error.cosine;

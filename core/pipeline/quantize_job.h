@@ -5,7 +5,8 @@
 //      budget (calibrate() with a sink); only the records of the planned tensors are kept;
 //   2. export: for each tensor in file order the plan's algorithm (core/algo registry) encodes the source
 //      weights inside the exporter's producer, so one tensor's weights are in memory at a time; the file is
-//      written atomically;
+//      written atomically; a tensor no linear layer multiplies (token_embd) has no calibration input and
+//      takes rtn when its algorithm needs one;
 //   3. round-trip validation: the written file is reloaded and compared with what was intended;
 //   4. evaluation (optional) of the RELOADED file: perplexity on a text, and the base model's perplexity
 //      over the same tokens for Δppl; with kld, KL(base || quantized) and top-1 agreement.
