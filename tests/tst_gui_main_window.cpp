@@ -16,10 +16,12 @@
 
 #include "core/analysis/weight_stats.h"
 #include "core/model/model.h"
+#include "core/pipeline/run_result.h"
 #include "core/quant/format.h"
 #include "tests/support/run_process.h"
 #include "tests/support/test_data.h"
 #include "ui/analysis/weight_view_stats.h"
+#include "ui/common/units.h"
 #include "ui/explorer/model_explorer.h"
 #include "ui/explorer/tensor_tree_model.h"
 #include "ui/jobs/job_runner.h"
@@ -28,7 +30,9 @@
 #include "ui/outliers/matrix_block_model.h"
 #include "ui/outliers/outlier_map_view.h"
 #include "ui/plan/plan_document.h"
+#include "ui/runs/quantize_run.h"
 #include "ui/runs/run_list_model.h"
+#include "ui/runs/runs_view.h"
 #include "ui/session/workspace.h"
 #include "ui/weights/histogram_plot.h"
 #include "ui/weights/stats_panel.h"
@@ -42,6 +46,7 @@ namespace {
 QString cleanPath(const std::filesystem::path& path) { return QFileInfo(QString::fromStdString(path.string())).absoluteFilePath(); }
 QString stories260k() { return cleanPath(qbtest::stories260k("gguf")); }
 QString snippetText() { return cleanPath(qbtest::data_path("text/tinystories-snippet-30k.txt")); }
+QString scratchFile(const QString& name) { return cleanPath(qbtest::scratch_dir() / name.toStdString()); }
 
 // What a file manager does when a file is dropped on the window.
 void dropFile(QWidget& target, const QString& path) {
@@ -273,7 +278,7 @@ private slots:
             qWarning("the machine alone delays the event loop by %lld ms: wall-clock gap not asserted", idle.longestGapMs());
 
         QCOMPARE(window_->runs().rowCount(), 1);
-        const EvaluationResult& run = window_->runs().runs().front();
+        const EvaluationResult& run = *window_->runs().runs().front().evaluation;
         QCOMPARE(run.perplexity.chunks, int64_t(30));
         QVERIFY(std::abs(run.perplexity.ppl - 5.3856) / 5.3856 < 0.001);  // llama.cpp's reference
         QCOMPARE(window_->runs().index(0, RunListModel::PerplexityColumn).data().toString(),
@@ -301,6 +306,67 @@ private slots:
         const qbtest::ProcessResult cli = qbtest::run_cli({"stats", stories260k().toStdString(), "--log-abs", "--json", "--full"});
         QCOMPARE(cli.exit_code, 0);
         QVERIFY(gui == nlohmann::json::parse(cli.out));
+    }
+
+    void a_quantize_run_lands_in_the_comparison_table() {
+        RunRequest request;
+        request.plan = window_->plan().state().plan;  // the editor's q4_k_m preset
+        request.output = scratchFile("stories260K.q4_k_m.gguf");
+        request.evaluationText = snippetText();
+        request.kld = true;
+        window_->quantize(request);
+        QTRY_VERIFY_WITH_TIMEOUT(window_->jobs().isIdle(), 300000);
+        QVERIFY2(window_->log().lastError().isEmpty(), qPrintable(window_->log().lastError()));
+
+        const RunListModel& runs = window_->runs();
+        const int row = runs.rowCount() - 1;
+        QVERIFY(runs.runs().back().quantized != nullptr);
+        const qb::RunResult saved = qb::load_run_result(runPathFor(request.output).toStdString());
+        const qb::RunResult& shown = *runs.runs().back().quantized;
+        QCOMPARE(qb::run_result_to_json(shown), qb::run_result_to_json(saved));
+        QCOMPARE(qulonglong(QFileInfo(request.output).size()), qulonglong(shown.file_bytes));
+        QCOMPARE(runs.index(row, RunListModel::SizeColumn).data(RunListModel::SortRole).toULongLong(), qulonglong(shown.file_bytes));
+        QCOMPARE(runs.index(row, RunListModel::PerplexityColumn).data(RunListModel::SortRole).toDouble(), shown.evaluation.ppl);
+        QCOMPARE(runs.index(row, RunListModel::DeltaColumn).data(RunListModel::SortRole).toDouble(), shown.evaluation.delta_ppl);
+        QVERIFY(std::abs(shown.evaluation.base_ppl - 5.3856) < 0.005);  // llama.cpp's F32 reference
+        QVERIFY(shown.evaluation.delta_ppl > 0 && shown.evaluation.delta_ppl < 0.5);
+        QCOMPARE(runs.index(row, RunListModel::KldColumn).data(RunListModel::SortRole).toDouble(), shown.evaluation.mean_kld);
+        QVERIFY(QFileInfo::exists(planPathFor(request.output)));
+        QCOMPARE(window_->runsView()->paretoPlot()->graph(0)->data()->size(), 2);  // the evaluation and this run
+    }
+
+    void a_cancelled_quantize_run_leaves_no_file() {
+        RunRequest request;
+        request.plan = window_->plan().state().plan;
+        request.output = scratchFile("cancelled.gguf");
+        request.evaluationText = snippetText();
+        QSignalSpy cancelled(&window_->jobs(), &JobRunner::jobCancelled);
+        window_->quantize(request);
+        window_->jobs().cancel(window_->jobs().runningId());
+        QTRY_COMPARE_WITH_TIMEOUT(cancelled.count(), 1, 60000);
+        const QStringList leftovers = QDir(qtext(qbtest::scratch_dir().string())).entryList({"cancelled*"});
+        QVERIFY2(leftovers.isEmpty(), qPrintable(leftovers.join(", ")));
+    }
+
+    void the_exported_report_is_the_clis() {
+        const QString path = scratchFile("report.md");
+        window_->exportReportTo(path);
+        QFile gui(path);
+        QVERIFY(gui.open(QIODevice::ReadOnly));
+        const QByteArray guiText = gui.readAll();
+        gui.close();
+        QVERIFY(guiText.contains("q4_k_m"));
+        QVERIFY(QFileInfo::exists(scratchFile("report.pareto.png")) && QFileInfo::exists(scratchFile("report.pareto.pdf")));
+
+        std::vector<std::string> arguments{"report"};
+        for (const QString& file : window_->runs().quantizeRunFiles()) arguments.push_back(file.toStdString());
+        for (const char* a : {"--format", "md", "--out"}) arguments.push_back(a);
+        arguments.push_back(path.toStdString());  // the same command the GUI recorded, so the same provenance line
+        QVERIFY(QFile::remove(path));
+        QCOMPARE(qbtest::run_cli(arguments).exit_code, 0);
+        QFile cli(path);
+        QVERIFY(cli.open(QIODevice::ReadOnly));
+        QCOMPARE(cli.readAll(), guiText);
     }
 
     void a_file_that_is_not_a_model_gives_a_readable_error() {

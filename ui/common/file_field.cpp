@@ -8,8 +8,8 @@
 
 namespace qbui {
 
-FileField::FileField(const QString& dialogTitle, const QString& nameFilter, QWidget* parent)
-    : QWidget(parent), dialogTitle_(dialogTitle), nameFilter_(nameFilter), edit_(new QLineEdit(this)) {
+FileField::FileField(const QString& dialogTitle, const QString& nameFilter, QWidget* parent, Mode mode)
+    : QWidget(parent), dialogTitle_(dialogTitle), nameFilter_(nameFilter), mode_(mode), edit_(new QLineEdit(this)) {
     auto* browse = new QPushButton(tr("Browse…"), this);
     connect(browse, &QPushButton::clicked, this, &FileField::browse);
     connect(edit_, &QLineEdit::textChanged, this, &FileField::pathChanged);
@@ -24,7 +24,9 @@ QString FileField::path() const { return edit_->text().trimmed(); }
 void FileField::setPath(const QString& path) { edit_->setText(path); }
 
 void FileField::browse() {
-    const QString chosen = QFileDialog::getOpenFileName(this, dialogTitle_, QFileInfo(path()).absolutePath(), nameFilter_);
+    const QString start = path().isEmpty() ? QString() : QFileInfo(path()).absoluteFilePath();
+    const QString chosen = mode_ == Mode::Open ? QFileDialog::getOpenFileName(this, dialogTitle_, start, nameFilter_)
+                                               : QFileDialog::getSaveFileName(this, dialogTitle_, start, nameFilter_);
     if (!chosen.isEmpty()) setPath(chosen);
 }
 

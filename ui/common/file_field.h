@@ -1,4 +1,5 @@
-// A file path entry: a line edit with a "Browse…" button opening a file dialog on the current path.
+// A file path entry: a line edit with a "Browse…" button opening a file dialog (to open or to save) on
+// the current path.
 #pragma once
 #include <QWidget>
 
@@ -9,7 +10,8 @@ namespace qbui {
 class FileField : public QWidget {
     Q_OBJECT
 public:
-    FileField(const QString& dialogTitle, const QString& nameFilter, QWidget* parent = nullptr);
+    enum class Mode { Open, Save };
+    FileField(const QString& dialogTitle, const QString& nameFilter, QWidget* parent = nullptr, Mode mode = Mode::Open);
 
     QString path() const;
     void setPath(const QString& path);
@@ -23,6 +25,7 @@ private:
 
     QString dialogTitle_;
     QString nameFilter_;
+    Mode mode_;
     QLineEdit* edit_;
 };
 

@@ -12,7 +12,6 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
-#include <QSortFilterProxyModel>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTableView>
@@ -30,7 +29,10 @@
 #include "ui/plan/plan_document.h"
 #include "ui/plan/plan_editor.h"
 #include "ui/runs/evaluation_dialog.h"
+#include "ui/runs/report_export.h"
+#include "ui/runs/run_dialog.h"
 #include "ui/runs/run_list_model.h"
+#include "ui/runs/runs_view.h"
 #include "ui/session/cli_command.h"
 #include "ui/session/stats_export.h"
 #include "ui/session/weight_analysis.h"
@@ -48,21 +50,6 @@ QString localPathOf(const QMimeData* mime) {
     for (const QUrl& url : mime->urls())
         if (url.isLocalFile()) return url.toLocalFile();
     return {};
-}
-
-QTableView* makeTable(QAbstractItemModel* model, int sortRole, QWidget* parent) {
-    auto* proxy = new QSortFilterProxyModel(parent);
-    proxy->setSourceModel(model);
-    proxy->setSortRole(sortRole);
-    auto* table = new QTableView(parent);
-    table->setModel(proxy);
-    table->setSortingEnabled(true);
-    table->sortByColumn(-1, Qt::AscendingOrder);
-    table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    table->setAlternatingRowColors(true);
-    table->verticalHeader()->setDefaultSectionSize(table->fontMetrics().height() + 6);
-    table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    return table;
 }
 
 QString modelSummary(const qb::Model& model) {
@@ -109,11 +96,13 @@ void MainWindow::createViews() {
     weightView_ = new WeightView(tabs_);
     outlierView_ = new OutlierMapView(tabs_);
     planEditor_ = new PlanEditor(*plan_, tabs_);
-    runsTable_ = makeTable(runs_, RunListModel::SortRole, tabs_);
+    runsView_ = new RunsView(*runs_, tabs_);
+    connect(runsView_, &RunsView::runRequested, this, &MainWindow::quantizeFromDialog);
+    connect(runsView_, &RunsView::reportRequested, this, &MainWindow::exportReportFromDialog);
     tabs_->addTab(weightView_, tr("&Weights"));
     tabs_->addTab(outlierView_, tr("&Outlier map"));
     tabs_->addTab(planEditor_, tr("&Plan"));
-    tabs_->addTab(runsTable_, tr("&Runs"));
+    tabs_->addTab(runsView_, tr("&Runs"));
     setCentralWidget(tabs_);
 }
 
@@ -146,6 +135,7 @@ void MainWindow::createActions() {
     recentMenu_ = file->addMenu(tr("Open &recent"));
     connect(recentMenu_, &QMenu::aboutToShow, this, &MainWindow::fillRecentMenu);
     fillRecentMenu();
+    exportReportAction_ = file->addAction(tr("Export &report…"), QKeySequence(tr("Ctrl+Shift+R")), this, &MainWindow::exportReportFromDialog);
     exportStatsAction_ = file->addAction(tr("&Export statistics as JSON…"), QKeySequence(tr("Ctrl+Shift+S")), this,
                                          &MainWindow::exportStatsFromDialog);
     file->addSeparator();
@@ -161,6 +151,7 @@ void MainWindow::createActions() {
     QMenu* analysis = menuBar()->addMenu(tr("&Analysis"));
     evaluateAction_ = analysis->addAction(tr("Evaluate &perplexity…"), QKeySequence(tr("Ctrl+E")), this,
                                           &MainWindow::evaluateFromDialog);
+    quantizeAction_ = analysis->addAction(tr("&Quantize / convert…"), QKeySequence(tr("Ctrl+R")), this, &MainWindow::quantizeFromDialog);
     analysis->addSeparator();
     analysis->addAction(tr("&Cancel running job"), QKeySequence(Qt::Key_Escape), this,
                         [this] { jobs_->cancel(jobs_->runningId()); });
@@ -182,8 +173,7 @@ void MainWindow::createActions() {
     help->addAction(tr("&About Quantbench"), this, &MainWindow::showAbout);
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 
-    evaluateAction_->setEnabled(false);
-    exportStatsAction_->setEnabled(false);
+    for (QAction* needsModel : {evaluateAction_, exportStatsAction_, quantizeAction_}) needsModel->setEnabled(false);
 }
 
 void MainWindow::createStatusBar() {
@@ -257,13 +247,13 @@ void MainWindow::onModelChanged() {
     plan_->setModel(model);
     weightView_->clear();
     outlierView_->clear();
-    evaluateAction_->setEnabled(model != nullptr);
-    exportStatsAction_->setEnabled(model != nullptr);
+    for (QAction* needsModel : {evaluateAction_, exportStatsAction_, quantizeAction_}) needsModel->setEnabled(model != nullptr);
     if (!model) return;
     AppSettings().addRecentFile(workspace_->modelPath());
     setWindowTitle(QStringLiteral("%1 — Quantbench").arg(QFileInfo(workspace_->modelPath()).fileName()));
     modelLabel_->setText(modelSummary(*model));
     log_->info(tr("Opened %1: %2").arg(workspace_->modelPath(), modelSummary(*model)));
+    if (std::exchange(convertAfterOpen_, false)) QTimer::singleShot(0, this, &MainWindow::quantizeFromDialog);
 }
 
 void MainWindow::fillRecentMenu() {
@@ -338,6 +328,66 @@ void MainWindow::exportStatsFromDialog() {
     if (!path.isEmpty()) exportWeightStatsTo(path);
 }
 
+void MainWindow::quantize(const RunRequest& request) {
+    const ModelPtr model = workspace_->model();
+    if (!model) {
+        log_->warning(tr("Open a model before quantizing it."));
+        return;
+    }
+    RunRequest full = request;
+    full.modelPath = workspace_->modelPath();
+    JobSpec job{tr("Quantize %1 to %2").arg(QFileInfo(full.modelPath).fileName(), QFileInfo(full.output).fileName()),
+                cliCommand(quantizeCliArguments(full)), [this, model, full](qb::JobControl& control) -> JobDelivery {
+                    auto run = std::make_shared<const qb::RunResult>(runQuantize(*model, full, control));
+                    return [this, run, full] {
+                        runs_->addQuantizeRun(run, runPathFor(full.output));
+                        showRunSummary(*run);
+                    };
+                }};
+    jobs_->submit(std::move(job));
+}
+
+void MainWindow::quantizeFromDialog() {
+    const ModelPtr model = workspace_->model();
+    if (!model || !plan_->hasPlan()) return;
+    const AppSettings settings;
+    RunRequest defaults;
+    defaults.calibrationText = settings.calibrationText();
+    defaults.evaluationText = settings.evaluationText();
+    defaults.protocol = settings.protocol();
+    defaults.contextLength = settings.contextLength();
+    defaults.threads = settings.threads();
+    RunDialog dialog(*model, plan_->state().plan, plan_->state().target, defaults, this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    quantize(dialog.request());
+    showTab(RunsTab);
+}
+
+void MainWindow::showRunSummary(const qb::RunResult& run) {
+    const qb::EvaluationSummary& e = run.evaluation;
+    QString text = tr("%1: wrote %2 (%3, %4 bits per weight)").arg(qtext(run.config), qtext(run.output), bytesText(run.file_bytes))
+                       .arg(run.bits_per_weight, 0, 'f', 3);
+    if (e.done) text += tr("; perplexity %1 (base %2, Δ %3%)").arg(e.ppl, 0, 'f', 4).arg(e.base_ppl, 0, 'f', 4).arg(QString::asprintf("%+.2f", e.delta_ppl_percent));
+    log_->info(text);
+    statusBar()->showMessage(text, 20000);
+}
+
+void MainWindow::exportReportTo(const QString& path) {
+    try {
+        const QStringList written = exportReport(runs_->quantizeRuns(), runs_->quantizeRunFiles(), path, *runsView_->paretoPlot());
+        log_->info(tr("Report written: %1  (≙ %2)").arg(written.join(QStringLiteral(", ")),
+                                                     cliCommand(reportCliArguments(runs_->quantizeRunFiles(), reportFormatOf(path), path))));
+    } catch (const std::exception& e) {
+        log_->error(tr("Export report failed: %1").arg(qtext(e.what())));
+    }
+}
+
+void MainWindow::exportReportFromDialog() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export report"), QStringLiteral("report.md"),
+                                                      tr("Markdown (*.md);;CSV (*.csv);;LaTeX (*.tex);;JSON (*.json)"));
+    if (!path.isEmpty()) exportReportTo(path);
+}
+
 void MainWindow::showTab(Tab tab) { tabs_->setCurrentIndex(int(tab)); }
 
 void MainWindow::showSettings() {
@@ -385,6 +435,7 @@ void MainWindow::dropEvent(QDropEvent* event) {
     const QString path = localPathOf(event->mimeData());
     if (path.isEmpty()) return;
     event->acceptProposedAction();
+    convertAfterOpen_ = tabs_->currentIndex() == RunsTab || event->modifiers().testFlag(Qt::ControlModifier);
     openModel(path);
 }
 

@@ -1,6 +1,7 @@
 // Quantbench's main window: model explorer (left), weight view / outlier map / runs (tabs), log
 // (bottom), job progress and compute device in the status bar. A model opens from the File menu, a
-// recent file, the command line, or by dropping a file or folder anywhere on the window. Every long
+// recent file, the command line, or by dropping a file or folder anywhere on the window; dropped on
+// the Runs tab (or with Ctrl held) it opens and the conversion dialog follows. Every long
 // action is a job of the JobRunner; every job and error lands in the log (errors also in a
 // non-modal dialog).
 #pragma once
@@ -9,6 +10,7 @@
 
 #include "ui/device/compute_device.h"
 #include "ui/runs/evaluation.h"
+#include "ui/runs/quantize_run.h"
 
 class QAction;
 class QLabel;
@@ -27,6 +29,7 @@ class OutlierMapView;
 class PlanDocument;
 class PlanEditor;
 class RunListModel;
+class RunsView;
 class WeightAnalysis;
 class WeightView;
 class Workspace;
@@ -42,6 +45,8 @@ public:
     void openModel(const QString& path);
     void evaluate(const EvaluationRequest& request);  // EvaluationRequest::modelPath is the open model's
     void exportWeightStatsTo(const QString& path);
+    void quantize(const RunRequest& request);     // RunRequest::modelPath is the open model's
+    void exportReportTo(const QString& path);     // the session's quantize runs, as `quantbench-cli report`
     void showTab(Tab tab);
     void setErrorDialogsEnabled(bool enabled) { errorDialogsEnabled_ = enabled; }
 
@@ -52,6 +57,7 @@ public:
     WeightView* weightView() const { return weightView_; }
     OutlierMapView* outlierView() const { return outlierView_; }
     RunListModel& runs() const { return *runs_; }
+    RunsView* runsView() const { return runsView_; }
     PlanDocument& plan() const { return *plan_; }
     PlanEditor* planEditor() const { return planEditor_; }
     JobPanel* jobPanel() const { return jobPanel_; }
@@ -75,6 +81,9 @@ private:
     void openFromDialog();
     void evaluateFromDialog();
     void exportStatsFromDialog();
+    void quantizeFromDialog();
+    void exportReportFromDialog();
+    void showRunSummary(const qb::RunResult& run);
     void showSettings();
     void showAbout();
     void showError(const QString& text);
@@ -91,7 +100,7 @@ private:
     QTabWidget* tabs_ = nullptr;
     WeightView* weightView_ = nullptr;
     OutlierMapView* outlierView_ = nullptr;
-    QTableView* runsTable_ = nullptr;
+    RunsView* runsView_ = nullptr;
     QTableView* logTable_ = nullptr;
     JobPanel* jobPanel_ = nullptr;
     QLabel* modelLabel_ = nullptr;
@@ -99,9 +108,12 @@ private:
     QMenu* recentMenu_ = nullptr;
     QAction* evaluateAction_ = nullptr;
     QAction* exportStatsAction_ = nullptr;
+    QAction* exportReportAction_ = nullptr;
+    QAction* quantizeAction_ = nullptr;
     QMessageBox* errorBox_ = nullptr;
     ComputeDevice device_;
     bool errorDialogsEnabled_ = true;
+    bool convertAfterOpen_ = false;  // a model dropped on the Runs tab opens the conversion dialog
 };
 
 }  // namespace qbui

@@ -1,13 +1,18 @@
 #include "ui/main/startup_script.h"
 
 #include <QApplication>
+#include <QDir>
+#include <QFileInfo>
 #include <QPixmap>
+
+#include "core/plan/presets.h"
 
 #include "ui/explorer/model_explorer.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/log/message_log.h"
 #include "ui/main/main_window.h"
 #include "ui/outliers/outlier_map_view.h"
+#include "ui/session/workspace.h"
 #include "ui/settings/app_settings.h"
 #include "ui/weights/weight_view.h"
 
@@ -46,6 +51,16 @@ StartupScript::StartupScript(MainWindow& window, const StartupOptions& o) : QObj
             request.contextLength = settings.contextLength();
             request.threads = settings.threads();
             window_.evaluate(request);
+        });
+    for (const QString& preset : o.presets)
+        steps_.push_back([this, preset, o] {
+            const ModelPtr& model = window_.workspace().model();
+            if (!model) return;
+            RunRequest request;
+            request.plan = qb::preset_plan(preset.toStdString(), *model);
+            request.output = QDir(o.outputDir).filePath(QFileInfo(window_.workspace().modelPath()).completeBaseName() + '.' + preset + ".gguf");
+            request.evaluationText = o.evaluationText;
+            window_.quantize(request);
         });
     if (!o.tab.isEmpty()) steps_.push_back([this, tab = o.tab] { window_.showTab(tabNamed(tab)); });
     if (!o.screenshot.isEmpty()) steps_.push_back([this, path = o.screenshot] { saveScreenshot(path); });

@@ -1,10 +1,11 @@
 // What `quantbench` does on start when asked on the command line: open a model, select a tensor, a
-// format and an outlier-map cell, run an evaluation, show a tab, then save a screenshot of the window
-// and quit. Each step waits until the job queue has been idle for a moment (the views' debounced
+// format and an outlier-map cell, run an evaluation and quantize runs, show a tab, then save a
+// screenshot of the window and quit. Each step waits until the job queue has been idle for a moment (the views' debounced
 // requests included), so a screenshot shows finished results.
 #pragma once
 #include <QObject>
 #include <QString>
+#include <QStringList>
 #include <QTimer>
 #include <deque>
 #include <functional>
@@ -19,6 +20,8 @@ struct StartupOptions {
     QString format;
     int cellRow = -1, cellCol = -1;
     QString evaluationText;
+    QStringList presets;  // quantize with each (evaluated on evaluationText when given) into outputDir
+    QString outputDir;
     QString tab;         // "weights", "outliers", "plan", "runs"
     QString screenshot;  // PNG path; the application quits after saving it
 };

@@ -27,6 +27,8 @@ std::string readTextFile(const QString& path) {
 EvaluationResult evaluatePerplexity(const qb::Model& model, const EvaluationRequest& request, const qb::JobControl& control) {
     EvaluationResult result;
     result.request = request;
+    result.modelBytes = model.stored_bytes();
+    result.parameters = model.parameter_count();
     const qb::EvalText text = qb::evaluation_text(qb::model_tokenizer(model), readTextFile(request.textPath));
     result.textTokens = int64_t(text.tokens.size());
 

@@ -24,6 +24,8 @@ struct EvaluationResult {
     EvaluationRequest request;
     qb::PerplexityResult perplexity;
     int64_t textTokens = 0;
+    uint64_t modelBytes = 0;  // stored bytes of the evaluated model
+    int64_t parameters = 0;
     double seconds = 0;  // scoring time, without decoding the weights (as the CLI reports it)
 };
 
