@@ -100,9 +100,18 @@ std::string latex_escape(const std::string& text) {
     return out;
 }
 
+// Escaped, with the table's non-ASCII symbols in math mode (Δ and ± need no extra package there).
+std::string latex_cell(const std::string& cell) {
+    std::string out = latex_escape(cell);
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"Δ", "$\\Delta$"}, {"±", "$\\pm$"}, {"–", "--"}})
+        for (size_t at = out.find(from); at != std::string::npos; at = out.find(from, at + to.size()))
+            out.replace(at, from.size(), to);
+    return out;
+}
+
 std::string latex_row(const std::vector<std::string>& cells) {
     std::string out;
-    for (size_t i = 0; i < cells.size(); ++i) out += (i ? " & " : "") + latex_escape(cells[i] == "–" ? "--" : cells[i]);
+    for (size_t i = 0; i < cells.size(); ++i) out += (i ? " & " : "") + latex_cell(cells[i]);
     return out + " \\\\\n";
 }
 
