@@ -49,7 +49,6 @@ int run_compare(const CommandArgs& argv) {
     const qb::PlanTarget target = plan_target_of(args);
     const std::string command = command_line("compare", argv);
     qb::QuantizeJobOptions options = job_options(args, command);
-    options.evaluation_text = qb::read_text_file(args.value("text"));
     const std::optional<qb::Calibration> calibration =
         full_calibration(model, options, any_needs_calibration(model, plans, target));
 

@@ -63,7 +63,8 @@ qb::QuantizeJobOptions job_options(const Args& args, const std::string& command_
     if (args.has("calib")) options.calibration_text = qb::read_text_file(args.value("calib"));
     options.calibration.tokens = args.integer("calib-tokens", options.calibration.tokens);
     options.calibration.ctx = args.integer("calib-ctx", options.calibration.ctx);
-    if (args.has("eval")) options.evaluation_text = qb::read_text_file(args.value("eval"));
+    const std::string evaluation = args.has("eval") ? args.value("eval") : args.value("text");  // compare: --text
+    if (!evaluation.empty()) options.evaluation_text = qb::read_text_file(evaluation);
     options.evaluation.ctx = args.integer("ctx", 512);
     options.evaluation.protocol = qb::protocol_by_name(args.value("protocol", "llama.cpp"));
     options.evaluation.max_chunks = args.integer("chunks", 0);
