@@ -17,6 +17,7 @@
 #include <QTableView>
 #include <QTimer>
 #include <QtConcurrent>
+#include <cmath>
 
 #include "ui/common/units.h"
 #include "ui/explorer/model_explorer.h"
@@ -26,6 +27,8 @@
 #include "ui/log/message_log.h"
 #include "ui/main/versions.h"
 #include "ui/outliers/outlier_map_view.h"
+#include "ui/plan/auto_assign.h"
+#include "ui/plan/auto_assign_panel.h"
 #include "ui/plan/plan_document.h"
 #include "ui/plan/plan_editor.h"
 #include "ui/runs/evaluation_dialog.h"
@@ -33,6 +36,8 @@
 #include "ui/runs/run_dialog.h"
 #include "ui/runs/run_list_model.h"
 #include "ui/runs/runs_view.h"
+#include "ui/sensitivity/sensitivity_dialog.h"
+#include "ui/sensitivity/sensitivity_view.h"
 #include "ui/session/cli_command.h"
 #include "ui/session/stats_export.h"
 #include "ui/session/weight_analysis.h"
@@ -95,12 +100,19 @@ void MainWindow::createViews() {
     tabs_ = new QTabWidget(this);
     weightView_ = new WeightView(tabs_);
     outlierView_ = new OutlierMapView(tabs_);
+    sensitivityView_ = new SensitivityView(tabs_);
+    connect(sensitivityView_, &SensitivityView::computeRequested, this, &MainWindow::sensitivityFromDialog);
+    connect(sensitivityView_, &SensitivityView::openRequested, this, &MainWindow::openAnalysisFromDialog);
+    connect(sensitivityView_, &SensitivityView::metricChanged, this, [this](const QString& metric) {
+        plan_->setSensitivity(sensitivityView_->result(), metric);
+    });
     planEditor_ = new PlanEditor(*plan_, tabs_);
     runsView_ = new RunsView(*runs_, tabs_);
     connect(runsView_, &RunsView::runRequested, this, &MainWindow::quantizeFromDialog);
     connect(runsView_, &RunsView::reportRequested, this, &MainWindow::exportReportFromDialog);
     tabs_->addTab(weightView_, tr("&Weights"));
     tabs_->addTab(outlierView_, tr("&Outlier map"));
+    tabs_->addTab(sensitivityView_, tr("&Sensitivity"));
     tabs_->addTab(planEditor_, tr("&Plan"));
     tabs_->addTab(runsView_, tr("&Runs"));
     setCentralWidget(tabs_);
@@ -132,6 +144,7 @@ void MainWindow::createDocks() {
 void MainWindow::createActions() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open model…"), QKeySequence::Open, this, &MainWindow::openFromDialog);
+    file->addAction(tr("Open &analysis file…"), this, &MainWindow::openAnalysisFromDialog);
     recentMenu_ = file->addMenu(tr("Open &recent"));
     connect(recentMenu_, &QMenu::aboutToShow, this, &MainWindow::fillRecentMenu);
     fillRecentMenu();
@@ -151,6 +164,8 @@ void MainWindow::createActions() {
     QMenu* analysis = menuBar()->addMenu(tr("&Analysis"));
     evaluateAction_ = analysis->addAction(tr("Evaluate &perplexity…"), QKeySequence(tr("Ctrl+E")), this,
                                           &MainWindow::evaluateFromDialog);
+    sensitivityAction_ = analysis->addAction(tr("Compute &sensitivity…"), QKeySequence(tr("Ctrl+Shift+T")), this,
+                                             &MainWindow::sensitivityFromDialog);
     quantizeAction_ = analysis->addAction(tr("&Quantize / convert…"), QKeySequence(tr("Ctrl+R")), this, &MainWindow::quantizeFromDialog);
     analysis->addSeparator();
     analysis->addAction(tr("&Cancel running job"), QKeySequence(Qt::Key_Escape), this,
@@ -160,8 +175,9 @@ void MainWindow::createActions() {
     QMenu* view = menuBar()->addMenu(tr("&View"));
     view->addAction(tr("&Weights"), QKeySequence(tr("Ctrl+1")), this, [this] { showTab(WeightsTab); });
     view->addAction(tr("&Outlier map"), QKeySequence(tr("Ctrl+2")), this, [this] { showTab(OutliersTab); });
-    view->addAction(tr("&Plan"), QKeySequence(tr("Ctrl+3")), this, [this] { showTab(PlanTab); });
-    view->addAction(tr("&Runs"), QKeySequence(tr("Ctrl+4")), this, [this] { showTab(RunsTab); });
+    view->addAction(tr("&Sensitivity"), QKeySequence(tr("Ctrl+3")), this, [this] { showTab(SensitivityTab); });
+    view->addAction(tr("&Plan"), QKeySequence(tr("Ctrl+4")), this, [this] { showTab(PlanTab); });
+    view->addAction(tr("&Runs"), QKeySequence(tr("Ctrl+5")), this, [this] { showTab(RunsTab); });
     view->addSeparator();
     for (QDockWidget* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());
     view->addAction(tr("Focus tensor &filter"), QKeySequence::Find, this, [this] { explorer_->filterEdit()->setFocus(); });
@@ -173,7 +189,7 @@ void MainWindow::createActions() {
     help->addAction(tr("&About Quantbench"), this, &MainWindow::showAbout);
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 
-    for (QAction* needsModel : {evaluateAction_, exportStatsAction_, quantizeAction_}) needsModel->setEnabled(false);
+    for (QAction* needsModel : {evaluateAction_, exportStatsAction_, quantizeAction_, sensitivityAction_}) needsModel->setEnabled(false);
 }
 
 void MainWindow::createStatusBar() {
@@ -221,8 +237,10 @@ void MainWindow::connectPlan() {
                 entries[t.name] = t.keep ? tr("keep") : t.algorithm.empty() ? qtext(t.format->name)
                                                                             : QStringLiteral("%1 · %2").arg(qtext(t.format->name), qtext(t.algorithm));
         explorer_->treeModel()->setPlanEntries(std::move(entries));
+        updateTreeSensitivity();
     });
     connect(plan_, &PlanDocument::editRejected, log_, &MessageLog::warning);
+    connect(planEditor_->autoAssign(), &AutoAssignPanel::assignRequested, this, &MainWindow::autoAssign);
     connect(planEditor_, &PlanEditor::problem, log_, &MessageLog::error);
     connect(planEditor_, &PlanEditor::saved, this, [this](const QString& path) {
         log_->info(tr("Plan saved to %1  (≙ %2)").arg(path, cliCommand({QStringLiteral("plan"), workspace_->modelPath(), QStringLiteral("--plan"), path,
@@ -247,7 +265,9 @@ void MainWindow::onModelChanged() {
     plan_->setModel(model);
     weightView_->clear();
     outlierView_->clear();
-    for (QAction* needsModel : {evaluateAction_, exportStatsAction_, quantizeAction_}) needsModel->setEnabled(model != nullptr);
+    sensitivityView_->showResult(nullptr);
+    for (QAction* needsModel : {evaluateAction_, exportStatsAction_, quantizeAction_, sensitivityAction_})
+        needsModel->setEnabled(model != nullptr);
     if (!model) return;
     AppSettings().addRecentFile(workspace_->modelPath());
     setWindowTitle(QStringLiteral("%1 — Quantbench").arg(QFileInfo(workspace_->modelPath()).fileName()));
@@ -386,6 +406,85 @@ void MainWindow::exportReportFromDialog() {
     const QString path = QFileDialog::getSaveFileName(this, tr("Export report"), QStringLiteral("report.md"),
                                                       tr("Markdown (*.md);;CSV (*.csv);;LaTeX (*.tex);;JSON (*.json)"));
     if (!path.isEmpty()) exportReportTo(path);
+}
+
+void MainWindow::computeSensitivity(const SensitivityRequest& request) {
+    const ModelPtr model = workspace_->model();
+    if (!model) return;
+    SensitivityRequest full = request;
+    full.modelPath = workspace_->modelPath();
+    JobSpec job{tr("Sensitivity of %1").arg(QFileInfo(full.modelPath).fileName()), sensitivityCliCommand(full),
+                [this, model, full](qb::JobControl& control) -> JobDelivery {
+                    auto result = std::make_shared<const qb::SensitivityResult>(qbui::computeSensitivity(*model, full, control));
+                    return [this, model, result] {
+                        if (workspace_->model() == model) showSensitivity(result);
+                    };
+                }};
+    jobs_->submit(std::move(job));
+}
+
+void MainWindow::sensitivityFromDialog() {
+    if (!workspace_->model()) return;
+    const AppSettings settings;
+    SensitivityRequest initial;
+    initial.calibrationText = settings.calibrationText();
+    initial.evaluationText = settings.evaluationText();
+    initial.threads = settings.threads();
+    SensitivityDialog dialog(initial, this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    computeSensitivity(dialog.request());
+    showTab(SensitivityTab);
+}
+
+void MainWindow::openAnalysisFile(const QString& path) {
+    try {
+        showSensitivity(std::make_shared<const qb::SensitivityResult>(loadSensitivity(path)));
+        log_->info(tr("Sensitivity loaded from %1").arg(path));
+    } catch (const std::exception& e) {
+        log_->error(tr("Open analysis file failed: %1").arg(qtext(e.what())));
+    }
+}
+
+void MainWindow::openAnalysisFromDialog() {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open analysis file"), QString(), tr("Analysis files (*.qbh5)"));
+    if (!path.isEmpty()) openAnalysisFile(path);
+}
+
+void MainWindow::showSensitivity(std::shared_ptr<const qb::SensitivityResult> result) {
+    sensitivityView_->showResult(result);
+    plan_->setSensitivity(result, sensitivityView_->metric());
+    log_->info(sensitivityView_->correlationText());
+}
+
+void MainWindow::autoAssign(double bitsPerWeight) {
+    const ModelPtr model = workspace_->model();
+    if (!model || !plan_->hasPlan() || !plan_->sensitivity()) return;
+    const qb::QuantPlan base = plan_->state().plan;
+    const auto resolved = std::make_shared<const qb::ResolvedPlan>(plan_->resolved());
+    const SensitivityPtr sensitivity = plan_->sensitivity();
+    const QString metric = plan_->lossMetric();
+    JobSpec job{tr("Auto-assign %1 bpw").arg(bitsPerWeight), QString(),  // quantize --target-bpw runs its own sensitivity
+                [this, model, base, resolved, sensitivity, metric, bitsPerWeight](qb::JobControl& control) -> JobDelivery {
+                    constexpr int kCurvePoints = 16;
+                    auto assignment = std::make_shared<const AutoAssignment>(
+                        qbui::autoAssign(*model, base, *resolved, *sensitivity, metric, bitsPerWeight, kCurvePoints, control));
+                    return [this, model, assignment, bitsPerWeight] {
+                        if (workspace_->model() != model) return;
+                        if (plan_->replacePlan(assignment->plan, tr("Auto-assign %1 bpw").arg(bitsPerWeight)))
+                            planEditor_->autoAssign()->showAssignment(assignment);
+                    };
+                }};
+    jobs_->submit(std::move(job));
+}
+
+void MainWindow::updateTreeSensitivity() {
+    std::map<std::string, double> values;
+    if (plan_->hasPlan() && plan_->sensitivity())
+        for (const qb::TensorAssignment& t : plan_->resolved().tensors) {
+            const double value = t.quantized() ? plan_->predictedLoss(t.name, t.format->name) : NAN;
+            if (std::isfinite(value)) values[t.name] = value;
+        }
+    explorer_->treeModel()->setSensitivity(std::move(values));
 }
 
 void MainWindow::showTab(Tab tab) { tabs_->setCurrentIndex(int(tab)); }

@@ -11,6 +11,7 @@
 #include "ui/device/compute_device.h"
 #include "ui/runs/evaluation.h"
 #include "ui/runs/quantize_run.h"
+#include "ui/sensitivity/sensitivity_run.h"
 
 class QAction;
 class QLabel;
@@ -30,6 +31,7 @@ class PlanDocument;
 class PlanEditor;
 class RunListModel;
 class RunsView;
+class SensitivityView;
 class WeightAnalysis;
 class WeightView;
 class Workspace;
@@ -37,7 +39,7 @@ class Workspace;
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
-    enum Tab { WeightsTab, OutliersTab, PlanTab, RunsTab };
+    enum Tab { WeightsTab, OutliersTab, SensitivityTab, PlanTab, RunsTab };
 
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
@@ -47,6 +49,9 @@ public:
     void exportWeightStatsTo(const QString& path);
     void quantize(const RunRequest& request);     // RunRequest::modelPath is the open model's
     void exportReportTo(const QString& path);     // the session's quantize runs, as `quantbench-cli report`
+    void computeSensitivity(const SensitivityRequest& request);
+    void openAnalysisFile(const QString& path);  // its sensitivity table
+    void autoAssign(double bitsPerWeight);       // the plan from the sensitivity results at hand
     void showTab(Tab tab);
     void setErrorDialogsEnabled(bool enabled) { errorDialogsEnabled_ = enabled; }
 
@@ -58,6 +63,7 @@ public:
     OutlierMapView* outlierView() const { return outlierView_; }
     RunListModel& runs() const { return *runs_; }
     RunsView* runsView() const { return runsView_; }
+    SensitivityView* sensitivityView() const { return sensitivityView_; }
     PlanDocument& plan() const { return *plan_; }
     PlanEditor* planEditor() const { return planEditor_; }
     JobPanel* jobPanel() const { return jobPanel_; }
@@ -84,6 +90,10 @@ private:
     void quantizeFromDialog();
     void exportReportFromDialog();
     void showRunSummary(const qb::RunResult& run);
+    void sensitivityFromDialog();
+    void openAnalysisFromDialog();
+    void showSensitivity(std::shared_ptr<const qb::SensitivityResult> result);
+    void updateTreeSensitivity();
     void showSettings();
     void showAbout();
     void showError(const QString& text);
@@ -101,6 +111,7 @@ private:
     WeightView* weightView_ = nullptr;
     OutlierMapView* outlierView_ = nullptr;
     RunsView* runsView_ = nullptr;
+    SensitivityView* sensitivityView_ = nullptr;
     QTableView* logTable_ = nullptr;
     JobPanel* jobPanel_ = nullptr;
     QLabel* modelLabel_ = nullptr;
@@ -110,6 +121,7 @@ private:
     QAction* exportStatsAction_ = nullptr;
     QAction* exportReportAction_ = nullptr;
     QAction* quantizeAction_ = nullptr;
+    QAction* sensitivityAction_ = nullptr;
     QMessageBox* errorBox_ = nullptr;
     ComputeDevice device_;
     bool errorDialogsEnabled_ = true;

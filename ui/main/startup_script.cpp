@@ -24,6 +24,7 @@ constexpr int kSettledPolls = 4;  // idle this many polls in a row: longer than 
 
 MainWindow::Tab tabNamed(const QString& name) {
     if (name == QLatin1String("outliers")) return MainWindow::OutliersTab;
+    if (name == QLatin1String("sensitivity")) return MainWindow::SensitivityTab;
     if (name == QLatin1String("plan")) return MainWindow::PlanTab;
     if (name == QLatin1String("runs")) return MainWindow::RunsTab;
     return MainWindow::WeightsTab;

@@ -6,6 +6,7 @@
 #include "core/plan/presets.h"
 #include "core/util/error.h"
 #include "ui/common/units.h"
+#include "ui/sensitivity/sensitivity_metric.h"
 
 namespace qbui {
 
@@ -126,14 +127,7 @@ void PlanDocument::setSensitivity(SensitivityPtr sensitivity, const QString& met
 }
 
 double PlanDocument::predictedLoss(const std::string& tensor, const std::string& format) const {
-    if (!sensitivity_) return NAN;
-    for (const qb::SensitivityEntry& e : sensitivity_->entries) {
-        if (e.tensor != tensor || e.format != format) continue;
-        if (lossMetric_ == QLatin1String("delta_ppl")) return e.delta_ppl;
-        if (lossMetric_ == QLatin1String("mean_kld")) return e.mean_kld;
-        return e.hessian_error;
-    }
-    return NAN;
+    return sensitivity_ ? sensitivityValue(*sensitivity_, tensor, format, lossMetric_) : NAN;
 }
 
 PredictedLoss PlanDocument::predictedLoss() const {

@@ -22,6 +22,7 @@
 #include "core/plan/presets.h"
 #include "core/util/error.h"
 #include "ui/common/units.h"
+#include "ui/plan/auto_assign_panel.h"
 #include "ui/plan/budget_panel.h"
 #include "ui/plan/choice_delegate.h"
 #include "ui/plan/plan_document.h"
@@ -48,7 +49,7 @@ QToolButton* toolButton(QAction* action, QWidget* parent) {
 
 PlanEditor::PlanEditor(PlanDocument& document, QWidget* parent)
     : QWidget(parent), document_(document), table_(new PlanTableModel(document, this)), view_(new QTableView(this)),
-      budget_(new BudgetPanel(document, this)), rules_(new QStringListModel(this)) {
+      budget_(new BudgetPanel(document, this)), autoAssign_(new AutoAssignPanel(this)), rules_(new QStringListModel(this)) {
     auto* proxy = new QSortFilterProxyModel(this);
     proxy->setSourceModel(table_);
     proxy->setSortRole(PlanTableModel::SortRole);
@@ -189,10 +190,17 @@ QWidget* PlanEditor::makeSidePanel() {
     rulesLayout->addWidget(rulesView_);
     rulesLayout->addLayout(ruleRow);
 
+    auto* autoBox = new QGroupBox(tr("Automatic assignment"), side);
+    (new QVBoxLayout(autoBox))->addWidget(autoAssign_);
+    connect(autoAssign_, &AutoAssignPanel::pointChosen, this, [this](const qb::QuantPlan& plan, double bpw) {
+        document_.replacePlan(plan, tr("Auto-assign %1 bpw").arg(bpw, 0, 'f', 2));
+    });
+
     auto* layout = new QVBoxLayout(side);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(budgetBox);
     layout->addWidget(rulesBox, 1);
+    layout->addWidget(autoBox, 2);
     return side;
 }
 
@@ -204,6 +212,7 @@ void PlanEditor::refreshControls() {
     defaultFormat_->setCurrentText(qtext(state.plan.defaults.format));
     target_->setCurrentIndex(target_->findData(int(state.target)));
     fallback_->setChecked(state.plan.fallback);
+    autoAssign_->setAvailable(document_.sensitivity() != nullptr);
     QStringList rules;
     for (const qb::PlanRule& rule : state.plan.rules) rules << QStringLiteral("%1. %2").arg(rules.size() + 1).arg(ruleText(rule));
     rules_->setStringList(rules);

@@ -1,6 +1,6 @@
 // The plan editor: presets, default format, export target and fallback on top; the per-tensor table
 // (format and algorithm cells editable, several rows at once through the selection bar); regex rules,
-// the live budget and undo/redo beside it; plans load from and save to the JSON schema of
+// the live budget, the automatic assignment (with sensitivity results) and undo/redo beside it; plans load from and save to the JSON schema of
 // core/plan/quant_plan.h, which `quantbench-cli plan MODEL --plan FILE` reads. Undo/redo buttons
 // share the document's undo stack with the main window's Edit menu (which holds the shortcuts).
 #pragma once
@@ -15,6 +15,7 @@ class QTableView;
 
 namespace qbui {
 
+class AutoAssignPanel;
 class BudgetPanel;
 class PlanDocument;
 class PlanTableModel;
@@ -27,6 +28,7 @@ public:
     PlanTableModel* tableModel() const { return table_; }
     QTableView* tableView() const { return view_; }
     BudgetPanel* budget() const { return budget_; }
+    AutoAssignPanel* autoAssign() const { return autoAssign_; }
     QStringList selectedTensors() const;
 
 signals:
@@ -47,6 +49,7 @@ private:
     PlanTableModel* table_;
     QTableView* view_;
     BudgetPanel* budget_;
+    AutoAssignPanel* autoAssign_;
     QComboBox* preset_;
     QComboBox* defaultFormat_;
     QComboBox* target_;

@@ -1,0 +1,131 @@
+// Sensitivity in the desktop application on stories260K: the GUI's job gives core's numbers (same
+// calibration, same estimates), the heat map and the explorer's sensitivity column draw them, the plan's
+// predicted loss sums them, and the automatic assignment meets its bits-per-weight budget with a
+// Pareto curve whose loss never rises with the budget.
+#include <QtTest>
+
+#include <QMimeData>
+#include <cmath>
+#include <qcustomplot.h>
+
+#include "core/analysis/calibration.h"
+#include "core/analysis/sensitivity.h"
+#include "core/infer/tokenizer.h"
+#include "core/store/text_file.h"
+#include "tests/support/test_data.h"
+#include "ui/explorer/model_explorer.h"
+#include "ui/explorer/tensor_tree_model.h"
+#include "ui/jobs/job_runner.h"
+#include "ui/log/message_log.h"
+#include "ui/main/main_window.h"
+#include "ui/plan/auto_assign_panel.h"
+#include "ui/plan/plan_document.h"
+#include "ui/plan/plan_editor.h"
+#include "ui/sensitivity/sensitivity_metric.h"
+#include "ui/sensitivity/sensitivity_table_model.h"
+#include "ui/sensitivity/sensitivity_view.h"
+#include "ui/session/workspace.h"
+
+using namespace qbui;
+
+namespace {
+
+QString path(const std::filesystem::path& p) { return QString::fromStdString(p.string()); }
+constexpr int kCalibrationTokens = 4096;
+
+}  // namespace
+
+class SensitivityTest : public QObject {
+    Q_OBJECT
+
+    std::unique_ptr<MainWindow> window_;
+
+private slots:
+    void initTestCase() {
+        qputenv("XDG_CONFIG_HOME", QByteArray::fromStdString((qbtest::scratch_dir() / "config").string()));
+        QApplication::setApplicationName("quantbench-test");
+        window_ = std::make_unique<MainWindow>();
+        window_->setErrorDialogsEnabled(false);
+        window_->openModel(path(qbtest::stories260k("gguf")));
+        QTRY_VERIFY(window_->workspace().model() != nullptr);
+    }
+
+    void cleanupTestCase() { window_.reset(); }
+
+    void the_sensitivity_job_gives_cores_estimates() {
+        SensitivityRequest request;
+        request.calibrationText = path(qbtest::data_path("text/wiki.valid.tokens"));
+        request.calibrationTokens = kCalibrationTokens;
+        request.evaluationText = path(qbtest::data_path("text/tinystories-snippet-30k.txt"));
+        request.measure = false;
+        window_->computeSensitivity(request);
+        QTRY_VERIFY_WITH_TIMEOUT(window_->jobs().isIdle(), 300000);
+        QVERIFY2(window_->log().lastError().isEmpty(), qPrintable(window_->log().lastError()));
+        const auto& shown = window_->sensitivityView()->result();
+        QVERIFY(shown && !shown->entries.empty());
+
+        const qb::Model& model = *window_->workspace().model();
+        const qb::Transformer net(model);
+        qb::CalibrationOptions calibration;
+        calibration.tokens = kCalibrationTokens;
+        calibration.full_hessian = true;
+        const qb::Tokenizer tokenizer = qb::model_tokenizer(model);
+        const qb::Calibration inputs =
+            qb::calibrate(net, qb::evaluation_text(tokenizer, qb::read_text_file(request.calibrationText.toStdString()).text), calibration);
+        qb::SensitivityOptions options;
+        options.measure = false;
+        const qb::SensitivityResult expected = qb::analyze_sensitivity(
+            net, qb::hessian_source(inputs), qb::evaluation_text(tokenizer, qb::read_text_file(request.evaluationText.toStdString()).text), options);
+        QCOMPARE(shown->entries.size(), expected.entries.size());
+        for (size_t i = 0; i < expected.entries.size(); ++i) {
+            QCOMPARE(shown->entries[i].tensor, expected.entries[i].tensor);
+            QCOMPARE(shown->entries[i].format, expected.entries[i].format);
+            QCOMPARE(shown->entries[i].hessian_error, expected.entries[i].hessian_error);
+        }
+        QCOMPARE(window_->sensitivityView()->table()->rowCount(), int(expected.entries.size()));
+    }
+
+    void the_heat_map_explorer_and_budget_show_the_metric() {
+        const qb::SensitivityResult& result = *window_->sensitivityView()->result();
+        const qb::SensitivityEntry& first = result.entries.front();
+        QCOMPARE(window_->sensitivityView()->colorMap()->data()->cell(0, 0), first.hessian_error);
+
+        const PlanDocument& plan = window_->plan();
+        const qb::TensorAssignment* q = plan.resolved().find("blk.1.attn_q");
+        const double value = sensitivityValue(result, q->name, q->format->name, "hessian_error");
+        QVERIFY(std::isfinite(value));
+        const QModelIndex cell = window_->explorer()->treeModel()->indexOfTensor("blk.1.attn_q").siblingAtColumn(TensorTreeModel::SensitivityColumn);
+        QCOMPARE(cell.data(TensorTreeModel::SortRole).toDouble(), value);
+        QVERIFY(cell.data(Qt::BackgroundRole).isValid());
+
+        double total = 0;
+        for (const qb::TensorAssignment& t : plan.resolved().tensors)
+            if (t.quantized()) {
+                const double v = sensitivityValue(result, t.name, t.format->name, "hessian_error");
+                if (std::isfinite(v)) total += v;
+            }
+        QCOMPARE(plan.predictedLoss().total, total);
+    }
+
+    void auto_assignment_meets_the_budget_along_a_pareto_curve() {
+        const double budget = 7.5;  // stories260K: embeddings and norms alone hold it above 6.8 bpw
+        window_->autoAssign(budget);
+        QTRY_VERIFY_WITH_TIMEOUT(window_->jobs().isIdle(), 120000);
+        QVERIFY2(window_->log().lastError().isEmpty(), qPrintable(window_->log().lastError()));
+        const PlanDocument& plan = window_->plan();
+        QVERIFY(plan.state().plan.name.find("auto") != std::string::npos);
+        QCustomPlot* curve = window_->planEditor()->autoAssign()->plot();
+        const auto points = curve->graph(0)->data();
+        QVERIFY(points->size() > 2);
+        for (int i = 1; i < points->size(); ++i) {
+            QVERIFY(points->at(i)->key >= points->at(i - 1)->key);
+            QVERIFY(points->at(i)->value <= points->at(i - 1)->value * (1 + 1e-9));
+        }
+        const double chosenBpw = curve->graph(1)->data()->at(0)->key;
+        QVERIFY(chosenBpw <= budget);
+        QCOMPARE(curve->graph(1)->data()->at(0)->value, plan.predictedLoss().total);
+    }
+};
+
+QTEST_MAIN(SensitivityTest)
+#include "tst_gui_sensitivity.moc"

@@ -1,0 +1,33 @@
+// Sensitivity of the open model, as `quantbench-cli calibrate --full-hessian` followed by
+// `quantbench-cli sensitivity` computes it: calibrate on a text (full Hessians, kept in memory), then
+// per linear weight and candidate format the Hessian-based estimates and (unless estimates only) the
+// measured Δppl / mean KLD of the model with only that tensor quantized, with Spearman's ρ.
+// Results computed by the CLI load from its analysis file (*.qbh5) instead.
+#pragma once
+#include <QString>
+#include <QStringList>
+
+#include "core/analysis/sensitivity.h"
+#include "core/jobs/job.h"
+#include "core/model/model.h"
+
+namespace qbui {
+
+struct SensitivityRequest {
+    QString modelPath;
+    QString calibrationText;
+    int calibrationTokens = 8192;
+    QString evaluationText;
+    int evaluationChunks = 4;  // of 128 tokens (the CLI's default)
+    bool measure = true;
+    int threads = 0;
+};
+
+// Throws qb::Error or qb::Cancelled.
+qb::SensitivityResult computeSensitivity(const qb::Model& model, const SensitivityRequest& request, qb::JobControl& control);
+// The two CLI commands, joined by &&; the calibration file is the one the CLI would need to write.
+QString sensitivityCliCommand(const SensitivityRequest& request);
+// The sensitivity table of an analysis file; throws qb::Error when the file has none.
+qb::SensitivityResult loadSensitivity(const QString& analysisFile);
+
+}  // namespace qbui
