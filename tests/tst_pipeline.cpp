@@ -1,10 +1,12 @@
 // The quantize pipeline on stories260K: the q4_k_m preset written as GGUF has the plan's exact size, reloads
 // and evaluates like llama.cpp's own Q4_K_M file; cancelling leaves nothing; calibration-based algorithms get
-// their inputs; run records survive JSON; the quantize CLI prints the same run.
+// their inputs; run records survive JSON; the quantize CLI prints the same run, report renders it and its
+// plots (PNG, PDF).
 #include <QtTest>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 
 #include "core/jobs/job.h"
 #include "core/pipeline/quantize_job.h"
@@ -33,6 +35,13 @@ QuantizeJobOptions options_to(const std::filesystem::path& output, bool evaluate
     options.command_line = "quantbench-cli quantize stories260K-f32.gguf --preset q4_k_m --out " + output.string();
     if (evaluate) options.evaluation_text = read_text_file(snippet_path());
     return options;
+}
+
+std::string file_start(const std::string& path, size_t count) {
+    std::ifstream in(path, std::ios::binary);
+    std::string start(count, '\0');
+    in.read(start.data(), std::streamsize(count));
+    return start;
 }
 
 size_t files_in(const std::filesystem::path& dir) {
@@ -134,6 +143,12 @@ private slots:
         const auto r = qbtest::run_cli({"report", saved, "--format", "csv"});
         QVERIFY2(r.exit_code == 0, r.err.c_str());
         QVERIFY(r.out.find("# regenerate: quantbench-cli report " + saved + " --format csv") != std::string::npos);
+
+        const std::string png = (dir / "pareto.png").string(), pdf = (dir / "errors.pdf").string();
+        const auto plots = qbtest::run_cli({"report", saved, "--plot-pareto", png, "--plot-errors", pdf, "--out", (dir / "r.md").string()});
+        QVERIFY2(plots.exit_code == 0, plots.err.c_str());
+        QCOMPARE(file_start(png, 4), std::string("\x89PNG"));
+        QCOMPARE(file_start(pdf, 4), std::string("%PDF"));
 
         const auto bad = qbtest::run_cli({"quantize", model, "--preset", "q4_k_m"});
         QCOMPARE(bad.exit_code, 2);

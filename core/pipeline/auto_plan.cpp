@@ -58,7 +58,7 @@ QuantPlan named_plan(QuantPlan plan, const AutoPlanOptions& options) {
     char name[64];
     if (options.max_file_bytes > 0) std::snprintf(name, sizeof name, "auto-%lluB", (unsigned long long)options.max_file_bytes);
     else std::snprintf(name, sizeof name, "auto-%.2fbpw", options.target_bpw);
-    plan.name = name;
+    plan.name = options.algorithm == "rtn" ? name : name + ("+" + options.algorithm);
     return plan;
 }
 
