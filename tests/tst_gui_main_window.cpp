@@ -31,6 +31,7 @@
 #include "ui/outliers/outlier_map_view.h"
 #include "ui/plan/plan_document.h"
 #include "ui/runs/quantize_run.h"
+#include "ui/runs/report_export.h"
 #include "ui/runs/run_list_model.h"
 #include "ui/runs/runs_view.h"
 #include "ui/session/workspace.h"
@@ -356,12 +357,14 @@ private slots:
         const QByteArray guiText = gui.readAll();
         gui.close();
         QVERIFY(guiText.contains("q4_k_m"));
-        QVERIFY(QFileInfo::exists(scratchFile("report.pareto.png")) && QFileInfo::exists(scratchFile("report.pareto.pdf")));
+        for (const char* figure : {"pareto", "layers", "errors"})
+            for (const char* extension : {"png", "pdf"})
+                QVERIFY(QFileInfo(scratchFile(QString("report.%1.%2").arg(figure, extension))).size() > 0);
 
-        std::vector<std::string> arguments{"report"};
-        for (const QString& file : window_->runs().quantizeRunFiles()) arguments.push_back(file.toStdString());
-        for (const char* a : {"--format", "md", "--out"}) arguments.push_back(a);
-        arguments.push_back(path.toStdString());  // the same command the GUI recorded, so the same provenance line
+        // The command the GUI recorded as the report's provenance, run by the CLI, writes the same report.
+        std::vector<std::string> arguments;
+        for (const QString& a : reportCliArguments(window_->runs().quantizeRunFiles(), path)) arguments.push_back(a.toStdString());
+        QCOMPARE(arguments[arguments.size() - 6], std::string("--plot-pareto"));
         QVERIFY(QFile::remove(path));
         QCOMPARE(qbtest::run_cli(arguments).exit_code, 0);
         QFile cli(path);

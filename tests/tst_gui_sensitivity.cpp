@@ -88,7 +88,7 @@ private slots:
     void the_heat_map_explorer_and_budget_show_the_metric() {
         const qb::SensitivityResult& result = *window_->sensitivityView()->result();
         const qb::SensitivityEntry& first = result.entries.front();
-        QCOMPARE(window_->sensitivityView()->colorMap()->data()->cell(0, 0), first.hessian_error);
+        QCOMPARE(window_->sensitivityView()->colorMap()->data()->cell(0, 0), first.hessian_error);  // first tensor, first format
 
         const PlanDocument& plan = window_->plan();
         const qb::TensorAssignment* q = plan.resolved().find("blk.1.attn_q");

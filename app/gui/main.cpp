@@ -22,12 +22,14 @@ qbui::StartupOptions parseOptions(const QApplication& app, QCommandLineParser& p
     const QCommandLineOption format(QStringLiteral("format"), QStringLiteral("Probe this format in the weight view."), QStringLiteral("FORMAT"));
     const QCommandLineOption cell(QStringLiteral("cell"), QStringLiteral("Select this outlier-map cell."), QStringLiteral("ROW,COL"));
     const QCommandLineOption evaluate(QStringLiteral("evaluate"), QStringLiteral("Evaluate perplexity on this text."), QStringLiteral("TEXT"));
+    const QCommandLineOption sensitivity(QStringLiteral("sensitivity"), QStringLiteral("Compute sensitivity with this calibration text (evaluated on --evaluate's text)."), QStringLiteral("TEXT"));
+    const QCommandLineOption autoAssign(QStringLiteral("auto-assign"), QStringLiteral("Then assign the plan for this many bits per weight."), QStringLiteral("BPW"));
     const QCommandLineOption presets(QStringLiteral("quantize"), QStringLiteral("Quantize with these llama.cpp presets (comma list)."), QStringLiteral("PRESETS"));
     const QCommandLineOption outputDir(QStringLiteral("output-dir"), QStringLiteral("Where --quantize writes (default: the current folder)."), QStringLiteral("DIR"), QStringLiteral("."));
     const QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("Show this tab: weights, outliers, plan or runs."), QStringLiteral("TAB"));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Save the window as PNG, then quit."), QStringLiteral("PATH"));
     const QCommandLineOption dark(QStringLiteral("dark"), QStringLiteral("Use the dark palette."));
-    parser.addOptions({tensor, format, cell, evaluate, presets, outputDir, tab, screenshot, dark});
+    parser.addOptions({tensor, format, cell, evaluate, sensitivity, autoAssign, presets, outputDir, tab, screenshot, dark});
     parser.process(app);
 
     qbui::StartupOptions options;
@@ -40,6 +42,8 @@ qbui::StartupOptions parseOptions(const QApplication& app, QCommandLineParser& p
         options.cellCol = rowCol[1].toInt();
     }
     options.evaluationText = parser.value(evaluate);
+    options.sensitivityCalibration = parser.value(sensitivity);
+    options.autoAssignBpw = parser.value(autoAssign).toDouble();
     options.presets = parser.value(presets).split(QLatin1Char(','), Qt::SkipEmptyParts);
     options.outputDir = parser.value(outputDir);
     options.tab = parser.value(tab);

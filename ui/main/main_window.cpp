@@ -394,9 +394,9 @@ void MainWindow::showRunSummary(const qb::RunResult& run) {
 
 void MainWindow::exportReportTo(const QString& path) {
     try {
-        const QStringList written = exportReport(runs_->quantizeRuns(), runs_->quantizeRunFiles(), path, *runsView_->paretoPlot());
+        const QStringList written = exportReport(runs_->quantizeRuns(), runs_->quantizeRunFiles(), path);
         log_->info(tr("Report written: %1  (≙ %2)").arg(written.join(QStringLiteral(", ")),
-                                                     cliCommand(reportCliArguments(runs_->quantizeRunFiles(), reportFormatOf(path), path))));
+                                                     cliCommand(reportCliArguments(runs_->quantizeRunFiles(), path))));
     } catch (const std::exception& e) {
         log_->error(tr("Export report failed: %1").arg(qtext(e.what())));
     }

@@ -53,6 +53,14 @@ StartupScript::StartupScript(MainWindow& window, const StartupOptions& o) : QObj
             request.threads = settings.threads();
             window_.evaluate(request);
         });
+    if (!o.sensitivityCalibration.isEmpty())
+        steps_.push_back([this, o] {
+            SensitivityRequest request;
+            request.calibrationText = o.sensitivityCalibration;
+            request.evaluationText = o.evaluationText;
+            window_.computeSensitivity(request);
+        });
+    if (o.autoAssignBpw > 0) steps_.push_back([this, bpw = o.autoAssignBpw] { window_.autoAssign(bpw); });
     for (const QString& preset : o.presets)
         steps_.push_back([this, preset, o] {
             const ModelPtr& model = window_.workspace().model();

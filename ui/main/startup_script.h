@@ -20,6 +20,8 @@ struct StartupOptions {
     QString format;
     int cellRow = -1, cellCol = -1;
     QString evaluationText;
+    QString sensitivityCalibration;  // compute sensitivity with this calibration text (evaluated on evaluationText)
+    double autoAssignBpw = 0;        // then assign the plan automatically for this budget
     QStringList presets;  // quantize with each (evaluated on evaluationText when given) into outputDir
     QString outputDir;
     QString tab;         // "weights", "outliers", "plan", "runs"

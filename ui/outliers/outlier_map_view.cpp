@@ -56,7 +56,7 @@ OutlierMapView::OutlierMapView(QWidget* parent)
     connect(logColours_, &QCheckBox::toggled, this, [this](bool on) {
         colorScale_->setDataScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
         colorMap_->rescaleDataRange(true);
-        plot_->replot();
+        plot_->replot(QCustomPlot::rpQueuedReplot);
     });
 
     auto* cellPanel = new QWidget(this);
@@ -154,7 +154,7 @@ void OutlierMapView::clear() {
     title_->setText(tr("Select a tensor to see its outlier map."));
     cellValues_->setBlock(nullptr);
     cellInfo_->setText(tr("Click a cell of the map to see its values."));
-    plot_->replot();
+    plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void OutlierMapView::showStats(WeightStatsPtr stats) {
@@ -165,7 +165,7 @@ void OutlierMapView::showStats(WeightStatsPtr stats) {
     cellInfo_->setText(tr("Click a cell of the map to see its values."));
     drawHeatMap();
     drawChannelBars();
-    plot_->replot();
+    plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void OutlierMapView::drawHeatMap() {
@@ -182,7 +182,7 @@ void OutlierMapView::drawHeatMap() {
     const int64_t blockRows = (stats_->rows + cellRows - 1) / cellRows, blockCols = (stats_->cols + cellCols - 1) / cellCols;
     title_->setText(tr("%1: max |w| over %2 × %3 cells (blocks of up to %4 × %5 values)")
                         .arg(qtext(stats_->tensor)).arg(cellRows).arg(cellCols).arg(blockRows).arg(blockCols));
-    plot_->replot();
+    plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void OutlierMapView::drawChannelBars() {
@@ -224,7 +224,7 @@ void OutlierMapView::markCell() {
     cellMark_->bottomRight->setCoords(double(selected_.firstCol + selected_.cols) - 0.5,
                                       double(selected_.firstRow + selected_.rows) - 0.5);
     cellMark_->setVisible(true);
-    plot_->replot();
+    plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void OutlierMapView::showCellValues(std::shared_ptr<const MatrixBlock> block) {
@@ -247,7 +247,7 @@ void OutlierMapView::onMouseRelease(QMouseEvent* event) {
 void OutlierMapView::changeEvent(QEvent* event) {
     if (event->type() == QEvent::PaletteChange) {
         applyPlotStyle(*plot_, palette());
-        plot_->replot();
+        plot_->replot(QCustomPlot::rpQueuedReplot);
     }
     QWidget::changeEvent(event);
 }

@@ -59,7 +59,7 @@ void AutoAssignPanel::setAvailable(bool sensitivityAvailable) {
         assignment_.reset();
         plot_->graph(CurveGraph)->data()->clear();
         plot_->graph(ChosenGraph)->data()->clear();
-        plot_->replot();
+        plot_->replot(QCustomPlot::rpQueuedReplot);
     }
     status_->setText(sensitivityAvailable ? tr("Minimise the summed predicted loss within the budget (exact).")
                                           : tr("Needs sensitivity results (Sensitivity tab)."));
@@ -85,7 +85,7 @@ void AutoAssignPanel::showAssignment(std::shared_ptr<const AutoAssignment> assig
 
 void AutoAssignPanel::markPoint(double bpw, double loss) {
     plot_->graph(ChosenGraph)->setData({bpw}, {loss});
-    plot_->replot();
+    plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void AutoAssignPanel::onPlotClick(QMouseEvent* event) {
@@ -101,7 +101,7 @@ void AutoAssignPanel::onPlotClick(QMouseEvent* event) {
 void AutoAssignPanel::changeEvent(QEvent* event) {
     if (event->type() == QEvent::PaletteChange) {
         applyPlotStyle(*plot_, palette());
-        plot_->replot();
+        plot_->replot(QCustomPlot::rpQueuedReplot);
     }
     QWidget::changeEvent(event);
 }

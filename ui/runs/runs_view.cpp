@@ -119,7 +119,7 @@ void RunsView::redraw() {
     plot_->rescaleAxes();
     plot_->xAxis->scaleRange(1.15, plot_->xAxis->range().center());
     plot_->yAxis->scaleRange(1.15, plot_->yAxis->range().center());
-    plot_->replot();
+    plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void RunsView::changeEvent(QEvent* event) {

@@ -23,7 +23,7 @@
 namespace qbui {
 namespace {
 
-constexpr int kMaxRowLabels = 60;  // beyond this, every k-th tensor is labelled
+constexpr int kMaxTensorLabels = 60;  // beyond this, every k-th tensor is labelled
 
 template <typename Names>
 int indexIn(Names& names, const std::string& name) {
@@ -72,7 +72,7 @@ SensitivityView::SensitivityView(QWidget* parent)
     plot_->axisRect()->setMarginGroup(QCP::msTop | QCP::msBottom, margins);
     colorScale_->setMarginGroup(QCP::msTop | QCP::msBottom, margins);
     plot_->yAxis->setRangeReversed(true);
-    plot_->xAxis->setTickLabelRotation(60);
+    plot_->xAxis->setTickLabelRotation(70);
     plot_->xAxis->grid()->setVisible(false);
     plot_->yAxis->grid()->setVisible(false);
     applyPlotStyle(*plot_, palette());
@@ -140,35 +140,35 @@ QString SensitivityView::correlationText() const {
 void SensitivityView::draw() {
     colorMap_->data()->clear();
     if (!result_ || result_->entries.empty()) {
-        plot_->replot();
+        plot_->replot(QCustomPlot::rpQueuedReplot);
         return;
     }
     std::vector<std::string> tensors, formats;
     std::map<std::pair<int, int>, double> cells;
     for (const qb::SensitivityEntry& e : result_->entries) cells[{indexIn(tensors, e.tensor), indexIn(formats, e.format)}] = sensitivityMetric(e, metric());
-    colorMap_->data()->setSize(int(formats.size()), int(tensors.size()));
-    colorMap_->data()->setRange(QCPRange(0, double(formats.size() - 1)), QCPRange(0, double(tensors.size() - 1)));
+    colorMap_->data()->setSize(int(tensors.size()), int(formats.size()));
+    colorMap_->data()->setRange(QCPRange(0, double(tensors.size() - 1)), QCPRange(0, double(formats.size() - 1)));
     for (size_t t = 0; t < tensors.size(); ++t)
         for (size_t f = 0; f < formats.size(); ++f) {
             const auto it = cells.find({int(t), int(f)});
-            colorMap_->data()->setCell(int(f), int(t), it == cells.end() ? NAN : it->second);
+            colorMap_->data()->setCell(int(t), int(f), it == cells.end() ? NAN : it->second);
         }
     const bool logScale = logColours_->isChecked();
     colorScale_->setDataScaleType(logScale ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
     colorScale_->axis()->setTicker(logScale ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog) : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
     colorScale_->axis()->setLabel(metric_->currentText());
     colorMap_->rescaleDataRange(true);
-    plot_->xAxis->setTicker(textTicker(formats, 1));
-    plot_->yAxis->setTicker(textTicker(tensors, std::max<size_t>(1, tensors.size() / kMaxRowLabels + 1)));
-    plot_->xAxis->setRange(-0.5, double(formats.size()) - 0.5);
-    plot_->yAxis->setRange(-0.5, double(tensors.size()) - 0.5);
-    plot_->replot();
+    plot_->xAxis->setTicker(textTicker(tensors, std::max<size_t>(1, tensors.size() / kMaxTensorLabels + 1)));
+    plot_->yAxis->setTicker(textTicker(formats, 1));
+    plot_->xAxis->setRange(-0.5, double(tensors.size()) - 0.5);
+    plot_->yAxis->setRange(-0.5, double(formats.size()) - 0.5);
+    plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void SensitivityView::changeEvent(QEvent* event) {
     if (event->type() == QEvent::PaletteChange) {
         applyPlotStyle(*plot_, palette());
-        plot_->replot();
+        plot_->replot(QCustomPlot::rpQueuedReplot);
     }
     QWidget::changeEvent(event);
 }

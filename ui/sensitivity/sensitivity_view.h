@@ -1,5 +1,5 @@
-// The sensitivity view: a heat map of one metric over tensors (rows, forward order) × candidate formats
-// (columns), with its colour scale (logarithmic for the error estimates); Spearman's ρ of every estimate
+// The sensitivity view: a heat map of one metric over tensors (columns, forward order) × candidate
+// formats (rows), with its colour scale (logarithmic for the error estimates); Spearman's ρ of every estimate
 // against the measured Δppl and mean KLD; the sortable table of every entry below.
 #pragma once
 #include <QWidget>
