@@ -348,7 +348,7 @@ void MainWindow::exportStatsFromDialog() {
     if (!path.isEmpty()) exportWeightStatsTo(path);
 }
 
-void MainWindow::quantize(const RunRequest& request) {
+void MainWindow::quantize(const RunRequest& request, bool announce) {
     const ModelPtr model = workspace_->model();
     if (!model) {
         log_->warning(tr("Open a model before quantizing it."));
@@ -357,11 +357,11 @@ void MainWindow::quantize(const RunRequest& request) {
     RunRequest full = request;
     full.modelPath = workspace_->modelPath();
     JobSpec job{tr("Quantize %1 to %2").arg(QFileInfo(full.modelPath).fileName(), QFileInfo(full.output).fileName()),
-                cliCommand(quantizeCliArguments(full)), [this, model, full](qb::JobControl& control) -> JobDelivery {
+                cliCommand(quantizeCliArguments(full)), [this, model, full, announce](qb::JobControl& control) -> JobDelivery {
                     auto run = std::make_shared<const qb::RunResult>(runQuantize(*model, full, control));
-                    return [this, run, full] {
+                    return [this, run, full, announce] {
                         runs_->addQuantizeRun(run, runPathFor(full.output));
-                        showRunSummary(*run);
+                        showRunSummary(*run, announce);
                     };
                 }};
     jobs_->submit(std::move(job));
@@ -379,17 +379,21 @@ void MainWindow::quantizeFromDialog() {
     defaults.threads = settings.threads();
     RunDialog dialog(*model, plan_->state().plan, plan_->state().target, defaults, this);
     if (dialog.exec() != QDialog::Accepted) return;
-    quantize(dialog.request());
+    quantize(dialog.request(), true);
     showTab(RunsTab);
 }
 
-void MainWindow::showRunSummary(const qb::RunResult& run) {
+void MainWindow::showRunSummary(const qb::RunResult& run, bool announce) {
     const qb::EvaluationSummary& e = run.evaluation;
     QString text = tr("%1: wrote %2 (%3, %4 bits per weight)").arg(qtext(run.config), qtext(run.output), bytesText(run.file_bytes))
                        .arg(run.bits_per_weight, 0, 'f', 3);
     if (e.done) text += tr("; perplexity %1 (base %2, Δ %3%)").arg(e.ppl, 0, 'f', 4).arg(e.base_ppl, 0, 'f', 4).arg(QString::asprintf("%+.2f", e.delta_ppl_percent));
     log_->info(text);
-    statusBar()->showMessage(text, 20000);
+    if (!announce) return;
+    auto* box = new QMessageBox(QMessageBox::Information, tr("Quantized"), text, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setWindowModality(Qt::NonModal);
+    box->show();
 }
 
 void MainWindow::exportReportTo(const QString& path) {

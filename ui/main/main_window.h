@@ -47,7 +47,8 @@ public:
     void openModel(const QString& path);
     void evaluate(const EvaluationRequest& request);  // EvaluationRequest::modelPath is the open model's
     void exportWeightStatsTo(const QString& path);
-    void quantize(const RunRequest& request);     // RunRequest::modelPath is the open model's
+    // RunRequest::modelPath is the open model's; announce: show the result (size, Δppl) in a box at the end.
+    void quantize(const RunRequest& request, bool announce = false);
     void exportReportTo(const QString& path);     // the session's quantize runs, as `quantbench-cli report`
     void computeSensitivity(const SensitivityRequest& request);
     void openAnalysisFile(const QString& path);  // its sensitivity table
@@ -89,7 +90,7 @@ private:
     void exportStatsFromDialog();
     void quantizeFromDialog();
     void exportReportFromDialog();
-    void showRunSummary(const qb::RunResult& run);
+    void showRunSummary(const qb::RunResult& run, bool announce);
     void sensitivityFromDialog();
     void openAnalysisFromDialog();
     void showSensitivity(std::shared_ptr<const qb::SensitivityResult> result);

@@ -56,7 +56,7 @@ OutlierMapView::OutlierMapView(QWidget* parent)
     connect(logColours_, &QCheckBox::toggled, this, [this](bool on) {
         colorScale_->setDataScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
         colorMap_->rescaleDataRange(true);
-        plot_->replot(QCustomPlot::rpQueuedReplot);
+        requestReplot(*plot_);
     });
 
     auto* cellPanel = new QWidget(this);
@@ -69,6 +69,7 @@ OutlierMapView::OutlierMapView(QWidget* parent)
     body->addWidget(cellPanel);
     body->setStretchFactor(0, 3);
     body->setStretchFactor(1, 1);
+    body->setSizes({3000, 1000});
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(logColours_);
     layout->addWidget(body, 1);
@@ -154,7 +155,7 @@ void OutlierMapView::clear() {
     title_->setText(tr("Select a tensor to see its outlier map."));
     cellValues_->setBlock(nullptr);
     cellInfo_->setText(tr("Click a cell of the map to see its values."));
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot(*plot_);
 }
 
 void OutlierMapView::showStats(WeightStatsPtr stats) {
@@ -165,7 +166,7 @@ void OutlierMapView::showStats(WeightStatsPtr stats) {
     cellInfo_->setText(tr("Click a cell of the map to see its values."));
     drawHeatMap();
     drawChannelBars();
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot(*plot_);
 }
 
 void OutlierMapView::drawHeatMap() {
@@ -182,7 +183,7 @@ void OutlierMapView::drawHeatMap() {
     const int64_t blockRows = (stats_->rows + cellRows - 1) / cellRows, blockCols = (stats_->cols + cellCols - 1) / cellCols;
     title_->setText(tr("%1: max |w| over %2 × %3 cells (blocks of up to %4 × %5 values)")
                         .arg(qtext(stats_->tensor)).arg(cellRows).arg(cellCols).arg(blockRows).arg(blockCols));
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot(*plot_);
 }
 
 void OutlierMapView::drawChannelBars() {
@@ -224,7 +225,7 @@ void OutlierMapView::markCell() {
     cellMark_->bottomRight->setCoords(double(selected_.firstCol + selected_.cols) - 0.5,
                                       double(selected_.firstRow + selected_.rows) - 0.5);
     cellMark_->setVisible(true);
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot(*plot_);
 }
 
 void OutlierMapView::showCellValues(std::shared_ptr<const MatrixBlock> block) {
@@ -247,7 +248,7 @@ void OutlierMapView::onMouseRelease(QMouseEvent* event) {
 void OutlierMapView::changeEvent(QEvent* event) {
     if (event->type() == QEvent::PaletteChange) {
         applyPlotStyle(*plot_, palette());
-        plot_->replot(QCustomPlot::rpQueuedReplot);
+        requestReplot(*plot_);
     }
     QWidget::changeEvent(event);
 }

@@ -49,6 +49,7 @@ AutoAssignment autoAssign(const qb::Model& model, const qb::QuantPlan& basePlan,
                           const qb::SensitivityResult& sensitivity, const QString& metric, double targetBpw, int steps,
                           qb::JobControl& control) {
     AutoAssignment result;
+    result.targetBpw = targetBpw;
     const std::vector<std::string> formats = measuredFormats(sensitivity);
     result.problem = measuredProblem(qb::allocation_problem(base, model, formats), base, sensitivity, metric);
     control.step(0, steps + 1, "allocating");

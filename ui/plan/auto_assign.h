@@ -18,6 +18,7 @@
 namespace qbui {
 
 struct AutoAssignment {
+    double targetBpw = 0;
     qb::AllocationProblem problem;
     qb::Allocation chosen;                 // at the requested budget
     std::vector<qb::Allocation> curve;     // exact optima along the sweep, increasing budget

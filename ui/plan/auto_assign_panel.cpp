@@ -59,7 +59,7 @@ void AutoAssignPanel::setAvailable(bool sensitivityAvailable) {
         assignment_.reset();
         plot_->graph(CurveGraph)->data()->clear();
         plot_->graph(ChosenGraph)->data()->clear();
-        plot_->replot(QCustomPlot::rpQueuedReplot);
+        requestReplot(*plot_);
     }
     status_->setText(sensitivityAvailable ? tr("Minimise the summed predicted loss within the budget (exact).")
                                           : tr("Needs sensitivity results (Sensitivity tab)."));
@@ -69,6 +69,10 @@ double AutoAssignPanel::targetBpw() const { return bpw_->value(); }
 
 void AutoAssignPanel::showAssignment(std::shared_ptr<const AutoAssignment> assignment) {
     assignment_ = std::move(assignment);
+    {
+        const QSignalBlocker blocker(bpw_);
+        bpw_->setValue(assignment_->targetBpw);
+    }
     QVector<double> keys, values;
     for (const qb::Allocation& a : assignment_->curve) {
         keys << a.bits_per_weight;
@@ -85,7 +89,7 @@ void AutoAssignPanel::showAssignment(std::shared_ptr<const AutoAssignment> assig
 
 void AutoAssignPanel::markPoint(double bpw, double loss) {
     plot_->graph(ChosenGraph)->setData({bpw}, {loss});
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot(*plot_);
 }
 
 void AutoAssignPanel::onPlotClick(QMouseEvent* event) {
@@ -101,7 +105,7 @@ void AutoAssignPanel::onPlotClick(QMouseEvent* event) {
 void AutoAssignPanel::changeEvent(QEvent* event) {
     if (event->type() == QEvent::PaletteChange) {
         applyPlotStyle(*plot_, palette());
-        plot_->replot(QCustomPlot::rpQueuedReplot);
+        requestReplot(*plot_);
     }
     QWidget::changeEvent(event);
 }

@@ -78,6 +78,7 @@ PlanEditor::PlanEditor(PlanDocument& document, QWidget* parent)
     body->addWidget(makeSidePanel());
     body->setStretchFactor(0, 3);
     body->setStretchFactor(1, 1);
+    body->setSizes({3000, 1300});
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(makePlanBar());

@@ -42,4 +42,8 @@ QColor seriesColour(int index) {
     return kColours[size_t(index) % std::size(kColours)];
 }
 
+void requestReplot(QCustomPlot& plot) {
+    if (!plot.size().isEmpty()) plot.replot(QCustomPlot::rpQueuedReplot);
+}
+
 }  // namespace qbui

@@ -11,5 +11,8 @@ namespace qbui {
 
 void applyPlotStyle(QCustomPlot& plot, const QPalette& palette);
 QColor seriesColour(int index);  // 0: primary (weights), 1: overlay (quantized), 2: grid levels, ...
+// Redraws on the next event-loop pass; a plot not laid out yet (a tab never shown) is skipped, its first
+// resize redraws it.
+void requestReplot(QCustomPlot& plot);
 
 }  // namespace qbui

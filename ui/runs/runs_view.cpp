@@ -117,9 +117,9 @@ void RunsView::redraw() {
         label->setColor(palette().color(QPalette::Text));
     }
     plot_->rescaleAxes();
-    plot_->xAxis->scaleRange(1.15, plot_->xAxis->range().center());
+    plot_->xAxis->scaleRange(1.3, plot_->xAxis->range().center());  // room for the labels
     plot_->yAxis->scaleRange(1.15, plot_->yAxis->range().center());
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot(*plot_);
 }
 
 void RunsView::changeEvent(QEvent* event) {

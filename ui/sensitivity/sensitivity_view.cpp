@@ -140,7 +140,7 @@ QString SensitivityView::correlationText() const {
 void SensitivityView::draw() {
     colorMap_->data()->clear();
     if (!result_ || result_->entries.empty()) {
-        plot_->replot(QCustomPlot::rpQueuedReplot);
+        requestReplot(*plot_);
         return;
     }
     std::vector<std::string> tensors, formats;
@@ -162,13 +162,13 @@ void SensitivityView::draw() {
     plot_->yAxis->setTicker(textTicker(formats, 1));
     plot_->xAxis->setRange(-0.5, double(tensors.size()) - 0.5);
     plot_->yAxis->setRange(-0.5, double(formats.size()) - 0.5);
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot(*plot_);
 }
 
 void SensitivityView::changeEvent(QEvent* event) {
     if (event->type() == QEvent::PaletteChange) {
         applyPlotStyle(*plot_, palette());
-        plot_->replot(QCustomPlot::rpQueuedReplot);
+        requestReplot(*plot_);
     }
     QWidget::changeEvent(event);
 }

@@ -91,7 +91,7 @@ void HistogramPlot::setOverlay(const qb::Histogram* histogram, const QString& na
         overlay->removeFromLegend();
     }
     updateValueRange();
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot(*plot_);
 }
 
 void HistogramPlot::setMarks(const std::vector<float>& positions, const QString& name) {
@@ -100,7 +100,7 @@ void HistogramPlot::setMarks(const std::vector<float>& positions, const QString&
     marks->setData(keys, heights, true);
     marks->setName(name);
     positions.empty() ? marks->removeFromLegend() : marks->addToLegend();
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot(*plot_);
 }
 
 void HistogramPlot::setLogCounts(bool logCounts) {
@@ -108,7 +108,7 @@ void HistogramPlot::setLogCounts(bool logCounts) {
     plot_->yAxis->setScaleType(logCounts ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
     plot_->yAxis->setTicker(logCounts ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog) : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
     updateValueRange();
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot(*plot_);
 }
 
 void HistogramPlot::updateValueRange() {
@@ -120,7 +120,7 @@ void HistogramPlot::updateValueRange() {
 void HistogramPlot::resetZoom() {
     plot_->graph(HistogramGraph)->rescaleKeyAxis();
     updateValueRange();
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot(*plot_);
 }
 
 void HistogramPlot::clear() {
@@ -130,13 +130,13 @@ void HistogramPlot::clear() {
     }
     title_->setText(QString());
     plot_->legend->setVisible(false);
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    requestReplot(*plot_);
 }
 
 void HistogramPlot::changeEvent(QEvent* event) {
     if (event->type() == QEvent::PaletteChange) {
         applyPlotStyle(*plot_, palette());
-        plot_->replot(QCustomPlot::rpQueuedReplot);
+        requestReplot(*plot_);
     }
     QWidget::changeEvent(event);
 }

@@ -11,7 +11,7 @@
 namespace qbui {
 namespace {
 
-constexpr int kTopChannelsShown = 5;
+constexpr int kTopChannelsShown = 4;
 
 QString channelsText(const std::vector<qb::ChannelOutlier>& channels) {
     QStringList parts;
@@ -50,7 +50,6 @@ StatsPanel::StatsPanel(QWidget* parent) : QWidget(parent), form_(new QFormLayout
 QLabel* StatsPanel::addLine(const QString& label) {
     auto* value = new QLabel(this);
     value->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    value->setWordWrap(true);
     form_->addRow(label + QLatin1Char(':'), value);
     values_.push_back(value);
     return value;
@@ -79,10 +78,10 @@ void StatsPanel::setProbe(const FormatProbe* probe) {
     }
     const qb::ErrorMetrics& e = probe->metrics;
     probeFormat_->setText(QStringLiteral("%1, %2 bits/w").arg(qtext(probe->format)).arg(e.bits_per_weight, 0, 'f', 3));
-    probeError_->setText(tr("RMSE %1, max %2, SQNR %3 dB, cos %4")
+    probeError_->setText(tr("RMSE %1, max %2\nSQNR %3 dB, cosine %4")
                              .arg(numberText(e.rmse, 4), numberText(e.max_abs_error, 4), numberText(e.sqnr_db, 4))
                              .arg(e.cosine, 0, 'f', 6));
-    probeLevels_->setText(tr("%1 used by row %2, columns %3–%4")
+    probeLevels_->setText(tr("%1 used by row %2,\ncolumns %3–%4")
                               .arg(probe->levels.size())
                               .arg(probe->row)
                               .arg(probe->firstCol)

@@ -5,6 +5,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QScrollArea>
 #include <QSortFilterProxyModel>
 #include <QSpinBox>
 #include <QSplitter>
@@ -58,6 +59,7 @@ WeightView::WeightView(QWidget* parent)
     body->addWidget(makeSidePanel());
     body->setStretchFactor(0, 3);
     body->setStretchFactor(1, 2);
+    body->setSizes({3000, 2400});  // proportions: the side panel's long texts must not squeeze the plots
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(makeControls());
@@ -128,7 +130,11 @@ QWidget* WeightView::makeControls() {
 
 QWidget* WeightView::makeSidePanel() {
     auto* side = new QSplitter(Qt::Vertical, this);
-    side->addWidget(statsPanel_);
+    auto* statsScroll = new QScrollArea(side);  // wrapped lines need their height, whatever the splitter gives
+    statsScroll->setWidget(statsPanel_);
+    statsScroll->setWidgetResizable(true);
+    statsScroll->setFrameShape(QFrame::NoFrame);
+    side->addWidget(statsScroll);
     auto* proxy = new QSortFilterProxyModel(this);
     proxy->setSourceModel(formatErrors_);
     proxy->setSortRole(FormatErrorModel::SortRole);
