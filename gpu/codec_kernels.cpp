@@ -41,7 +41,19 @@ Constants grid_constants(const FormatInfo& f, uint32_t unit_values) {
     return {uint32_t(f.grid.bits), unit_values, uint32_t(f.grid.asymmetric), uint32_t(f.grid.clip_search)};
 }
 template <uint32_t Kind>
-Constants scaled_float_kind(const FormatInfo&, uint32_t) { return {Kind, 0, 0, 0}; }
+Constants kind(const FormatInfo&, uint32_t) { return {Kind, 0, 0, 0}; }
+
+// What an encoder does with an importance vector.
+enum class Importance {
+    Ignored,      // nothing, like the CPU codec
+    Columns,      // the shader weighs each column by it (a Columns shader)
+    RowWeighted,  // runs encode_legacy_weighted of `legacy_type` instead, after row_mean_square
+    Cpu,          // changes the algorithm to one without a kernel here: the CPU encodes
+};
+
+// A shader's interface: Units takes the unit count as push constant; Columns also binds the importance
+// vector (binding 2) and takes ColumnsPush.
+enum class Interface { Units, Columns };
 
 struct Encoder {
     std::string_view format;               // the format's name, or empty for a family:
@@ -49,9 +61,10 @@ struct Encoder {
     std::string_view shader;
     Constants (*constants)(const FormatInfo&, uint32_t unit_values);
     uint32_t workgroup;
-    bool divides = false;                  // uses div_exact: needs shaderFloat64
-    bool importance_changes_code = false;  // with an importance vector the CPU runs another algorithm
-    bool weighs_columns = false;           // takes the importance vector (encode_grid's clipping search)
+    bool divides = false;  // uses div_exact: needs shaderFloat64
+    Importance importance = Importance::Ignored;
+    Interface interface = Interface::Units;
+    uint32_t legacy_type = 0;  // encode_legacy_weighted's TYPE
 };
 
 constexpr Encoder kEncoders[] = {
@@ -60,15 +73,17 @@ constexpr Encoder kEncoders[] = {
     {"fp8_e4m3", nullptr, "encode_fp8", none, 256},
     {"fp8_e5m2", nullptr, "encode_fp8", second_variant, 256},
     {"q8_0", nullptr, "encode_q8_0", none, 64, true},
-    {"q4_0", nullptr, "encode_q4_0", none, 64, true, true},
-    {"q4_1", nullptr, "encode_q4_1", none, 64, true, true},
-    {"q5_0", nullptr, "encode_q5_0", none, 64, true, true},
-    {"q5_1", nullptr, "encode_q5_1", none, 64, true, true},
-    {"nf4", nullptr, "encode_scaled_float", scaled_float_kind<0>, 64, true},
-    {"fp4", nullptr, "encode_scaled_float", scaled_float_kind<1>, 64, true},
-    {"mxfp4", nullptr, "encode_scaled_float", scaled_float_kind<2>, 64, true},
-    {"mxint8", nullptr, "encode_scaled_float", scaled_float_kind<3>, 64, true},
-    {"", is_unit_grid, "encode_grid", grid_constants, 64, true, false, true},
+    {"q4_0", nullptr, "encode_q4_0", none, 64, true, Importance::RowWeighted, Interface::Units, 0},
+    {"q4_1", nullptr, "encode_q4_1", none, 64, true, Importance::RowWeighted, Interface::Units, 1},
+    {"q5_0", nullptr, "encode_q5_0", none, 64, true, Importance::RowWeighted, Interface::Units, 2},
+    {"q5_1", nullptr, "encode_q5_1", none, 64, true, Importance::RowWeighted, Interface::Units, 3},
+    {"nf4", nullptr, "encode_scaled_float", kind<0>, 64, true},
+    {"fp4", nullptr, "encode_scaled_float", kind<1>, 64, true},
+    {"mxfp4", nullptr, "encode_scaled_float", kind<2>, 64, true},
+    {"mxint8", nullptr, "encode_scaled_float", kind<3>, 64, true},
+    {"q4_k", nullptr, "encode_kquant", kind<0>, 64, true, Importance::Cpu, Interface::Columns},
+    {"q6_k", nullptr, "encode_kquant", kind<1>, 64, true, Importance::Columns, Interface::Columns},
+    {"", is_unit_grid, "encode_grid", grid_constants, 64, true, Importance::Columns, Interface::Columns},
 };
 
 const Encoder* find_encoder(const FormatInfo& format) {
@@ -77,8 +92,8 @@ const Encoder* find_encoder(const FormatInfo& format) {
     return nullptr;
 }
 
-// encode_grid's push constants.
-struct GridPush {
+// encode_grid's and encode_kquant's push constants.
+struct ColumnsPush {
     uint32_t groups, first_group, groups_per_row, weighted;
 };
 
@@ -97,7 +112,9 @@ struct UnitGeometry {
     uint64_t count(uint64_t chunk) const { return std::min(units_per_chunk, units - first(chunk)); }
 };
 
-UnitGeometry geometry(const Device& device, const FormatInfo& format, int64_t rows, int64_t cols, VkDeviceSize budget) {
+// whole_rows: chunks of whole rows (kernels that need a row's statistics).
+UnitGeometry geometry(const Device& device, const FormatInfo& format, int64_t rows, int64_t cols, VkDeviceSize budget,
+                      bool whole_rows = false) {
     if (auto problem = format.shape_problem(cols); !problem.empty()) throw Error("format " + format.name, problem);
     const std::optional<StoredLayout> layout = stored_layout(format, cols);
     if (!layout) throw Error("format " + format.name, "has no GPU kernel");
@@ -107,7 +124,9 @@ UnitGeometry geometry(const Device& device, const FormatInfo& format, int64_t ro
     g.units = uint64_t(rows) * g.units_per_row;
     const uint64_t widest = std::max<uint64_t>(uint64_t(layout->unit_values) * sizeof(float), layout->unit_bytes);
     g.units_per_chunk = std::max<uint64_t>(1, chunk_bytes_limit(device, budget) / widest);
-    if (widest > chunk_bytes_limit(device, 0)) throw Error("format " + format.name, "a row does not fit in a GPU buffer");
+    if (whole_rows) g.units_per_chunk = std::max<uint64_t>(1, g.units_per_chunk / g.units_per_row) * g.units_per_row;
+    if (widest * (whole_rows ? g.units_per_row : 1) > chunk_bytes_limit(device, 0))
+        throw Error("format " + format.name, "a row does not fit in a GPU buffer");
     return g;
 }
 
@@ -145,6 +164,37 @@ StreamTiming stream_units(Device& device, const UnitGeometry& g, const UnitStrea
 
 uint64_t groups_for(uint64_t invocations, uint32_t workgroup) { return (invocations + workgroup - 1) / workgroup; }
 
+// encode_legacy_weighted's push constants.
+struct LegacyWeightedPush {
+    uint32_t blocks, blocks_per_row;
+};
+
+// Importance-weighted q4_0 / q4_1 / q5_0 / q5_1: per chunk of whole rows, the rows' mean squares, then
+// the blocks' searches.
+StreamTiming encode_legacy_weighted_on(Device& device, const FormatInfo& format, const Encoder& encoder, int64_t rows,
+                                       int64_t cols, const float* src, uint8_t* dst, const float* importance,
+                                       VkDeviceSize chunk_budget, const JobControl* job) {
+    const UnitGeometry g = geometry(device, format, rows, cols, chunk_budget, true);
+    const UnitStream io{reinterpret_cast<const std::byte*>(src), uint64_t(g.layout.unit_values) * sizeof(float),
+                        reinterpret_cast<std::byte*>(dst), g.layout.unit_bytes};
+    const Pipeline& mean_squares = device.pipeline({"row_mean_square", {64}, 2, 2 * sizeof(uint32_t)});
+    const Pipeline& search = device.pipeline({"encode_legacy_weighted", {encoder.workgroup, encoder.legacy_type}, 4,
+                                              sizeof(LegacyWeightedPush)});
+    ResidentBuffer weights(device, size_t(cols) * sizeof(float));
+    weights.write(importance, size_t(cols) * sizeof(float));
+    const size_t row_slots = size_t(g.units_per_chunk / g.units_per_row) * sizeof(float);
+    ResidentBuffer slot_mean_squares[2] = {ResidentBuffer(device, row_slots), ResidentBuffer(device, row_slots)};
+    return stream_units(device, g, io, job, "encode",
+                        [&](Sequence& s, const Buffer& in, const Buffer& out, uint64_t first, uint64_t count) {
+                            const Buffer& scratch = slot_mean_squares[first / g.units_per_chunk % 2].buffer();
+                            const uint32_t shape[2] = {uint32_t(count / g.units_per_row), uint32_t(cols)};
+                            s.dispatch(mean_squares, {&in, &scratch}, shape, groups_for(shape[0], 64));
+                            const LegacyWeightedPush p{uint32_t(count), uint32_t(g.units_per_row)};
+                            s.dispatch(search, {&in, &out, &weights.buffer(), &scratch}, &p,
+                                       groups_for(count, encoder.workgroup));
+                        });
+}
+
 }  // namespace
 
 std::vector<uint32_t> StoredLayout::constants(uint32_t workgroup) const {
@@ -166,7 +216,7 @@ std::optional<StoredLayout> stored_layout(const FormatInfo& format, int64_t cols
 
 bool can_encode_on(const Device& device, const FormatInfo& format, bool with_importance) {
     const Encoder* encoder = find_encoder(format);
-    return encoder && !(with_importance && encoder->importance_changes_code) &&
+    return encoder && !(with_importance && encoder->importance == Importance::Cpu) &&
            (!encoder->divides || device.info().float64);
 }
 
@@ -178,25 +228,28 @@ StreamTiming encode_on(Device& device, const FormatInfo& format, int64_t rows, i
                        uint8_t* dst, const float* importance, VkDeviceSize chunk_budget, const JobControl* job) {
     const Encoder* encoder = find_encoder(format);
     if (!encoder) throw Error("format " + format.name, "has no GPU encoder");
+    if (importance && encoder->importance == Importance::RowWeighted)
+        return encode_legacy_weighted_on(device, format, *encoder, rows, cols, src, dst, importance, chunk_budget, job);
     const UnitGeometry g = geometry(device, format, rows, cols, chunk_budget);
     const UnitStream io{reinterpret_cast<const std::byte*>(src), uint64_t(g.layout.unit_values) * sizeof(float),
                         reinterpret_cast<std::byte*>(dst), g.layout.unit_bytes};
     const Constants c = encoder->constants(format, g.layout.unit_values);
-    const uint32_t bindings = encoder->weighs_columns ? 3 : 2;
-    const uint32_t push_bytes = encoder->weighs_columns ? sizeof(GridPush) : sizeof(uint32_t);
+    const bool columns = encoder->interface == Interface::Columns;
+    const uint32_t bindings = columns ? 3 : 2;
+    const uint32_t push_bytes = columns ? sizeof(ColumnsPush) : sizeof(uint32_t);
     const Pipeline& pipeline = device.pipeline({std::string(encoder->shader), {encoder->workgroup, c[0], c[1], c[2], c[3]},
                                                 bindings, push_bytes});
-    const bool weighted = encoder->weighs_columns && importance;
+    const bool weighted = encoder->importance == Importance::Columns && importance;
     ResidentBuffer weights(device, weighted ? size_t(cols) * sizeof(float) : 4);
     if (weighted) weights.write(importance, size_t(cols) * sizeof(float));
     return stream_units(device, g, io, job, "encode",
                         [&](Sequence& s, const Buffer& in, const Buffer& out, uint64_t first, uint64_t count) {
                             const uint64_t groups = groups_for(count, encoder->workgroup);
                             const uint32_t units = uint32_t(count);
-                            const GridPush grid{units, uint32_t(first % g.units_per_row), uint32_t(g.units_per_row),
-                                                uint32_t(weighted)};
-                            if (encoder->weighs_columns)
-                                s.dispatch(pipeline, {&in, &out, &weights.buffer()}, &grid, groups);
+                            const ColumnsPush push{units, uint32_t(first % g.units_per_row), uint32_t(g.units_per_row),
+                                                   uint32_t(weighted)};
+                            if (columns)
+                                s.dispatch(pipeline, {&in, &out, &weights.buffer()}, &push, groups);
                             else
                                 s.dispatch(pipeline, {&in, &out}, &units, groups);
                         });

@@ -22,14 +22,17 @@ namespace {
 
 // Formats with GPU encoders and decoders; the first four are in llama.cpp's quant vectors.
 const char* const kGpuFormats[] = {"f16",          "bf16",          "q8_0",          "q4_0",           "q4_1",
-                                   "q5_0",         "q5_1",          "fp8_e4m3",      "fp8_e5m2",       "nf4",
-                                   "fp4",          "mxfp4",         "mxint8",        "int4_g32_sym",   "int4_g128_asym",
-                                   "int3_g64_sym", "int8_g32_asym", "int2_g16_asym", "int5_g128_sym",  "int4_pc_asym",
-                                   "int8_pc_sym",  "int3_g64_sym_clip", "int4_g128_asym_clip"};
-// Formats the GPU decodes but does not encode (llama.cpp's iterative scale searches).
-const char* const kDecodeOnlyFormats[] = {"iq4_nl", "iq4_xs", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"};
+                                   "q5_0",         "q5_1",          "q4_k",          "q6_k",           "fp8_e4m3",
+                                   "fp8_e5m2",     "nf4",           "fp4",           "mxfp4",          "mxint8",
+                                   "int4_g32_sym", "int4_g128_asym", "int3_g64_sym", "int8_g32_asym",  "int2_g16_asym",
+                                   "int5_g128_sym", "int4_pc_asym", "int8_pc_sym",  "int3_g64_sym_clip",
+                                   "int4_g128_asym_clip"};
+// Formats the GPU decodes but does not encode.
+const char* const kDecodeOnlyFormats[] = {"iq4_nl", "iq4_xs", "q2_k", "q3_k", "q5_k"};
+// Formats the GPU encodes with an importance vector as llama-quantize does with an imatrix.
+const char* const kWeightedFormats[] = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q6_k"};
 // In llama.cpp's quant vectors: ggml's bytes of the test rows, and ggml's floats of those bytes.
-const char* const kLlamaEncodedFormats[] = {"f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"};
+const char* const kLlamaEncodedFormats[] = {"f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q6_k"};
 const char* const kLlamaDecodedFormats[] = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k",  "q3_k",
                                             "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"};
 // Formats whose encoders treat NaN and Inf deterministically (ggml's block types do not).
@@ -75,6 +78,10 @@ std::vector<float> rows_with_non_finite(int64_t rows, int64_t cols, uint32_t see
         if (r % 4 == 0) x[size_t(r * cols + (r * 13) % cols)] = -std::numeric_limits<float>::infinity();
     }
     return x;
+}
+
+std::span<const float> floats(const GgufTensorInfo& t) {
+    return {reinterpret_cast<const float*>(t.data.data()), t.data.size() / sizeof(float)};
 }
 
 // Per-column weights spanning two orders of magnitude, like an imatrix.
@@ -211,8 +218,7 @@ private slots:
 
     void reproduces_llama_cpp_bytes_and_floats_of_the_quant_vectors() {
         GgufFile vectors(qbtest::data_path("vectors/quant-vectors.gguf"));
-        const GgufTensorInfo& input = vectors.tensor("input");
-        const std::span<const float> in(reinterpret_cast<const float*>(input.data.data()), input.data.size() / 4);
+        const std::span<const float> in = floats(vectors.tensor("input"));
         const std::vector<float> x(in.begin(), in.end());
         for (const char* name : kLlamaEncodedFormats) {
             const FormatInfo& f = format_by_name(name);
@@ -220,11 +226,18 @@ private slots:
             const std::string diff = byte_difference(gpu_encode(f, x, 64, 256, *gpu_), {want.begin(), want.end()});
             QVERIFY2(diff.empty(), (std::string(name) + " bytes: " + diff).c_str());
         }
+        const std::span<const float> imatrix = floats(vectors.tensor("imatrix"));
+        for (const char* name : kWeightedFormats) {
+            const FormatInfo& f = format_by_name(name);
+            const std::span<const uint8_t> want = vectors.tensor(std::string(name) + ".imatrix").data;
+            std::vector<uint8_t> got(f.tensor_bytes(64, 256));
+            gpu_->encode(f, 64, 256, x.data(), got.data(), imatrix.data(), nullptr);
+            const std::string diff = byte_difference(got, {want.begin(), want.end()});
+            QVERIFY2(diff.empty(), (std::string(name) + " with the imatrix: " + diff).c_str());
+        }
         for (const char* name : kLlamaDecodedFormats) {
             const FormatInfo& f = format_by_name(name);
-            const std::span<const uint8_t> dequant = vectors.tensor(std::string(name) + ".dequant").data;
-            const std::span<const float> want_floats(reinterpret_cast<const float*>(dequant.data()), dequant.size() / 4);
-            const std::string float_diff = bit_difference(gpu_decode(f, vectors.tensor(name).data, 64, 256), want_floats);
+            const std::string float_diff = bit_difference(gpu_decode(f, vectors.tensor(name).data, 64, 256), floats(vectors.tensor(std::string(name) + ".dequant")));
             QVERIFY2(float_diff.empty(), (std::string(name) + " floats: " + float_diff).c_str());
         }
     }
@@ -287,30 +300,36 @@ private slots:
     }
 
     void hands_formats_without_kernels_to_the_cpu() {
-        for (const char* name : {"q4_k", "iq4_nl", "int4_pt_asym"})
+        for (const char* name : {"q5_k", "iq4_nl", "int4_pt_asym"})
             QVERIFY2(!gpu_->accelerates_encode(format_by_name(name), false), name);
         QVERIFY(!gpu_->accelerates_decode(format_by_name("int4_pt_asym")));
-        for (const char* name : {"q4_k", "int4_pt_asym"}) {
+        QVERIFY(!gpu_->accelerates_encode(format_by_name("q4_k"), true));  // the weighted q4_k search is CPU-only
+        const std::vector<float> importance = column_importance(256);
+        for (const auto& [name, weights] : {std::pair{"q5_k", (const float*)nullptr}, {"int4_pt_asym", nullptr}, {"q4_k", importance.data()}}) {
             const FormatInfo& f = format_by_name(name);
             const std::vector<float> x = awkward_rows(8, 256, 1);
-            const std::vector<uint8_t> bytes = gpu_encode(f, x, 8, 256, *gpu_);
-            const std::string diff = byte_difference(bytes, encode_tensor(f, x, 8, 256));
+            std::vector<uint8_t> bytes(f.tensor_bytes(8, 256));
+            gpu_->encode(f, 8, 256, x.data(), bytes.data(), weights, nullptr);
+            const std::string diff = byte_difference(bytes, encode_tensor(f, x, 8, 256, weights));
             QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
             const std::string float_diff = bit_difference(gpu_decode(f, bytes, 8, 256), decode_tensor(f, bytes, 8, 256));
             QVERIFY2(float_diff.empty(), (std::string(name) + ": " + float_diff).c_str());
         }
     }
 
-    void hands_importance_weighted_legacy_types_to_the_cpu() {
-        for (const char* name : {"q4_0", "q4_1", "q5_0", "q5_1"}) QVERIFY2(!gpu_->accelerates_encode(format_by_name(name), true), name);
-        QVERIFY(gpu_->accelerates_encode(format_by_name("q8_0"), true));  // ggml ignores importance for q8_0
-        const FormatInfo& f = format_by_name("q4_0");
-        const std::vector<float> x = awkward_rows(8, 256, 2);
-        const std::vector<float> importance = column_importance(256);
-        std::vector<uint8_t> got(f.tensor_bytes(8, 256));
-        gpu_->encode(f, 8, 256, x.data(), got.data(), importance.data(), nullptr);
-        const std::string diff = byte_difference(got, encode_tensor(f, x, 8, 256, importance.data()));
-        QVERIFY2(diff.empty(), diff.c_str());
+    void encodes_with_an_importance_vector_like_the_cpu() {
+        gpu::VulkanBackend small_chunks(device_, {.chunk_bytes = 64 * 1024});  // weighted legacy chunks: 16 rows
+        const int64_t rows = 60, cols = 1024;
+        const std::vector<float> x = awkward_rows(rows, cols, 13);
+        const std::vector<float> importance = column_importance(cols);
+        for (const char* name : kWeightedFormats) {
+            const FormatInfo& f = format_by_name(name);
+            QVERIFY2(gpu_->accelerates_encode(f, true), name);
+            std::vector<uint8_t> got(f.tensor_bytes(rows, cols));
+            small_chunks.encode(f, rows, cols, x.data(), got.data(), importance.data(), nullptr);
+            const std::string diff = byte_difference(got, encode_tensor(f, x, rows, cols, importance.data()));
+            QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
+        }
     }
 
     void weighs_the_clipping_search_by_importance_like_the_cpu() {

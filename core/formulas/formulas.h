@@ -12,9 +12,10 @@
 //     the CPU build uses -ffp-contract=off);
 //   - division goes through div_exact(a, b): correctly rounded on both sides (GPUs may be 2.5 ulp off
 //     with `/`, so the shader divides in double);
-//   - builtins: abs, min, max, trunc, roundEven, floatBitsToUint, uintBitsToFloat, and round_half_away
+//   - builtins: abs, min and max (integers only), trunc, roundEven, floatBitsToUint, uintBitsToFloat, round_half_away
 //     (C's roundf: halves away from zero; GLSL's round() may go either way at .5, so the shader side
-//     builds it from trunc).
+//     builds it from trunc) and sqrt_exact (correctly rounded, as C's sqrtf; the shader side corrects
+//     GLSL's few-ulp sqrt).
 #pragma once
 #include <bit>
 #include <cmath>
@@ -38,14 +39,15 @@ inline uint floatBitsToUint(float f) { return std::bit_cast<uint>(f); }
 inline float abs(float x) { return std::fabs(x); }
 inline float trunc(float x) { return std::trunc(x); }
 inline float roundEven(float x) { return std::nearbyint(x); }  // in the default rounding mode
-inline float min(float a, float b) { return b < a ? b : a; }
-inline float max(float a, float b) { return a < b ? b : a; }
+float min(float a, float b) = delete;  // see larger / smaller in rounding.inc
+float max(float a, float b) = delete;
 inline int min(int a, int b) { return b < a ? b : a; }
 inline int max(int a, int b) { return a < b ? b : a; }
 inline uint min(uint a, uint b) { return b < a ? b : a; }
 inline uint max(uint a, uint b) { return a < b ? b : a; }
 inline float div_exact(float a, float b) { return a / b; }
 inline float round_half_away(float x) { return std::round(x); }
+inline float sqrt_exact(float x) { return std::sqrt(x); }
 
 #include "core/formulas/rounding.inc"
 #include "core/formulas/half.inc"
@@ -54,6 +56,7 @@ inline float round_half_away(float x) { return std::round(x); }
 #include "core/formulas/gguf_legacy.inc"
 #include "core/formulas/int_grid.inc"
 #include "core/formulas/scaled_float.inc"
+#include "core/formulas/scale_search.inc"
 #include "core/formulas/kquants.inc"
 
 }  // namespace qb::formula

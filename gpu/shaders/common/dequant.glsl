@@ -10,6 +10,7 @@
 #include "core/formulas/gguf_legacy.inc"
 #include "core/formulas/int_grid.inc"
 #include "core/formulas/scaled_float.inc"
+#include "core/formulas/scale_search.inc"
 #include "core/formulas/kquants.inc"
 
 // Format ids: the host's table in gpu/codec_kernels.cpp (StoredFormat) uses the same numbers.

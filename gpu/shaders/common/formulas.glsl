@@ -20,3 +20,18 @@ float round_half_away(float x) {
     float whole = trunc(x);
     return abs(x - whole) >= 0.5 ? whole + (x < 0.0 ? -1.0 : 1.0) : whole;
 }
+
+// C sqrtf (correctly rounded) for v >= 0: GLSL's sqrt may be a few ulp off, so the result moves to the
+// neighbour whose rounding interval holds v, judged by the squares of the midpoints between neighbours
+// (exact in double: 50 significant bits; sqrt of a float is never exactly a midpoint).
+float sqrt_exact(float v) {
+    float s = sqrt(v);
+    if (!(v > 0.0) || isinf(v)) return s;
+    for (int i = 0; i < 3; ++i) {
+        double up = (double(s) + double(uintBitsToFloat(floatBitsToUint(s) + 1u))) * 0.5lf;
+        double down = (double(s) + double(uintBitsToFloat(floatBitsToUint(s) - 1u))) * 0.5lf;
+        if (up * up <= double(v)) s = uintBitsToFloat(floatBitsToUint(s) + 1u);
+        else if (down * down > double(v)) s = uintBitsToFloat(floatBitsToUint(s) - 1u);
+    }
+    return s;
+}
