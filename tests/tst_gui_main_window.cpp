@@ -372,6 +372,24 @@ private slots:
         QCOMPARE(cli.readAll(), guiText);
     }
 
+    void a_model_dropped_on_the_runs_tab_opens_the_conversion_dialog() {
+        window_->showTab(MainWindow::RunsTab);
+        QString dialogTitle;
+        QTimer closer;  // the dialog runs its own event loop: look for it from a timer and close it
+        closer.setInterval(50);
+        connect(&closer, &QTimer::timeout, this, [&] {
+            if (auto* dialog = qobject_cast<QDialog*>(QApplication::activeModalWidget())) {
+                dialogTitle = dialog->windowTitle();
+                dialog->reject();
+            }
+        });
+        closer.start();
+        dropFile(*window_, stories260k());
+        QTRY_VERIFY(!dialogTitle.isEmpty());
+        QCOMPARE(dialogTitle, QString("Quantize stories260K-f32.gguf"));
+        window_->showTab(MainWindow::WeightsTab);
+    }
+
     void a_file_that_is_not_a_model_gives_a_readable_error() {
         const QString modelBefore = window_->workspace().modelPath();
         window_->setErrorDialogsEnabled(true);

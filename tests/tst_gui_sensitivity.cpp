@@ -18,6 +18,8 @@
 #include "ui/jobs/job_runner.h"
 #include "ui/log/message_log.h"
 #include "ui/main/main_window.h"
+#include "ui/outliers/outlier_map_view.h"
+#include "ui/weights/weight_view.h"
 #include "ui/plan/auto_assign_panel.h"
 #include "ui/plan/plan_document.h"
 #include "ui/plan/plan_editor.h"
@@ -105,6 +107,21 @@ private slots:
                 if (std::isfinite(v)) total += v;
             }
         QCOMPARE(plan.predictedLoss().total, total);
+    }
+
+    void the_outlier_map_shows_a_tensors_input_activations_from_the_calibration() {
+        QVERIFY(window_->explorer()->selectTensor("blk.1.ffn_down"));
+        QTRY_VERIFY(window_->weightView()->stats() && window_->weightView()->stats()->tensor == "blk.1.ffn_down");
+        OutlierMapView* map = window_->outlierView();
+        QTRY_VERIFY(map->showActivations(true));
+        const ActivationsPtr input = window_->workspace().activationsOf("blk.1.ffn_down");
+        QVERIFY(input && input->record == "blk.1.ffn_down" && input->tokens == kCalibrationTokens);
+        QCOMPARE(int64_t(map->colorMap()->data()->valueSize()), input->token_map.cell_rows());  // input channels
+        QCOMPARE(int64_t(map->colorMap()->data()->keySize()), input->token_map.cell_cols());    // token cells
+        QCOMPARE(map->colorMap()->data()->cell(3, 5), double(input->token_map.at(5, 3)));
+        QVERIFY(map->selectCell(5, 3));
+        QVERIFY(map->showActivations(false));
+        QCOMPARE(map->colorMap()->data()->cell(0, 0), double(window_->weightView()->stats()->heat_map.at(0, 0)));
     }
 
     void auto_assignment_meets_the_budget_along_a_pareto_curve() {

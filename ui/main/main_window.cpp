@@ -219,7 +219,7 @@ void MainWindow::connectAnalysis() {
     connect(analysis_, &WeightAnalysis::statsPending, weightView_, &WeightView::showPending);
     connect(analysis_, &WeightAnalysis::statsReady, this, [this](WeightStatsPtr stats) {
         weightView_->showStats(stats);
-        outlierView_->showStats(stats);
+        outlierView_->showStats(stats, workspace_->activationsOf(stats->tensor));
     });
     connect(weightView_, &WeightView::probeRequested, this, [this](const FormatProbeRequest& request) {
         if (const WeightStatsPtr stats = weightView_->stats()) analysis_->requestProbe(qtext(stats->tensor), request);
@@ -419,9 +419,9 @@ void MainWindow::computeSensitivity(const SensitivityRequest& request) {
     full.modelPath = workspace_->modelPath();
     JobSpec job{tr("Sensitivity of %1").arg(QFileInfo(full.modelPath).fileName()), sensitivityCliCommand(full),
                 [this, model, full](qb::JobControl& control) -> JobDelivery {
-                    auto result = std::make_shared<const qb::SensitivityResult>(qbui::computeSensitivity(*model, full, control));
-                    return [this, model, result] {
-                        if (workspace_->model() == model) showSensitivity(result);
+                    auto outcome = std::make_shared<SensitivityOutcome>(qbui::computeSensitivity(*model, full, control));
+                    return [this, model, outcome] {
+                        if (workspace_->model() == model) showSensitivity(std::move(*outcome));
                     };
                 }};
     jobs_->submit(std::move(job));
@@ -442,7 +442,7 @@ void MainWindow::sensitivityFromDialog() {
 
 void MainWindow::openAnalysisFile(const QString& path) {
     try {
-        showSensitivity(std::make_shared<const qb::SensitivityResult>(loadSensitivity(path)));
+        showSensitivity(loadSensitivity(path));
         log_->info(tr("Sensitivity loaded from %1").arg(path));
     } catch (const std::exception& e) {
         log_->error(tr("Open analysis file failed: %1").arg(qtext(e.what())));
@@ -454,8 +454,11 @@ void MainWindow::openAnalysisFromDialog() {
     if (!path.isEmpty()) openAnalysisFile(path);
 }
 
-void MainWindow::showSensitivity(std::shared_ptr<const qb::SensitivityResult> result) {
+void MainWindow::showSensitivity(SensitivityOutcome outcome) {
+    workspace_->setActivations(std::move(outcome.activations));
+    auto result = std::make_shared<const qb::SensitivityResult>(std::move(outcome.result));
     sensitivityView_->showResult(result);
+    if (const WeightStatsPtr stats = weightView_->stats()) outlierView_->showStats(stats, workspace_->activationsOf(stats->tensor));
     plan_->setSensitivity(result, sensitivityView_->metric());
     log_->info(sensitivityView_->correlationText());
 }

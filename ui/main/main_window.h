@@ -93,7 +93,7 @@ private:
     void showRunSummary(const qb::RunResult& run, bool announce);
     void sensitivityFromDialog();
     void openAnalysisFromDialog();
-    void showSensitivity(std::shared_ptr<const qb::SensitivityResult> result);
+    void showSensitivity(SensitivityOutcome outcome);
     void updateTreeSensitivity();
     void showSettings();
     void showAbout();

@@ -1,6 +1,7 @@
 #include "ui/outliers/outlier_map_view.h"
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -44,8 +45,28 @@ QCPGraph* makeBars(QCPAxis* key, QCPAxis* value) {
 
 }  // namespace
 
+struct OutlierMapView::MapData {
+    QString name;                          // tensor or input record
+    QString quantity;                      // "|w|" or "|x|"
+    QString rowLabel, colLabel;
+    int64_t rows = 0, cols = 0;
+    const qb::HeatMap* map = nullptr;
+    const std::vector<float>* rowBars = nullptr;
+    const std::vector<float>* colBars = nullptr;  // none for activations
+    bool weights = true;                   // cells have raw values to show
+};
+
+OutlierMapView::MapData OutlierMapView::current() const {
+    if (mode_->currentIndex() == 1 && activations_)
+        return {qtext(activations_->record), tr("|x|"), tr("input channel"), tr("calibration token"), activations_->channels,
+                activations_->tokens, &activations_->token_map, &activations_->abs_max, nullptr, false};
+    return {qtext(stats_->tensor), tr("|w|"), tr("output channel (row)"), tr("input channel (column)"), stats_->rows, stats_->cols,
+            &stats_->heat_map, &stats_->channels.rows, &stats_->channels.cols, true};
+}
+
 OutlierMapView::OutlierMapView(QWidget* parent)
     : QWidget(parent), plot_(new QCustomPlot(this)), logColours_(new QCheckBox(tr("Log colour scale"), this)),
+      mode_(new QComboBox(this)),
       cellInfo_(new QLabel(this)), cellTable_(new QTableView(this)), cellValues_(new MatrixBlockModel(this)) {
     buildPlot();
     cellInfo_->setWordWrap(true);
@@ -70,8 +91,15 @@ OutlierMapView::OutlierMapView(QWidget* parent)
     body->setStretchFactor(0, 3);
     body->setStretchFactor(1, 1);
     body->setSizes({3000, 1000});
+    mode_->addItem(tr("Weights"));
+    mode_->addItem(tr("Input activations (calibration)"));
+    connect(mode_, &QComboBox::activated, this, [this](int index) { showActivations(index == 1); });
+    auto* controls = new QHBoxLayout;
+    controls->addWidget(mode_);
+    controls->addWidget(logColours_);
+    controls->addStretch(1);
     auto* layout = new QVBoxLayout(this);
-    layout->addWidget(logColours_);
+    layout->addLayout(controls);
     layout->addWidget(body, 1);
     clear();
 }
@@ -147,6 +175,9 @@ void OutlierMapView::buildPlot() {
 
 void OutlierMapView::clear() {
     stats_.reset();
+    activations_.reset();
+    mode_->setCurrentIndex(0);
+    mode_->setEnabled(false);
     selected_ = {};
     colorMap_->data()->clear();
     colBars_->data()->clear();
@@ -158,8 +189,17 @@ void OutlierMapView::clear() {
     requestReplot(*plot_);
 }
 
-void OutlierMapView::showStats(WeightStatsPtr stats) {
+void OutlierMapView::showStats(WeightStatsPtr stats, ActivationsPtr activations) {
     stats_ = std::move(stats);
+    activations_ = std::move(activations);
+    mode_->setEnabled(activations_ != nullptr);
+    if (!activations_) mode_->setCurrentIndex(0);
+    showActivations(mode_->currentIndex() == 1);
+}
+
+bool OutlierMapView::showActivations(bool activations) {
+    if (!stats_ || (activations && !activations_)) return false;
+    mode_->setCurrentIndex(activations ? 1 : 0);
     selected_ = {};
     cellMark_->setVisible(false);
     cellValues_->setBlock(nullptr);
@@ -167,43 +207,50 @@ void OutlierMapView::showStats(WeightStatsPtr stats) {
     drawHeatMap();
     drawChannelBars();
     requestReplot(*plot_);
+    return true;
 }
 
 void OutlierMapView::drawHeatMap() {
     if (!stats_) return;
-    const qb::HeatMap& map = stats_->heat_map;
+    const MapData data = current();
+    const qb::HeatMap& map = *data.map;
     const int64_t cellRows = map.cell_rows(), cellCols = map.cell_cols();
     colorMap_->data()->setSize(int(cellCols), int(cellRows));
-    colorMap_->data()->setRange(cellCentres(cellCols, stats_->cols), cellCentres(cellRows, stats_->rows));
+    colorMap_->data()->setRange(cellCentres(cellCols, data.cols), cellCentres(cellRows, data.rows));
     for (int64_t r = 0; r < cellRows; ++r)
         for (int64_t c = 0; c < cellCols; ++c) colorMap_->data()->setCell(int(c), int(r), double(map.at(r, c)));
     colorMap_->rescaleDataRange(true);
-    heatRect_->axis(QCPAxis::atBottom)->setRange(-0.5, double(stats_->cols) - 0.5);
-    heatRect_->axis(QCPAxis::atLeft)->setRange(-0.5, double(stats_->rows) - 0.5);
-    const int64_t blockRows = (stats_->rows + cellRows - 1) / cellRows, blockCols = (stats_->cols + cellCols - 1) / cellCols;
-    title_->setText(tr("%1: max |w| over %2 × %3 cells (blocks of up to %4 × %5 values)")
-                        .arg(qtext(stats_->tensor)).arg(cellRows).arg(cellCols).arg(blockRows).arg(blockCols));
+    colorScale_->axis()->setLabel(tr("max %1 of the block").arg(data.quantity));
+    heatRect_->axis(QCPAxis::atBottom)->setRange(-0.5, double(data.cols) - 0.5);
+    heatRect_->axis(QCPAxis::atBottom)->setLabel(data.colLabel);
+    heatRect_->axis(QCPAxis::atLeft)->setRange(-0.5, double(data.rows) - 0.5);
+    heatRect_->axis(QCPAxis::atLeft)->setLabel(data.rowLabel);
+    const int64_t blockRows = (data.rows + cellRows - 1) / cellRows, blockCols = (data.cols + cellCols - 1) / cellCols;
+    title_->setText(tr("%1: max %2 over %3 × %4 cells (blocks of up to %5 × %6 values)")
+                        .arg(data.name, data.quantity).arg(cellRows).arg(cellCols).arg(blockRows).arg(blockCols));
     requestReplot(*plot_);
 }
 
 void OutlierMapView::drawChannelBars() {
-    auto fill = [](QCPGraph* bars, const std::vector<float>& absmax) {
-        QVector<double> keys(qsizetype(absmax.size())), values(qsizetype(absmax.size()));
-        for (size_t i = 0; i < absmax.size(); ++i) {
-            keys[qsizetype(i)] = double(i);
-            values[qsizetype(i)] = double(absmax[i]);
+    auto fill = [](QCPGraph* bars, const std::vector<float>* absmax) {
+        QVector<double> keys, values;
+        for (size_t i = 0; absmax && i < absmax->size(); ++i) {
+            keys << double(i);
+            values << double((*absmax)[i]);
         }
         bars->setData(keys, values, true);
         bars->rescaleValueAxis();
         bars->valueAxis()->setRangeLower(0);
     };
-    fill(colBars_, stats_->channels.cols);
-    fill(rowBars_, stats_->channels.rows);
+    const MapData data = current();
+    fill(colBars_, data.colBars);
+    fill(rowBars_, data.rowBars);
 }
 
 bool OutlierMapView::selectCell(int64_t cellRow, int64_t cellCol) {
     if (!stats_) return false;
-    const qb::HeatMap& map = stats_->heat_map;
+    const MapData data = current();
+    const qb::HeatMap& map = *data.map;
     if (cellRow < 0 || cellRow >= map.cell_rows() || cellCol < 0 || cellCol >= map.cell_cols()) return false;
     selected_ = {cellRow,
                  cellCol,
@@ -212,11 +259,13 @@ bool OutlierMapView::selectCell(int64_t cellRow, int64_t cellCol) {
                  map.col_edges[size_t(cellCol)],
                  map.col_edges[size_t(cellCol) + 1] - map.col_edges[size_t(cellCol)]};
     markCell();
-    cellInfo_->setText(tr("Rows %1–%2 × columns %3–%4: block max |w| %5. Loading values…")
-                           .arg(selected_.firstRow).arg(selected_.firstRow + selected_.rows - 1)
-                           .arg(selected_.firstCol).arg(selected_.firstCol + selected_.cols - 1)
-                           .arg(numberText(map.at(cellRow, cellCol), 5)));
-    emit cellValuesRequested(qtext(stats_->tensor), selected_);
+    cellValues_->setBlock(nullptr);
+    cellInfo_->setText(tr("%1 %2–%3 × %4 %5–%6: block max %7 %8.%9")
+                           .arg(data.rowLabel).arg(selected_.firstRow).arg(selected_.firstRow + selected_.rows - 1)
+                           .arg(data.colLabel).arg(selected_.firstCol).arg(selected_.firstCol + selected_.cols - 1)
+                           .arg(data.quantity, numberText(map.at(cellRow, cellCol), 5),
+                                data.weights ? tr(" Loading values…") : QString()));
+    if (data.weights) emit cellValuesRequested(qtext(stats_->tensor), selected_);
     return true;
 }
 
@@ -232,7 +281,7 @@ void OutlierMapView::showCellValues(std::shared_ptr<const MatrixBlock> block) {
     if (!block || block->firstRow != selected_.firstRow || block->firstCol != selected_.firstCol) return;
     cellValues_->setBlock(block);
     QString text = cellInfo_->text();
-    text.replace(tr("Loading values…"), tr("%1 values:").arg(block->rows * block->cols));
+    text.replace(tr(" Loading values…"), tr(" %1 values:").arg(block->rows * block->cols));
     cellInfo_->setText(text);
 }
 
@@ -242,7 +291,8 @@ void OutlierMapView::onMouseRelease(QMouseEvent* event) {
     if ((event->pos() - pressPosition_).manhattanLength() > kClickSlop) return;
     const double col = heatRect_->axis(QCPAxis::atBottom)->pixelToCoord(event->pos().x());
     const double row = heatRect_->axis(QCPAxis::atLeft)->pixelToCoord(event->pos().y());
-    selectCell(cellOf(stats_->heat_map.row_edges, row), cellOf(stats_->heat_map.col_edges, col));
+    const qb::HeatMap& map = *current().map;
+    selectCell(cellOf(map.row_edges, row), cellOf(map.col_edges, col));
 }
 
 void OutlierMapView::changeEvent(QEvent* event) {

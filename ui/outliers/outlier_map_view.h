@@ -2,6 +2,9 @@
 // rows × columns with its colour scale, the absmax of every input channel (column) in bars above it
 // and of every output channel (row) in bars to its right, axes kept in step. Clicking a cell marks it
 // and asks for its values (cellValuesRequested); showCellValues fills the table beside the map.
+// Once a calibration exists, the same view shows the tensor's input activations instead: max |x| over
+// input channels × calibration tokens, with each channel's absmax beside it (cells give their maximum;
+// the calibration keeps no raw activations).
 #pragma once
 #include <QPoint>
 #include <QWidget>
@@ -11,6 +14,7 @@
 #include "ui/session/workspace.h"
 
 class QCheckBox;
+class QComboBox;
 class QCustomPlot;
 class QCPAxisRect;
 class QCPColorMap;
@@ -36,7 +40,8 @@ class OutlierMapView : public QWidget {
 public:
     explicit OutlierMapView(QWidget* parent = nullptr);
 
-    void showStats(WeightStatsPtr stats);
+    void showStats(WeightStatsPtr stats, ActivationsPtr activations = nullptr);
+    bool showActivations(bool activations);  // false when the tensor has no calibration data
     void showCellValues(std::shared_ptr<const MatrixBlock> block);
     void clear();
     bool selectCell(int64_t cellRow, int64_t cellCol);  // false outside the map
@@ -53,6 +58,8 @@ protected:
     void changeEvent(QEvent* event) override;
 
 private:
+    struct MapData;  // what the current mode draws
+    MapData current() const;
     void buildPlot();
     void drawHeatMap();
     void drawChannelBars();
@@ -60,6 +67,7 @@ private:
     void onMouseRelease(QMouseEvent* event);  // a click (not a drag) on the map selects a cell
 
     WeightStatsPtr stats_;
+    ActivationsPtr activations_;
     HeatMapCell selected_;
     QPoint pressPosition_;
     QCustomPlot* plot_;
@@ -73,6 +81,7 @@ private:
     QCPGraph* rowBars_ = nullptr;
     QCPItemRect* cellMark_ = nullptr;
     QCheckBox* logColours_;
+    QComboBox* mode_;
     QLabel* cellInfo_;
     QTableView* cellTable_;
     MatrixBlockModel* cellValues_;

@@ -15,7 +15,7 @@ constexpr double kCalibrationShare = 0.3;  // of the progress bar
 
 }  // namespace
 
-qb::SensitivityResult computeSensitivity(const qb::Model& model, const SensitivityRequest& request, qb::JobControl& control) {
+SensitivityOutcome computeSensitivity(const qb::Model& model, const SensitivityRequest& request, qb::JobControl& control) {
     const qb::Tokenizer tokenizer = qb::model_tokenizer(model);
     const qb::EvalText calibrationTokens =
         qb::evaluation_text(tokenizer, qb::read_text_file(request.calibrationText.toStdString()).text);
@@ -26,13 +26,18 @@ qb::SensitivityResult computeSensitivity(const qb::Model& model, const Sensitivi
     qb::CalibrationOptions calibration;
     calibration.tokens = request.calibrationTokens;
     calibration.full_hessian = true;
-    const qb::Calibration inputs = qb::calibrate(net, calibrationTokens, calibration, &calibrating, request.threads);
+    qb::Calibration inputs = qb::calibrate(net, calibrationTokens, calibration, &calibrating, request.threads);
 
     qb::JobControl analysing = job_phase(control, kCalibrationShare, 1.0);
     qb::SensitivityOptions options;
     options.measure = request.measure;
     options.evaluation.max_chunks = request.evaluationChunks;
-    return qb::analyze_sensitivity(net, qb::hessian_source(inputs), evaluationTokens, options, &analysing, request.threads);
+    SensitivityOutcome outcome{qb::analyze_sensitivity(net, qb::hessian_source(inputs), evaluationTokens, options, &analysing, request.threads), {}};
+    for (qb::ActivationStats& record : inputs.records) {
+        record.hessian.reset();
+        outcome.activations.push_back(std::move(record));
+    }
+    return outcome;
 }
 
 QString sensitivityCliCommand(const SensitivityRequest& request) {
@@ -47,11 +52,13 @@ QString sensitivityCliCommand(const SensitivityRequest& request) {
            QStringLiteral(" && ") + cliCommand(sensitivity);
 }
 
-qb::SensitivityResult loadSensitivity(const QString& analysisFile) {
+SensitivityOutcome loadSensitivity(const QString& analysisFile) {
     const qb::AnalysisFile file(analysisFile.toStdString());
     std::optional<qb::SensitivityResult> result = file.sensitivity();
     if (!result) throw qb::Error(analysisFile.toStdString(), "holds no sensitivity table (run quantbench-cli sensitivity --out)");
-    return std::move(*result);
+    SensitivityOutcome outcome{std::move(*result), {}};
+    for (const std::string& record : file.activation_records()) outcome.activations.push_back(file.activations(record));
+    return outcome;
 }
 
 }  // namespace qbui

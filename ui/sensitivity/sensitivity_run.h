@@ -7,6 +7,9 @@
 #include <QString>
 #include <QStringList>
 
+#include <vector>
+
+#include "core/analysis/calibration.h"
 #include "core/analysis/sensitivity.h"
 #include "core/jobs/job.h"
 #include "core/model/model.h"
@@ -23,11 +26,17 @@ struct SensitivityRequest {
     int threads = 0;
 };
 
+struct SensitivityOutcome {
+    qb::SensitivityResult result;
+    std::vector<qb::ActivationStats> activations;  // the calibration's summaries, Hessians dropped
+};
+
 // Throws qb::Error or qb::Cancelled.
-qb::SensitivityResult computeSensitivity(const qb::Model& model, const SensitivityRequest& request, qb::JobControl& control);
+SensitivityOutcome computeSensitivity(const qb::Model& model, const SensitivityRequest& request, qb::JobControl& control);
 // The two CLI commands, joined by &&; the calibration file is the one the CLI would need to write.
 QString sensitivityCliCommand(const SensitivityRequest& request);
-// The sensitivity table of an analysis file; throws qb::Error when the file has none.
-qb::SensitivityResult loadSensitivity(const QString& analysisFile);
+// The sensitivity table and activation summaries of an analysis file; throws qb::Error when it has no
+// sensitivity table.
+SensitivityOutcome loadSensitivity(const QString& analysisFile);
 
 }  // namespace qbui
