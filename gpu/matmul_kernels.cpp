@@ -11,10 +11,11 @@
 namespace qb::gpu {
 namespace {
 
-constexpr int64_t kGemvMaxTokens = 8;   // gemv.comp: MAX_TOKENS
+constexpr int64_t kGemvMaxTokens = 8;
+constexpr uint32_t kGemvRows = 8;       // gemv.comp: ROWS
+constexpr uint32_t kGemvWorkgroup = 64;
 constexpr uint32_t kGemmTile = 64;      // gemm.comp: TILE
-constexpr uint32_t kGemmWorkgroup = 256;
-constexpr uint32_t kGemvWorkgroup = 128;
+constexpr uint32_t kGemmWorkgroup = 64;
 
 // gemm.comp / gemv.comp push constants.
 struct Params {
@@ -54,9 +55,10 @@ DeviceMatrix::DeviceMatrix(Device& device, const FormatInfo& format, int64_t row
 StreamTiming DeviceMatrix::multiply(const float* a, int64_t tokens, float* c) const {
     const auto start = std::chrono::steady_clock::now();
     StreamTiming timing;
-    const bool few_tokens = tokens <= kGemvMaxTokens;
-    const uint32_t workgroup = few_tokens ? kGemvWorkgroup : kGemmWorkgroup;
-    const Pipeline& pipeline = device_.pipeline({few_tokens ? "gemv" : "gemm", layout_.constants(workgroup), 3, sizeof(Params)});
+    const bool few_tokens = tokens <= kGemvMaxTokens && device_.info().subgroup_arithmetic;
+    std::vector<uint32_t> constants = layout_.constants(few_tokens ? kGemvWorkgroup : kGemmWorkgroup);
+    if (few_tokens) constants.push_back(uint32_t(tokens));  // gemv.comp: TOKENS
+    const Pipeline& pipeline = device_.pipeline({few_tokens ? "gemv" : "gemm", constants, 3, sizeof(Params)});
     const int64_t widest_row = std::max(cols_, rows_) * int64_t(sizeof(float));
     const int64_t tokens_per_slab = std::max<int64_t>(1, int64_t(slab_limit_) / widest_row);
     ResidentBuffer a_slab(device_, size_t(std::min(tokens, tokens_per_slab) * cols_) * sizeof(float));
@@ -73,7 +75,7 @@ StreamTiming DeviceMatrix::multiply(const float* a, int64_t tokens, float* c) co
             const uint32_t tiles_x = uint32_t(ceil_div(uint64_t(w.rows), kGemmTile));
             const Params p{uint32_t(count), uint32_t(w.rows), uint32_t(cols_), row_bytes_, uint32_t(rows_),
                            uint32_t(w.first_row), tiles_x};
-            const uint64_t groups = few_tokens ? uint64_t(w.rows) : tiles_x * ceil_div(uint64_t(count), kGemmTile);
+            const uint64_t groups = few_tokens ? ceil_div(uint64_t(w.rows), kGemvRows) : tiles_x * ceil_div(uint64_t(count), kGemmTile);
             s.dispatch(pipeline, {&a_slab.buffer(), &w.bytes.buffer(), &c_slab.buffer()}, &p, groups);
         }
         s.mark();

@@ -1,7 +1,8 @@
 // Dequantize-multiply for the forward pass: a weight matrix W (rows = output features, cols = input
 // features, PyTorch order) in any format the shaders read in place (stored_layout), uploaded once and
 // multiplied by f32 activations, C (tokens x rows) = A (tokens x cols) · Wᵀ, W's values decoded on the
-// fly into shared-memory tiles (gemm.comp; gemv.comp for up to 8 tokens) to exactly the CPU decoder's
+// fly into shared-memory tiles (gemm.comp; gemv.comp, one subgroup per output row, for up to 8 tokens on
+// devices with subgroup arithmetic) to exactly the CPU decoder's
 // floats. W travels in slabs of whole rows that each fit one storage binding; A and C in slabs of
 // tokens that do too.
 // Accuracy: f32 sums in the kernels' order; against core/infer/matmul.h on the decoded weights each

@@ -1,8 +1,9 @@
 #version 450
 // C = A · Wᵀ for prompt processing: A holds TOKENS rows of f32 activations (d_in values each), W one
 // slab of output rows in any stored format, decoded on the fly (common/dequant.glsl) into shared memory
-// tiles; C rows are c_stride apart and the slab's outputs start at column c_offset. A workgroup of 256
-// computes a 64 x 64 tile of C (4 x 4 per thread), walking d_in in steps of 32.
+// tiles; C rows are c_stride apart and the slab's outputs start at column c_offset. A workgroup of 64
+// computes a 64 x 64 tile of C (8 x 8 per thread, few barriers per multiply-add: 4x faster than 4 x 4
+// on lavapipe), walking d_in in steps of 32.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_8bit_storage : require
 
@@ -12,13 +13,13 @@ layout(std430, binding = 2) writeonly buffer Products { float c[]; };
 #define BLOCK_BYTES weights
 #include "common/dequant.glsl"
 
-layout(local_size_x = 256) in;
-const uint WORKGROUP_SIZE = 256u;
+layout(local_size_x = 64) in;
+const uint WORKGROUP_SIZE = 64u;
 #include "common/kernel.glsl"
 
 const uint TILE = 64u;  // tokens and outputs per workgroup
 const uint STEP = 32u;  // d_in per shared-memory round
-const uint PER_THREAD = 4u;
+const uint PER_THREAD = 8u;
 
 layout(push_constant) uniform Params {
     uint tokens;
