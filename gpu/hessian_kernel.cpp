@@ -11,7 +11,7 @@ namespace qb::gpu {
 namespace {
 
 constexpr uint32_t kTile = 64;  // xtx.comp: TILE
-constexpr uint32_t kWorkgroup = 256;
+constexpr uint32_t kWorkgroup = 64;
 
 // xtx.comp push constants.
 struct Params {

@@ -1,6 +1,6 @@
 #version 450
 // Hessian accumulation H += XᵀX over one block of calibration tokens (X: tokens x dim f32, row-major).
-// A workgroup of 256 computes a 64 x 64 tile of H (4 x 4 per thread) as f32 sums over the block's
+// A workgroup of 64 computes a 64 x 64 tile of H (8 x 8 per thread) as f32 sums over the block's
 // tokens, then adds them into the f64 matrix: the tokens of a block are at most the host's block size,
 // so every f32 sum has at most that many terms, as on the CPU (core/analysis/hessian.h). H is stored in
 // slabs of rows; this dispatch covers rows [first_row, first_row + slab_rows) and only tiles that reach
@@ -10,13 +10,13 @@
 layout(std430, binding = 0) readonly buffer Tokens { float x[]; };
 layout(std430, binding = 1) buffer Hessian { double h[]; };  // slab_rows x dim
 
-layout(local_size_x = 256) in;
-const uint WORKGROUP_SIZE = 256u;
+layout(local_size_x = 64) in;
+const uint WORKGROUP_SIZE = 64u;
 #include "common/kernel.glsl"
 
 const uint TILE = 64u;
 const uint STEP = 16u;  // tokens per shared-memory round
-const uint PER_THREAD = 4u;
+const uint PER_THREAD = 8u;
 
 layout(push_constant) uniform Params {
     uint tokens;
