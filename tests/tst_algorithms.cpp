@@ -20,6 +20,7 @@
 #include "core/util/error.h"
 #include "tests/support/random_layer.h"
 #include "tests/support/test_data.h"
+#include "tests/support/error_text.h"
 
 using namespace qb;
 
@@ -52,15 +53,6 @@ QuantizeRequest request(const Layer& l, const std::string& format, nlohmann::jso
     r.options = std::move(options);
     r.threads = 2;
     return r;
-}
-
-QString error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return "no error";
 }
 
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {

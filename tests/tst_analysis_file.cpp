@@ -13,6 +13,7 @@
 #include "core/util/error.h"
 #include "tests/support/run_process.h"
 #include "tests/support/test_data.h"
+#include "tests/support/error_text.h"
 
 using namespace qb;
 namespace fs = std::filesystem;
@@ -91,15 +92,6 @@ std::vector<fs::path> files_in(const fs::path& folder) {
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(folder)) files.push_back(entry.path().filename());
     return files;
-}
-
-QString error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return "no error";
 }
 
 }  // namespace

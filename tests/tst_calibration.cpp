@@ -13,6 +13,7 @@
 #include "core/util/error.h"
 #include "tests/support/run_process.h"
 #include "tests/support/test_data.h"
+#include "tests/support/error_text.h"
 
 using namespace qb;
 
@@ -63,15 +64,6 @@ double max_abs(const std::vector<double>& v) {
     double m = 0;
     for (double x : v) m = std::max(m, std::abs(x));
     return m;
-}
-
-QString error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return "no error";
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "core/quant/format.h"
 #include "core/util/error.h"
 #include "tests/support/test_data.h"
+#include "tests/support/error_text.h"
 
 using namespace qb;
 
@@ -272,15 +273,6 @@ double max_abs_difference(const std::vector<float>& logits, const std::vector<Ve
         for (size_t v = 0; v < vocab; ++v)
             worst = std::max(worst, std::abs(double(logits[r * vocab + v]) - reference[r + size_t(first_row)][v]));
     return worst;
-}
-
-QString error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return "no error";
 }
 
 const Model& stories() {

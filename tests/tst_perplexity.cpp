@@ -10,6 +10,7 @@
 #include "core/util/error.h"
 #include "tests/support/run_process.h"
 #include "tests/support/test_data.h"
+#include "tests/support/error_text.h"
 
 using namespace qb;
 
@@ -51,15 +52,6 @@ PerplexityResult snippet_ppl(Loaded& l, int64_t ctx = 512, EvalProtocol protocol
 
 // Relative difference, for "within 0.1% of llama.cpp" checks.
 double relative(double value, double reference) { return std::abs(value - reference) / reference; }
-
-QString error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return "no error";
-}
 
 }  // namespace
 

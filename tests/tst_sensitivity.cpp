@@ -14,6 +14,7 @@
 #include "tests/support/run_process.h"
 #include "tests/support/synthetic_model.h"
 #include "tests/support/test_data.h"
+#include "tests/support/error_text.h"
 
 using namespace qb;
 
@@ -63,15 +64,6 @@ const SensitivityEntry& entry(const SensitivityResult& r, const std::string& ten
     for (const SensitivityEntry& e : r.entries)
         if (e.tensor == tensor && e.format == format) return e;
     throw Error("test", "no entry " + tensor + " " + format);
-}
-
-QString error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return "no error";
 }
 
 }  // namespace
