@@ -18,6 +18,7 @@
 #include "core/model/architecture.h"
 #include "core/model/model.h"
 #include "core/util/error.h"
+#include "tests/support/calibrated_layer.h"
 #include "tests/support/random_layer.h"
 #include "tests/support/test_data.h"
 #include "tests/support/error_text.h"
@@ -26,37 +27,13 @@ using namespace qb;
 
 namespace {
 
-struct Layer {
-    int64_t rows = 0, cols = 0;
-    std::vector<float> weight;
-    qbtest::LayerCalibration calibration;
-};
+using Layer = qbtest::CalibratedLayer;
+using qbtest::bitwise_equal;
+using qbtest::request;
 
 const Layer& random_layer() {
-    static const Layer layer = [] {
-        Layer l{128, 512, qbtest::random_weights(128, 512, 21), {}};
-        l.calibration = qbtest::calibration_of(qbtest::random_activations(2048, l.cols, 22), 2048, l.cols);
-        return l;
-    }();
+    static const Layer layer = qbtest::calibrated_layer(21, 22);
     return layer;
-}
-
-QuantizeRequest request(const Layer& l, const std::string& format, nlohmann::json options = nlohmann::json::object()) {
-    QuantizeRequest r;
-    r.weight = l.weight.data();
-    r.rows = l.rows;
-    r.cols = l.cols;
-    r.format = &format_by_name(format);
-    r.hessian = l.calibration.hessian;
-    r.mean_abs = l.calibration.mean_abs;
-    r.mean_square = l.calibration.mean_square;
-    r.options = std::move(options);
-    r.threads = 2;
-    return r;
-}
-
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 double lp_error(const std::vector<float>& a, const float* b, double p) {

@@ -10,6 +10,7 @@
 #include "core/algo/code_grid.h"
 #include "core/algo/linalg.h"
 #include "core/util/error.h"
+#include "tests/support/calibrated_layer.h"
 #include "tests/support/random_layer.h"
 #include "tests/support/error_text.h"
 
@@ -17,38 +18,13 @@ using namespace qb;
 
 namespace {
 
-struct Layer {
-    int64_t rows = 0, cols = 0;
-    std::vector<float> weight;
-    qbtest::LayerCalibration calibration;
-};
+using Layer = qbtest::CalibratedLayer;
+using qbtest::bitwise_equal;
+using qbtest::request;
 
-// 128 x 512 weights, H from 2048 correlated activation rows.
 const Layer& correlated_layer() {
-    static const Layer layer = [] {
-        Layer l{128, 512, qbtest::random_weights(128, 512, 11), {}};
-        l.calibration = qbtest::calibration_of(qbtest::random_activations(2048, l.cols, 12), 2048, l.cols);
-        return l;
-    }();
+    static const Layer layer = qbtest::calibrated_layer(11, 12);
     return layer;
-}
-
-QuantizeRequest request(const Layer& l, const std::string& format, nlohmann::json options = nlohmann::json::object()) {
-    QuantizeRequest r;
-    r.weight = l.weight.data();
-    r.rows = l.rows;
-    r.cols = l.cols;
-    r.format = &format_by_name(format);
-    r.hessian = l.calibration.hessian;
-    r.mean_abs = l.calibration.mean_abs;
-    r.mean_square = l.calibration.mean_square;
-    r.options = std::move(options);
-    r.threads = 2;
-    return r;
-}
-
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 // Textbook GPTQ with the same U and grids: every column's error updates the whole rest of the row at
