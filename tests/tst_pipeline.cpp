@@ -109,7 +109,7 @@ private slots:
         QCOMPARE(run.provenance.calibration_tokens, int64_t(4096));
     }
 
-    void awq_plans_are_rejected_before_anything_runs() {
+    void awq_without_a_calibration_text_is_rejected_before_anything_runs() {
         QuantPlan plan = uniform_plan("q8_0");
         plan.fallback = true;
         plan.defaults.algorithm = "awq";

@@ -7,6 +7,7 @@
 #include "core/algo/algorithm.h"
 #include "core/export/roundtrip.h"
 #include "core/infer/tokenizer.h"
+#include "core/pipeline/awq_folding.h"
 #include "core/plan/plan_export.h"
 #include "core/store/analysis_file.h"
 
@@ -34,13 +35,6 @@ const Algorithm* algorithm_of(const TensorAssignment& a) {
 }
 
 bool needs_calibration(const Algorithm& algorithm) { return algorithm.needs_hessian || algorithm.needs_activations; }
-
-void reject_unsupported(const ResolvedPlan& plan) {
-    for (const auto& a : plan.tensors)
-        if (a.algorithm == "awq")
-            throw Error(a.name, "awq needs its input scales folded into the preceding layer, which the export "
-                                "pipeline does not do yet; use gptq, imatrix, hqq or rtn");
-}
 
 // Removes the output unless released: a job that fails or is cancelled after writing leaves nothing.
 class OutputGuard {
@@ -78,15 +72,18 @@ std::string runnable_algorithm(const TensorAssignment& a, const Calibration* cal
 }
 
 QuantizeResult quantize_tensor(const TensorAssignment& a, const std::string& algorithm_name, const TensorView& source,
-                               const Calibration* calibration, const JobControl* job, int threads) {
+                               const Calibration* calibration, const AwqFolding& folding, const JobControl* job,
+                               int threads) {
     const Algorithm& algorithm = algorithm_by_name(algorithm_name);
-    const std::vector<float> weight = source.to_f32(threads);
+    const bool awq = algorithm_name == "awq";  // applies the folded input scales itself
+    const std::vector<float> weight = folding.apply(a.name, source.shape, source.to_f32(threads), !awq);
     QuantizeRequest request;
     request.weight = weight.data();
     request.rows = source.rows();
     request.cols = source.cols();
     request.format = a.format;
     if (algorithm_name == a.algorithm) request.options = a.options;
+    if (awq) request.input_scales = folding.input_scales(a.name);
     request.threads = threads;
     request.job = job;
     if (needs_calibration(algorithm)) {
@@ -100,8 +97,8 @@ QuantizeResult quantize_tensor(const TensorAssignment& a, const std::string& alg
 
 // The exporter's plan with a producer per quantized tensor that runs its algorithm and records its errors.
 ExportPlan producing_plan(const Model& model, const ResolvedPlan& resolved, const fs::path& output,
-                          const Calibration* calibration, std::vector<TensorRun>& runs, const JobControl* job,
-                          int threads) {
+                          const Calibration* calibration, const AwqFolding& folding, std::vector<TensorRun>& runs,
+                          const JobControl* job, int threads) {
     ExportPlan plan = export_plan_of(resolved, output);
     plan.threads = threads;
     runs.clear();
@@ -110,11 +107,16 @@ ExportPlan producing_plan(const Model& model, const ResolvedPlan& resolved, cons
         const TensorAssignment* a = resolved.find(entry.name);
         if (!a) throw Error(entry.name, "the export plan names a tensor the resolved plan does not have");
         runs.push_back(planned_run(*a));
-        if (!a->quantized() || a->algorithm.empty()) continue;
-        entry.produce = [a, &source = model.tensor(a->name), &run = runs.back(), calibration, job, threads] {
+        if (!a->quantized() || a->algorithm.empty()) {
+            const TensorView& source = model.tensor(a->name);
+            if (folding.find(a->name))
+                entry.produce = awq_folded_producer(folding, source, entry.format ? *entry.format : *source.format, threads);
+            continue;
+        }
+        entry.produce = [a, &source = model.tensor(a->name), &run = runs.back(), calibration, &folding, job, threads] {
             const auto start = Clock::now();
-            run.algorithm = runnable_algorithm(*a, calibration);
-            QuantizeResult q = quantize_tensor(*a, run.algorithm, source, calibration, job, threads);
+            run.algorithm = folding.algorithm_for(a->name, runnable_algorithm(*a, calibration));
+            QuantizeResult q = quantize_tensor(*a, run.algorithm, source, calibration, folding, job, threads);
             run.mse = q.error.mse;
             run.sqnr_db = q.error.sqnr_db;
             run.cosine = q.error.cosine;
@@ -241,7 +243,6 @@ Calibration calibrate_for(const Model& model, const TextFile& text, const Calibr
 RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const ResolvedPlan& resolved,
                            const QuantizeJobOptions& options, JobControl* job, const Calibration* calibration) {
     const auto start = Clock::now();
-    reject_unsupported(resolved);
     RunResult result;
     result.config = resolved.plan_name;
 
@@ -258,8 +259,9 @@ RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const Reso
     result.seconds.calibration = seconds_since(start);
 
     auto stage = Clock::now();
+    const AwqFolding folding = plan_awq_folding(model, resolved, calibration, job, options.threads);
     const ExportPlan plan_out =
-        producing_plan(model, resolved, options.output, calibration, result.tensors, job, options.threads);
+        producing_plan(model, resolved, options.output, calibration, folding, result.tensors, job, options.threads);
     result.plan_summary = plan_summary(plan_out, resolve_export_plan(plan_out, model, nullptr));
     Model intended;
     result.file_bytes = export_model(model, plan_out, job, &intended);

@@ -11,8 +11,8 @@
 //   4. evaluation (optional) of the RELOADED file: perplexity on a text, and the base model's perplexity
 //      over the same tokens for Δppl; with kld, KL(base || quantized) and top-1 agreement.
 // Cancellation (JobControl::cancel) and any error after the file was written remove the output, so an
-// interrupted or failed job leaves no output file. AWQ needs its scales folded into the preceding layer,
-// which the exporters do not do yet: a plan using it is rejected before anything runs.
+// interrupted or failed job leaves no output file. AWQ's input scales are folded into the layers producing
+// those inputs (core/pipeline/awq_folding.h) before export, so the file is a standard model.
 #pragma once
 #include <filesystem>
 #include <optional>
