@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build pkg-config ccache
-  qt6-base-dev qt6-base-dev-tools libqcustomplot-dev libqcustomplot2.1-qt6 libgl-dev libxkbcommon-dev
+  qt6-base-dev qt6-base-dev-tools libqcustomplot-dev libqcustomplot2.1-qt6 qt6-svg-dev libgl-dev libxkbcommon-dev
   libvulkan-dev glslc glslang-tools spirv-tools vulkan-validationlayers vulkan-tools mesa-vulkan-drivers
   libhdf5-dev hdf5-tools nlohmann-json3-dev
   xvfb xauth imagemagick python3-h5py

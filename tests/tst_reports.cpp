@@ -1,12 +1,15 @@
 // Reports of run records: every format carries the regenerating command and each run's provenance; tables
 // hold the comparison columns; LaTeX uses booktabs and escapes; JSON keeps the runs; analysis files gain
-// /plans/<name> and /evaluations/<name>.
+// /plans/<name> and /evaluations/<name>; the report command draws its plots as well-formed SVG with their labels.
 #include <QtTest>
+
+#include <QXmlStreamReader>
 
 #include "core/pipeline/run_result.h"
 #include "core/report/report.h"
 #include "core/store/hdf5_file.h"
 #include "core/util/error.h"
+#include "tests/support/run_process.h"
 #include "tests/support/test_data.h"
 
 using namespace qb;
@@ -49,6 +52,28 @@ void verify_provenance(const std::string& text) {
     QVERIFY(text.find("quantbench-cli quantize m.gguf --preset q4_k_m --out q4_k_m.gguf") != std::string::npos);
     QVERIFY(text.find(std::string(64, 'a')) != std::string::npos);
     QVERIFY(text.find(std::string(64, 'b')) != std::string::npos);
+}
+
+// The text of the <text> elements of a well-formed SVG document, concatenated in document order
+// (QSvgGenerator writes a label as <text> elements, one per font run: "Size vs ", "Δ", "ppl"); fails the
+// test on an XML error or another root element.
+QString svg_text(const std::filesystem::path& path) {
+    QFile file(QString::fromStdString(path.string()));
+    if (!file.open(QIODevice::ReadOnly)) {
+        QTest::qFail(qPrintable("cannot open " + file.fileName()), __FILE__, __LINE__);
+        return {};
+    }
+    QXmlStreamReader xml(&file);
+    QString texts;
+    bool root = true;
+    while (!xml.atEnd()) {
+        if (xml.readNext() != QXmlStreamReader::StartElement) continue;
+        if (root && xml.name() != QLatin1String("svg")) QTest::qFail("the root element is not <svg>", __FILE__, __LINE__);
+        root = false;
+        if (xml.name() == QLatin1String("text")) texts += xml.readElementText(QXmlStreamReader::IncludeChildElements);
+    }
+    if (xml.hasError()) QTest::qFail(qPrintable(file.fileName() + ": " + xml.errorString()), __FILE__, __LINE__);
+    return texts;
 }
 
 }  // namespace
@@ -101,6 +126,38 @@ private slots:
     }
 
     void unknown_format_is_an_error() { QVERIFY_THROWS_EXCEPTION(Error, report_format_by_name("html")); }
+
+    void report_command_writes_well_formed_svg_plots_with_their_labels() {
+        const auto dir = qbtest::scratch_dir() / "svg";
+        std::filesystem::create_directories(dir);
+        std::vector<std::string> args{"report"};
+        for (const auto& run : sample_runs()) {
+            args.push_back((dir / (run.config + ".run.json")).string());
+            save_run_result(run, args.back());
+        }
+        const auto pareto = dir / "pareto.svg", layers = dir / "layers.svg", errors = dir / "errors.svg", md = dir / "r.md";
+        for (const auto& arg : {"--plot-pareto", pareto.c_str(), "--plot-layers", layers.c_str(), "--plot-errors",
+                                errors.c_str(), "--out", md.c_str()})
+            args.push_back(arg);
+        const auto result = qbtest::run_cli(args);
+        QVERIFY2(result.exit_code == 0, result.err.c_str());
+
+        const QString pareto_text = svg_text(pareto);
+        QVERIFY2(pareto_text.contains("bits per weight"), qPrintable(pareto_text));
+        QVERIFY(pareto_text.contains(QString::fromUtf8("Δppl (log scale)")));
+        QVERIFY(pareto_text.contains(QString::fromUtf8("Size vs Δppl")));
+        QVERIFY(pareto_text.contains("q4_k_m"));  // the points' labels
+        const QString layer_text = svg_text(layers);
+        QVERIFY2(layer_text.contains("Hessian-weighted error (else weight MSE)"), qPrintable(layer_text));
+        QVERIFY(layer_text.contains("blk.0.attn_q (q5_0)"));
+        const QString error_text = svg_text(errors);
+        QVERIFY(error_text.contains("Per-tensor SQNR: q4_k_m"));
+        QVERIFY(error_text.contains("SQNR (dB)"));
+
+        const auto bad = qbtest::run_cli({"report", args[1], "--plot-pareto", (dir / "pareto.bmp").string()});
+        QVERIFY(bad.exit_code != 0);
+        QVERIFY2(bad.err.find(".svg") != std::string::npos, bad.err.c_str());
+    }
 
     void analysis_file_gains_plans_and_evaluations() {
         const auto path = qbtest::scratch_dir() / "runs.qbh5";

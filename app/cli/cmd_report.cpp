@@ -38,7 +38,7 @@ int run_report(const CommandArgs& argv) {
     Args args(argv, {{"format", "out", "analysis", "plot-pareto", "plot-layers", "plot-errors"}, {"no-layers"}});
     if (args.positionals().empty())
         throw qb::Error("usage", "report RUN.json ... [--format md|csv|latex|json] [--out FILE] [--analysis FILE.qbh5] [--no-layers] "
-                                  "[--plot-pareto F.png|pdf] [--plot-layers F] [--plot-errors F]");
+                                  "[--plot-pareto F.png|pdf|svg] [--plot-layers F] [--plot-errors F]");
     std::vector<qb::RunResult> runs;
     for (const auto& path : args.positionals()) runs.push_back(qb::load_run_result(path));
     const std::string command = command_line("report", argv);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <QApplication>
+#include <QSvgGenerator>
 #include <qcustomplot.h>
 
 #include "core/util/error.h"
@@ -17,13 +18,31 @@ constexpr double kSmallestDelta = 1e-4;  // Δppl is drawn on a log axis: no cha
 
 double drawn_delta(const qb::RunResult& r) { return std::max(r.evaluation.delta_ppl, kSmallestDelta); }
 
-void save(QCustomPlot& plot, const QString& path) {
+// Vector output as savePdf draws it (no cached layers, non-cosmetic pens); text stays <text> elements.
+bool save_svg(QCustomPlot& plot, const QString& path, const QString& title) {
+    QSvgGenerator generator;
+    generator.setFileName(path);
+    generator.setSize(QSize(kWidth, kHeight));
+    generator.setViewBox(QRect(0, 0, kWidth, kHeight));
+    generator.setTitle(title);
+    generator.setDescription("Quantbench report plot");
+    QCPPainter painter;
+    if (!painter.begin(&generator)) return false;
+    painter.setMode(QCPPainter::pmVectorized);
+    painter.setMode(QCPPainter::pmNoCaching);
+    painter.setMode(QCPPainter::pmNonCosmetic);
+    plot.toPainter(&painter, kWidth, kHeight);
+    return painter.end();
+}
+
+void save(QCustomPlot& plot, const QString& path, const QString& title) {
     plot.replot();
     const QString suffix = QFileInfo(path).suffix().toLower();
     bool saved = false;
     if (suffix == "png") saved = plot.savePng(path, kWidth, kHeight);
     else if (suffix == "pdf") saved = plot.savePdf(path, kWidth, kHeight);
-    else throw qb::Error(path.toStdString(), "plots are written as .png or .pdf");
+    else if (suffix == "svg") saved = save_svg(plot, path, title);
+    else throw qb::Error(path.toStdString(), "plots are written as .png, .pdf or .svg");
     if (!saved) throw qb::Error(path.toStdString(), "cannot write the plot");
 }
 
@@ -57,7 +76,8 @@ double layer_error(const qb::TensorRun& t) { return std::isnan(t.hessian_error) 
 
 void saveParetoPlot(std::span<const qb::RunResult> runs, const QString& path) {
     QCustomPlot plot;
-    prepare(plot, "Size vs Δppl", "bits per weight", "Δppl (log scale)");
+    const QString title = "Size vs Δppl";
+    prepare(plot, title, "bits per weight", "Δppl (log scale)");
     plot.yAxis->setScaleType(QCPAxis::stLogarithmic);
     plot.yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
     QCPGraph* points = plot.addGraph();
@@ -78,12 +98,13 @@ void saveParetoPlot(std::span<const qb::RunResult> runs, const QString& path) {
     plot.rescaleAxes();
     plot.xAxis->scaleRange(1.15);
     plot.yAxis->scaleRange(2.0);
-    save(plot, path);
+    save(plot, path, title);
 }
 
 void saveLayerErrorPlot(const qb::RunResult& run, const QString& path) {
     QCustomPlot plot;
-    prepare(plot, QString::fromStdString("Per-layer error: " + run.config), "tensor",
+    const QString title = QString::fromStdString("Per-layer error: " + run.config);
+    prepare(plot, title, "tensor",
             "Hessian-weighted error (else weight MSE)");
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     auto* bars = new QCPBars(plot.xAxis, plot.yAxis);
@@ -100,7 +121,7 @@ void saveLayerErrorPlot(const qb::RunResult& run, const QString& path) {
     plot.xAxis->setRange(-1, position);
     plot.yAxis->rescale();
     plot.yAxis->setRangeLower(0);
-    save(plot, path);
+    save(plot, path, title);
 }
 
 void saveErrorHistogramPlot(const qb::RunResult& run, const QString& path) {
@@ -108,7 +129,8 @@ void saveErrorHistogramPlot(const qb::RunResult& run, const QString& path) {
     for (const auto& t : run.tensors)
         if (std::isfinite(t.sqnr_db)) sqnr.push_back(t.sqnr_db);
     QCustomPlot plot;
-    prepare(plot, QString::fromStdString("Per-tensor SQNR: " + run.config), "SQNR (dB)", "tensors");
+    const QString title = QString::fromStdString("Per-tensor SQNR: " + run.config);
+    prepare(plot, title, "SQNR (dB)", "tensors");
     auto* bars = new QCPBars(plot.xAxis, plot.yAxis);
     bars->setBrush(seriesColour(0));
     if (!sqnr.empty()) {
@@ -122,7 +144,7 @@ void saveErrorHistogramPlot(const qb::RunResult& run, const QString& path) {
     }
     plot.rescaleAxes();
     plot.yAxis->setRangeLower(0);
-    save(plot, path);
+    save(plot, path, title);
 }
 
 }  // namespace qbui

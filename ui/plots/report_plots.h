@@ -1,7 +1,7 @@
 // Report figures rendered offscreen with QCustomPlot (a QApplication must exist; the CLI starts one on the
 // offscreen platform): size vs Δppl with the Pareto front of the runs, per-layer error bars and the histogram
-// of per-tensor SQNR of one run. The path's suffix picks the file type: .png or .pdf (Qt6Svg is not
-// installed here, so there is no SVG). Throws qb::Error(path, ...) for another suffix or a failed write.
+// of per-tensor SQNR of one run. The path's suffix picks the file type: .png, .pdf or .svg (QSvgGenerator:
+// vector paths, labels as <text>). Throws qb::Error(path, ...) for another suffix or a failed write.
 #pragma once
 #include <span>
 
