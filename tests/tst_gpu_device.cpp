@@ -10,6 +10,7 @@
 #include "gpu/vk_device.h"
 #include "gpu/vk_sequence.h"
 #include "gpu/vulkan_backend.h"
+#include "tests/support/vulkan_validation.h"
 
 using namespace qb;
 using gpu::DeviceInfo;
@@ -46,16 +47,13 @@ class GpuDeviceTest : public QObject {
 
 private slots:
     void initTestCase() {
-        gpu::DeviceStatus status = gpu::open_default_device({.validation = true});
-        QVERIFY2(status.available(), status.reason.c_str());
-        device_ = status.device;
+        const std::string problem = qbtest::open_validated_device(device_);
+        QVERIFY2(problem.empty(), problem.c_str());
     }
 
     void cleanup() {
-        std::string text;
-        for (const std::string& m : device_->instance().messages()) text += m + "\n";
-        device_->instance().clear_messages();
-        QVERIFY2(text.empty(), text.c_str());
+        const std::string messages = qbtest::take_validation_messages(*device_);
+        QVERIFY2(messages.empty(), messages.c_str());
     }
 
     void prefers_discrete_then_integrated_then_virtual_then_cpu() {

@@ -13,6 +13,7 @@
 #include "gpu/hessian_kernel.h"
 #include "gpu/matmul_kernels.h"
 #include "gpu/vk_device.h"
+#include "tests/support/vulkan_validation.h"
 
 using namespace qb;
 
@@ -63,16 +64,13 @@ class GpuMatmulTest : public QObject {
 
 private slots:
     void initTestCase() {
-        gpu::DeviceStatus status = gpu::open_default_device({.validation = true});
-        QVERIFY2(status.available(), status.reason.c_str());
-        device_ = status.device;
+        const std::string problem = qbtest::open_validated_device(device_);
+        QVERIFY2(problem.empty(), problem.c_str());
     }
 
     void cleanup() {
-        std::string text;
-        for (const std::string& m : device_->instance().messages()) text += m + "\n";
-        device_->instance().clear_messages();
-        QVERIFY2(text.empty(), text.c_str());
+        const std::string messages = qbtest::take_validation_messages(*device_);
+        QVERIFY2(messages.empty(), messages.c_str());
     }
 
     void multiplies_decoded_weights_like_the_cpu_sgemm() {

@@ -16,6 +16,7 @@
 #include "gpu/vulkan_backend.h"
 #include "tests/support/run_process.h"
 #include "tests/support/test_data.h"
+#include "tests/support/vulkan_validation.h"
 
 using namespace qb;
 
@@ -72,16 +73,13 @@ class GpuStatisticsTest : public QObject {
 
 private slots:
     void initTestCase() {
-        gpu::DeviceStatus status = gpu::open_default_device({.validation = true});
-        QVERIFY2(status.available(), status.reason.c_str());
-        device_ = status.device;
+        const std::string problem = qbtest::open_validated_device(device_);
+        QVERIFY2(problem.empty(), problem.c_str());
     }
 
     void cleanup() {
-        std::string text;
-        for (const std::string& m : device_->instance().messages()) text += m + "\n";
-        device_->instance().clear_messages();
-        QVERIFY2(text.empty(), text.c_str());
+        const std::string messages = qbtest::take_validation_messages(*device_);
+        QVERIFY2(messages.empty(), messages.c_str());
     }
 
     void matches_the_cpu_with_a_linear_histogram_and_channel_absmax() {
