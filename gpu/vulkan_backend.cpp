@@ -5,6 +5,7 @@
 #include "core/quant/format.h"
 #include "core/util/error.h"
 #include "gpu/codec_kernels.h"
+#include "gpu/gptq_kernel.h"
 #include "gpu/stats_kernel.h"
 #include "gpu/vk_device.h"
 
@@ -47,6 +48,14 @@ TensorStats VulkanBackend::statistics(const float* values, int64_t rows, int64_t
     TensorStats stats;
     last_timing_ = statistics_on(*device_, values, rows, cols, request, options_.chunk_bytes, job, stats);
     return stats;
+}
+
+bool VulkanBackend::accelerates_gptq(int64_t rows, int64_t cols, int64_t block) const {
+    return can_update_gptq_on(*device_, rows, cols, block);
+}
+
+std::unique_ptr<GptqUpdater> VulkanBackend::gptq_updater(float* w, int64_t rows, int64_t cols, const float* u) {
+    return std::make_unique<DeviceGptqUpdater>(*device_, w, rows, cols, u);
 }
 
 BackendChoice select_backend(std::string_view preference, const VulkanBackendOptions& options) {

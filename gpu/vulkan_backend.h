@@ -1,6 +1,7 @@
-// The Backend of core/backend/backend.h on a Vulkan device: format kernels (gpu/codec_kernels.h) and
-// statistics (gpu/stats_kernel.h) run on the GPU; any request without a kernel here goes to the CPU
-// backend, so every call succeeds. select_backend() is how a job picks its backend by name.
+// The Backend of core/backend/backend.h on a Vulkan device: format kernels (gpu/codec_kernels.h),
+// statistics (gpu/stats_kernel.h) and GPTQ's block update (gpu/gptq_kernel.h) run on the GPU; any
+// request without a kernel here goes to the CPU backend, so every call succeeds. select_backend() is how
+// a job picks its backend by name.
 #pragma once
 #include <memory>
 #include <string>
@@ -31,12 +32,14 @@ public:
     bool accelerates_encode(const FormatInfo& format, bool with_importance) const override;
     bool accelerates_decode(const FormatInfo& format) const override;
     bool accelerates_statistics(int64_t cols) const override;
+    bool accelerates_gptq(int64_t rows, int64_t cols, int64_t block) const override;
     void encode(const FormatInfo& format, int64_t rows, int64_t cols, const float* src, uint8_t* dst,
                 const float* importance, const JobControl* job) override;
     void decode(const FormatInfo& format, int64_t rows, int64_t cols, const uint8_t* src, float* dst,
                 const JobControl* job) override;
     TensorStats statistics(const float* values, int64_t rows, int64_t cols, const StatsRequest& request,
                            const JobControl* job) override;
+    std::unique_ptr<GptqUpdater> gptq_updater(float* w, int64_t rows, int64_t cols, const float* u) override;
 
     Device& device() const { return *device_; }
     // Where the time of the last call that ran on the GPU went (profiling, benchmarks).

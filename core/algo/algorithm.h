@@ -25,6 +25,7 @@
 
 namespace qb {
 
+class Backend;
 class JobControl;
 
 struct QuantizeRequest {
@@ -40,6 +41,9 @@ struct QuantizeRequest {
     bool measure_hessian_error = true;  // with a Hessian: fill hessian_error (costs 2·rows·cols² flops)
     int threads = 0;                    // <= 0: all hardware threads; results do not depend on it
     const JobControl* job = nullptr;    // progress and cancellation
+    // Where encoding and GPTQ's block update run (core/backend/backend.h; not owned); nullptr: the CPU
+    // code in place. Results are the same bytes on every backend (GPTQ: as its updater states).
+    Backend* backend = nullptr;
 };
 
 struct QuantizeResult {

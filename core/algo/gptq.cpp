@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <numeric>
 
 #include "core/algo/code_grid.h"
 #include "core/algo/linalg.h"
 #include "core/algo/options.h"
+#include "core/backend/backend.h"
 #include "core/jobs/job.h"
 #include "core/util/error.h"
 
@@ -96,14 +98,22 @@ public:
         for (int64_t j = 0; j < n_; ++j) dead_.push_back(r.hessian[size_t(j * n_ + j)] == 0);
     }
 
-    double run() {
+    // CPU: chunks of kChunkRows rows sweep on their own threads, each updating in place. A backend that
+    // accelerates the update takes all rows at once (its updater keeps them on the device) while the host
+    // quantizes the chunks of each block on its threads. Either way each chunk's loss sums its rows'
+    // blocks in the same order, and the chunks' losses are summed in chunk order.
+    double run(Backend& backend) {
         const int64_t chunks = (r_.rows + kChunkRows - 1) / kChunkRows;
         std::vector<double> losses(size_t(chunks), 0.0);
-        parallel_tiles(chunks, r_.threads, [&](int64_t chunk) {
-            if (r_.job) r_.job->check("gptq");
-            const int64_t r0 = chunk * kChunkRows;
-            losses[size_t(chunk)] = sweep_rows(r0, std::min(r_.rows, r0 + kChunkRows));
-        });
+        if (!backend.accelerates_gptq(r_.rows, n_, s_.block)) {
+            parallel_tiles(chunks, r_.threads, [&](int64_t chunk) {
+                if (r_.job) r_.job->check("gptq");
+                const int64_t r0 = chunk * kChunkRows;
+                sweep_rows(r0, std::min(r_.rows, r0 + kChunkRows), nullptr, losses.data() + chunk);
+            });
+        } else {
+            parallel_tiles(1, 1, [&](int64_t) { sweep_rows(0, r_.rows, &backend, losses.data()); });
+        }
         return std::accumulate(losses.begin(), losses.end(), 0.0);
     }
 
@@ -120,33 +130,47 @@ private:
         return w;
     }
 
-    // Rows r0..r1 through every block: the row's own columns of the block one by one (each error updating
-    // the block's later columns), then the lazy update of all columns after the block.
-    double sweep_rows(int64_t r0, int64_t r1) {
-        const int64_t m = r1 - r0;
+    // Rows r0..r1 (r0 a multiple of kChunkRows) through every block: each row's own columns of the block
+    // one by one (each error updating the block's later columns), chunk by chunk on the host's threads,
+    // then the lazy update of all columns after the block, in place or by `device`. losses[c]: chunk c's
+    // Σ err².
+    void sweep_rows(int64_t r0, int64_t r1, Backend* device, double* losses) {
+        const int64_t m = r1 - r0, chunks = (m + kChunkRows - 1) / kChunkRows;
+        const auto for_chunks = [&](const std::function<void(int64_t i0, int64_t i1, int64_t chunk)>& fn) {
+            const auto one = [&](int64_t c) { fn(c * kChunkRows, std::min(m, (c + 1) * kChunkRows), c); };
+            if (chunks == 1) return one(0);
+            parallel_tiles(chunks, r_.threads, one);
+        };
         std::vector<float> w(size_t(m * n_)), err(size_t(m * s_.block));
         std::vector<uint8_t> codes(size_t(m * n_));
-        for (int64_t i = 0; i < m; ++i) {
-            const std::vector<float> row = original_row(r0 + i);
-            if (s_.static_groups)
-                for (int64_t u = 0; u < units_; ++u)
-                    grids_[size_t((r0 + i) * units_ + u)] =
-                        grid_.fit(row.data() + u * unit_, unit_, importance(u * unit_));
-            for (int64_t k = 0; k < n_; ++k) w[size_t(i * n_ + k)] = row[size_t(order_[size_t(k)])];
-        }
-        double loss = 0;
+        for_chunks([&](int64_t i0, int64_t i1, int64_t) {
+            for (int64_t i = i0; i < i1; ++i) {
+                const std::vector<float> row = original_row(r0 + i);
+                if (s_.static_groups)
+                    for (int64_t u = 0; u < units_; ++u)
+                        grids_[size_t((r0 + i) * units_ + u)] =
+                            grid_.fit(row.data() + u * unit_, unit_, importance(u * unit_));
+                for (int64_t k = 0; k < n_; ++k) w[size_t(i * n_ + k)] = row[size_t(order_[size_t(k)])];
+            }
+        });
+        const std::unique_ptr<GptqUpdater> updater = device ? device->gptq_updater(w.data(), m, n_, u_.data())
+                                                            : make_cpu_gptq_updater(w.data(), m, n_, u_.data());
         for (int64_t i1 = 0; i1 < n_; i1 += s_.block) {
             const int64_t i2 = std::min(n_, i1 + s_.block);
-            for (int64_t i = 0; i < m; ++i)
-                loss += quantize_block(r0 + i, w.data() + i * n_, i1, i2, codes.data() + i * n_,
-                                       err.data() + i * (i2 - i1));
-            gptq_block_update(err.data(), m, i2 - i1, u_.data() + i1 * n_ + i2, n_, w.data() + i2, n_, n_ - i2);
+            if (r_.job) r_.job->check("gptq");
+            for_chunks([&](int64_t c0, int64_t c1, int64_t chunk) {
+                for (int64_t i = c0; i < c1; ++i)
+                    losses[chunk] += quantize_block(r0 + i, w.data() + i * n_, i1, i2, codes.data() + i * n_,
+                                                    err.data() + i * (i2 - i1));
+            });
+            updater->update(err.data(), i1, i2, std::min(n_, i2 + s_.block));
         }
         const size_t row_bytes = r_.format->row_bytes(n_);
-        for (int64_t i = 0; i < m; ++i)
-            grid_.write_row(grids_.data() + (r0 + i) * units_, codes.data() + i * n_, n_,
-                            result_.bytes.data() + (r0 + i) * row_bytes);
-        return loss;
+        for_chunks([&](int64_t i0, int64_t i1, int64_t) {
+            for (int64_t i = i0; i < i1; ++i)
+                grid_.write_row(grids_.data() + (r0 + i) * units_, codes.data() + i * n_, n_,
+                                result_.bytes.data() + (r0 + i) * row_bytes);
+        });
     }
 
     // Columns i1..i2 (sweep order) of one row; w is the row in sweep order. Returns Σ err².
@@ -202,7 +226,10 @@ QuantizeResult run_gptq(const QuantizeRequest& r) {
     QuantizeResult result;
     result.bytes.resize(r.format->tensor_bytes(r.rows, r.cols));
     result.dequantized.resize(size_t(r.rows * r.cols));
-    const double loss = Sweep(r, settings, *grid, std::move(order), std::move(u), result).run();
+    std::unique_ptr<Backend> own_backend;
+    if (!r.backend) own_backend = make_cpu_backend(r.threads);
+    Backend& backend = r.backend ? *r.backend : *own_backend;
+    const double loss = Sweep(r, settings, *grid, std::move(order), std::move(u), result).run(backend);
     const auto swept = std::chrono::steady_clock::now();
     result.details = {{"percdamp", settings.percdamp},
                       {"block_size", settings.block},
@@ -210,7 +237,8 @@ QuantizeResult run_gptq(const QuantizeRequest& r) {
                       {"static_groups", settings.static_groups},
                       {"damped_hessian_error", loss},
                       {"factor_seconds", std::chrono::duration<double>(factored - start).count()},
-                      {"sweep_seconds", std::chrono::duration<double>(swept - factored).count()}};
+                      {"sweep_seconds", std::chrono::duration<double>(swept - factored).count()},
+                      {"device", backend.accelerates_gptq(r.rows, r.cols, settings.block) ? backend.name() : "cpu"}};
     return result;
 }
 

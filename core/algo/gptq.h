@@ -16,7 +16,9 @@
 // Dead columns (H_ii = 0: never reached by calibration input) get H_ii = 1 and weight 0.
 // details: percdamp (as used), block_size, act_order, static_groups, damped_hessian_error = Σ err², which
 // equals Σ_r Δ_r (H + λI) Δ_rᵀ (Δ = Q - W with dead columns zeroed) free of charge, and the wall time of
-// the two phases: factor_seconds (U from H, 2n³/3 flops in double) and sweep_seconds.
+// the two phases: factor_seconds (U from H, 2n³/3 flops in double) and sweep_seconds, and the device
+// that ran the block updates ("cpu", or request.backend's name when it accelerates them: the host then
+// quantizes each block of all rows while the device updates the columns behind it).
 #pragma once
 #include <string>
 
@@ -31,7 +33,8 @@ std::string gptq_format_problem(const FormatInfo& format);
 // The lazy batch update, GPTQ's bulk (rows · cols² flops over a sweep): after a block of columns, the
 // columns behind it absorb the block's scaled errors, w_tail -= err · hinv_rows, where err is rows x block
 // (row stride `block`), hinv_rows the block's rows of U restricted to the tail columns (row stride
-// hinv_stride) and w_tail rows x tail_cols (row stride w_stride). One thread; the unit a GPU port replaces.
+// hinv_stride) and w_tail rows x tail_cols (row stride w_stride). One thread; the CPU backend's
+// GptqUpdater (core/backend/backend.h), which a device backend replaces.
 void gptq_block_update(const float* err, int64_t rows, int64_t block, const float* hinv_rows, int64_t hinv_stride,
                        float* w_tail, int64_t w_stride, int64_t tail_cols);
 

@@ -1,6 +1,7 @@
 #include "core/algo/rtn.h"
 
 #include "core/algo/options.h"
+#include "core/backend/backend.h"
 
 namespace qb {
 
@@ -10,7 +11,14 @@ const FormatInfo& clip_searching(const FormatInfo& f) {
 }
 
 void encode_and_decode(const FormatInfo& encoder, const float* values, int64_t rows, int64_t cols,
-                       const float* importance, int threads, QuantizeResult& result) {
+                       const float* importance, int threads, QuantizeResult& result, Backend* backend) {
+    if (backend) {
+        result.bytes.resize(encoder.tensor_bytes(rows, cols));
+        backend->encode(encoder, rows, cols, values, result.bytes.data(), importance);
+        result.dequantized.resize(size_t(rows * cols));
+        backend->decode(encoder, rows, cols, result.bytes.data(), result.dequantized.data());
+        return;
+    }
     result.bytes = encode_tensor(encoder, {values, size_t(rows * cols)}, rows, cols, importance, threads);
     result.dequantized = decode_tensor(encoder, result.bytes, rows, cols, threads);
 }
@@ -21,7 +29,7 @@ QuantizeResult run_rtn(const QuantizeRequest& r) {
     options.finish();
     QuantizeResult result;
     encode_and_decode(clip ? clip_searching(*r.format) : *r.format, r.weight, r.rows, r.cols,
-                      r.importance.empty() ? nullptr : r.importance.data(), r.threads, result);
+                      r.importance.empty() ? nullptr : r.importance.data(), r.threads, result, r.backend);
     result.details["clip"] = clip;
     return result;
 }
@@ -30,7 +38,8 @@ QuantizeResult run_imatrix(const QuantizeRequest& r) {
     OptionReader(r.options, "imatrix").finish();
     const std::vector<float> importance(r.mean_square.begin(), r.mean_square.end());
     QuantizeResult result;
-    encode_and_decode(clip_searching(*r.format), r.weight, r.rows, r.cols, importance.data(), r.threads, result);
+    encode_and_decode(clip_searching(*r.format), r.weight, r.rows, r.cols, importance.data(), r.threads, result,
+                      r.backend);
     return result;
 }
 

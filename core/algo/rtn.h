@@ -15,8 +15,9 @@ QuantizeResult run_imatrix(const QuantizeRequest& request);
 // Shared by the algorithms that end with the format's encoder:
 // the format whose encoder searches the clipping range (an int grid's _clip variant, same layout), else f.
 const FormatInfo& clip_searching(const FormatInfo& f);
-// result.bytes = encoder(values), result.dequantized = decode(bytes); values is rows x cols.
+// result.bytes = encoder(values), result.dequantized = decode(bytes); values is rows x cols. backend: where
+// (nullptr: the registry codecs on `threads` threads).
 void encode_and_decode(const FormatInfo& encoder, const float* values, int64_t rows, int64_t cols,
-                       const float* importance, int threads, QuantizeResult& result);
+                       const float* importance, int threads, QuantizeResult& result, Backend* backend = nullptr);
 
 }  // namespace qb

@@ -3,7 +3,8 @@
 // "cpu" or "vulkan" without knowing which. A backend without a kernel for a request runs the CPU
 // code itself: every call succeeds on every backend; accelerates_*() tell which calls really move.
 // Results agree across backends: identical bytes for deterministic formats, statistics as stated in
-// tensor_stats.h. Long calls report progress and honour cancellation through the optional JobControl.
+// tensor_stats.h, GPTQ's block update as stated at GptqUpdater. Long calls report progress and honour
+// cancellation through the optional JobControl.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -16,6 +17,22 @@ namespace qb {
 class JobControl;
 struct FormatInfo;
 
+// GPTQ's lazy batch update (core/algo/gptq.h) for a group of rows whose columns the algorithm quantizes
+// block by block on the host: w (rows x cols, row stride cols, columns in sweep order) is the host's copy
+// of the group, u the cols x cols upper factor of H⁻¹ in sweep order; both outlive the updater. A backend
+// may keep its own copy of w, so only the columns update() names are current on the host.
+// Every element is updated as core/algo/linalg.h's subtract_product does it (fused multiply-adds in depth
+// order, restarted every 128): backends agree bit for bit where the device fuses its multiply-adds, and
+// within a rounding per term elsewhere (gpu/gptq_kernel.h), which can flip an occasional GPTQ code.
+class GptqUpdater {
+public:
+    virtual ~GptqUpdater() = default;
+    // err (rows x (i2 - i1), row stride i2 - i1) holds the scaled errors of columns i1..i2-1 of every row:
+    // subtracts err · u[i1:i2, i2:] from the columns from i2 on, and returns once columns i2..ready_end-1
+    // of the host's w are current.
+    virtual void update(const float* err, int64_t i1, int64_t i2, int64_t ready_end) = 0;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -26,6 +43,10 @@ public:
     virtual bool accelerates_encode(const FormatInfo& format, bool with_importance) const = 0;
     virtual bool accelerates_decode(const FormatInfo& format) const = 0;
     virtual bool accelerates_statistics(int64_t cols) const = 0;
+    // True when gptq_updater() runs on a device for a rows x cols layer swept in blocks of up to `block`
+    // columns; then GPTQ hands gptq_updater() all rows at once. False (the CPU): GPTQ sweeps groups of rows
+    // that stay in cache on its own threads, each with make_cpu_gptq_updater().
+    virtual bool accelerates_gptq(int64_t rows, int64_t cols, int64_t block) const = 0;
 
     // rows x cols values (row-major) -> format.tensor_bytes(rows, cols) bytes at dst. importance:
     // per-column weights (length cols) or nullptr. Throws Error for shapes the format cannot store.
@@ -36,7 +57,12 @@ public:
                         const JobControl* job = nullptr) = 0;
     virtual TensorStats statistics(const float* values, int64_t rows, int64_t cols, const StatsRequest& request,
                                    const JobControl* job = nullptr) = 0;
+    // An updater for the group w (see GptqUpdater); throws Error where the device cannot hold it.
+    virtual std::unique_ptr<GptqUpdater> gptq_updater(float* w, int64_t rows, int64_t cols, const float* u) = 0;
 };
+
+// The CPU's GptqUpdater: core/algo/gptq.h's gptq_block_update on w in place (one thread).
+std::unique_ptr<GptqUpdater> make_cpu_gptq_updater(float* w, int64_t rows, int64_t cols, const float* u);
 
 // The CPU backend: the registry codecs and plain double-precision loops. threads <= 0: all hardware threads.
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);

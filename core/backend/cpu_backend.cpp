@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/backend/backend.h"
+#include "core/algo/gptq.h"
 #include "core/analysis/kernels.h"
 #include "core/jobs/job.h"
 #include "core/quant/format.h"
@@ -27,6 +28,20 @@ void for_row_blocks(int64_t rows, int64_t cols, const JobControl* job, const cha
     }
     if (job) job->step(rows, rows, what);
 }
+
+class CpuGptqUpdater : public GptqUpdater {
+public:
+    CpuGptqUpdater(float* w, int64_t rows, int64_t cols, const float* u) : w_(w), rows_(rows), cols_(cols), u_(u) {}
+
+    void update(const float* err, int64_t i1, int64_t i2, int64_t) override {
+        gptq_block_update(err, rows_, i2 - i1, u_ + i1 * cols_ + i2, cols_, w_ + i2, cols_, cols_ - i2);
+    }
+
+private:
+    float* w_;
+    int64_t rows_, cols_;
+    const float* u_;
+};
 
 // Statistics of the rows one worker saw, merged in row order.
 struct StatsPart {
@@ -91,6 +106,11 @@ public:
     bool accelerates_encode(const FormatInfo&, bool) const override { return false; }
     bool accelerates_decode(const FormatInfo&) const override { return false; }
     bool accelerates_statistics(int64_t) const override { return false; }
+    bool accelerates_gptq(int64_t, int64_t, int64_t) const override { return false; }
+
+    std::unique_ptr<GptqUpdater> gptq_updater(float* w, int64_t rows, int64_t cols, const float* u) override {
+        return make_cpu_gptq_updater(w, rows, cols, u);
+    }
 
     void encode(const FormatInfo& f, int64_t rows, int64_t cols, const float* src, uint8_t* dst, const float* importance,
                 const JobControl* job) override {
@@ -146,5 +166,9 @@ private:
 }  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+std::unique_ptr<GptqUpdater> make_cpu_gptq_updater(float* w, int64_t rows, int64_t cols, const float* u) {
+    return std::make_unique<CpuGptqUpdater>(w, rows, cols, u);
+}
 
 }  // namespace qb
