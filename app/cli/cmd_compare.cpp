@@ -6,6 +6,7 @@
 #include "app/cli/cmd_calibrate.h"
 #include "app/cli/cmd_quantize.h"
 #include "app/cli/commands.h"
+#include "core/algo/algorithm.h"
 #include "core/plan/presets.h"
 #include "core/report/report.h"
 #include "core/util/atomic_file.h"
@@ -37,6 +38,14 @@ bool any_needs_calibration(const qb::Model& model, const std::vector<qb::QuantPl
     return false;
 }
 
+// Only Hessian-based algorithms (GPTQ) need the Hessians; the others use the small per-channel statistics.
+bool any_needs_hessians(const qb::Model& model, const std::vector<qb::QuantPlan>& plans, qb::PlanTarget target) {
+    for (const auto& plan : plans)
+        for (const auto& a : qb::resolve_plan(plan, model, target).tensors)
+            if (a.quantized() && !a.algorithm.empty() && qb::algorithm_by_name(a.algorithm).needs_hessian) return true;
+    return false;
+}
+
 }  // namespace
 
 int run_compare(const CommandArgs& argv) {
@@ -50,7 +59,7 @@ int run_compare(const CommandArgs& argv) {
     const std::string command = command_line("compare", argv);
     qb::QuantizeJobOptions options = job_options(args, command);
     const std::optional<qb::Calibration> calibration =
-        full_calibration(model, options, any_needs_calibration(model, plans, target));
+        full_calibration(model, options, any_needs_calibration(model, plans, target), any_needs_hessians(model, plans, target));
 
     const std::filesystem::path dir = args.value("out-dir", "compare-out");
     std::filesystem::create_directories(dir);

@@ -17,13 +17,16 @@ namespace {
 
 constexpr const char* kUsage =
     "quantize MODEL (--plan PLAN.json | --preset NAME | --target-bpw B | --max-file-bytes N) --out FILE "
-    "[--to gguf|safetensors|gptq] [--candidates F,...] [--loss hessian|kld] [--base-format F] [--calib TEXT [--calib-tokens N]] [--algo NAME] "
+    "[--to gguf|safetensors|gptq] [--candidates F,...] [--loss hessian|kld] [--base-format F] [--calib TEXT [--calib-tokens N] [--hessian-memory-mb M]] [--algo NAME] "
     "[--eval TEXT [--ctx N] [--protocol llama.cpp|paper] [--kld]] [--save-run RUN.json] [--json]";
 
 bool automatic(const Args& args) { return args.has("target-bpw") || args.has("max-file-bytes"); }
 
-qb::AutoPlan allocated_plan(const qb::Model& model, const Args& args, const qb::Calibration& calibration,
-                            std::string_view text, qb::JobControl& job, int threads) {
+// The loss table is computed in bounded memory: Hessians in groups of --hessian-memory-mb, each dropped once
+// its tensors' losses are known (auto_plan_streaming); the quantize job then calibrates what its algorithm needs.
+qb::AutoPlan allocated_plan(const qb::Model& model, const Args& args, const qb::QuantizeJobOptions& job_options,
+                            qb::JobControl& job) {
+    if (!job_options.calibration_text) throw qb::Error("usage", "an automatic plan needs calibration: give --calib TEXT");
     qb::AutoPlanOptions options;
     options.target_bpw = args.number("target-bpw", 0);
     options.max_file_bytes = uint64_t(args.integer("max-file-bytes", 0));
@@ -32,7 +35,8 @@ qb::AutoPlan allocated_plan(const qb::Model& model, const Args& args, const qb::
     options.loss = args.value("loss", "hessian");
     options.base_format = args.value("base-format", options.base_format);
     options.target = plan_target_of(args);
-    return qb::auto_plan(model, calibration, text, options, &job, threads);
+    const std::string& text = job_options.calibration_text->text;
+    return qb::auto_plan_streaming(model, text, job_options.calibration, text, options, &job, job_options.threads);
 }
 
 qb::QuantPlan chosen_plan(const qb::Model& model, const Args& args) {
@@ -43,7 +47,7 @@ qb::QuantPlan chosen_plan(const qb::Model& model, const Args& args) {
 }  // namespace
 
 ArgSpec pipeline_arg_spec(ArgSpec own) {
-    own.options.insert({"calib", "calib-tokens", "calib-ctx", "eval", "ctx", "protocol", "chunks", "threads", "algo", "to"});
+    own.options.insert({"calib", "calib-tokens", "calib-ctx", "hessian-memory-mb", "eval", "ctx", "protocol", "chunks", "threads", "algo", "to"});
     own.flags.insert({"kld", "fallback"});
     return own;
 }
@@ -63,6 +67,11 @@ qb::QuantizeJobOptions job_options(const Args& args, const std::string& command_
     if (args.has("calib")) options.calibration_text = qb::read_text_file(args.value("calib"));
     options.calibration.tokens = args.integer("calib-tokens", options.calibration.tokens);
     options.calibration.ctx = args.integer("calib-ctx", options.calibration.ctx);
+    if (args.has("hessian-memory-mb")) {
+        const int64_t mb = args.integer("hessian-memory-mb", 0);
+        if (mb < 1) throw qb::Error("usage", "--hessian-memory-mb must be at least 1");
+        options.calibration.hessian_memory_bytes = uint64_t(mb) << 20;
+    }
     const std::string evaluation = args.has("eval") ? args.value("eval") : args.value("text");  // compare: --text
     if (!evaluation.empty()) options.evaluation_text = qb::read_text_file(evaluation);
     options.evaluation.ctx = args.integer("ctx", 512);
@@ -83,14 +92,16 @@ qb::QuantPlan with_algorithm(qb::QuantPlan plan, const Args& args) {
 }
 
 std::optional<qb::Calibration> full_calibration(const qb::Model& model, const qb::QuantizeJobOptions& options,
-                                                bool needed) {
+                                                bool needed, bool hessians) {
     if (!needed) return std::nullopt;
     if (!options.calibration_text) throw qb::Error("usage", "this plan needs calibration: give --calib TEXT");
     qb::JobControl progress = terminal_progress("calibration");
     const qb::Transformer net(model, options.threads, &progress);
+    qb::CalibrationOptions calibration_options = options.calibration;
+    calibration_options.full_hessian = hessians;
     qb::Calibration calibration =
         qb::calibrate(net, qb::evaluation_text(qb::model_tokenizer(model), options.calibration_text->text),
-                      options.calibration, &progress, options.threads);
+                      calibration_options, &progress, options.threads);
     clear_terminal_progress();
     return calibration;
 }
@@ -138,11 +149,15 @@ int run_quantize(const CommandArgs& argv) {
 
     qb::RunResult run;
     if (automatic(args)) {
-        const std::optional<qb::Calibration> calibration = full_calibration(model, options, true);
         qb::JobControl progress = terminal_progress("allocation");
-        const qb::AutoPlan automatic_plan = allocated_plan(model, args, *calibration, options.calibration_text->text, progress, options.threads);
+        const qb::AutoPlan automatic_plan = allocated_plan(model, args, options, progress);
         clear_terminal_progress();
-        run = run_configuration(model, automatic_plan.plan, plan_target_of(args), options, &*calibration);
+        const qb::AllocationMemory& m = automatic_plan.memory;
+        std::fprintf(stderr, "allocation: %lld input records in %d calibration passes, at most %.1f MB of Hessians at once "
+                             "(all: %.1f MB), %lld held by the allocation\n",
+                     (long long)m.records, m.calibration_passes, double(m.peak_group_hessian_bytes) / 1048576.0,
+                     double(m.all_hessian_bytes) / 1048576.0, (long long)m.peak_hessians_held);
+        run = run_configuration(model, automatic_plan.plan, plan_target_of(args), options, nullptr);
         run.seconds.calibration = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() -
                                   (run.seconds.total - run.seconds.calibration);
         run.seconds.total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

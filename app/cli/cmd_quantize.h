@@ -9,7 +9,7 @@
 
 namespace qbcli {
 
-// Options both commands take: calib, calib-tokens, calib-ctx, eval, ctx, protocol, chunks, threads, algo,
+// Options both commands take: calib, calib-tokens, calib-ctx, hessian-memory-mb, eval, ctx, protocol, chunks, threads, algo,
 // fallback; flags kld, fallback.
 ArgSpec pipeline_arg_spec(ArgSpec own);
 
@@ -19,9 +19,10 @@ qb::PlanTarget plan_target_of(const Args& args);  // --to gguf (default) | safet
 // --algo replaces the plan's default algorithm (and names the configuration after it).
 qb::QuantPlan with_algorithm(qb::QuantPlan plan, const Args& args);
 
-// Every record with its Hessian, when `needed`: shared by the configurations of one command.
+// Every record, when `needed`, with its Hessian when `hessians` (GPTQ): shared by the configurations of one
+// command. Without Hessians the records are small (per-channel statistics); with them they take every Hessian.
 std::optional<qb::Calibration> full_calibration(const qb::Model& model, const qb::QuantizeJobOptions& options,
-                                                bool needed);
+                                                bool needed, bool hessians);
 
 qb::RunResult run_configuration(const qb::Model& model, const qb::QuantPlan& plan, qb::PlanTarget target,
                                 qb::QuantizeJobOptions options, const qb::Calibration* calibration);

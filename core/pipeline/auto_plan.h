@@ -7,6 +7,12 @@
 // then picks the formats minimising the summed loss within the budget.
 // Budget: bits per weight of the stored tensors, or (GGUF) a limit on the whole file: the file's exact size
 // (gguf_file_size) with header, metadata and padding is at most max_file_bytes.
+// Memory: the allocation needs only the loss table (tensors x candidates, a few doubles each). auto_plan_streaming
+// calibrates the text itself in groups of input records whose Hessians fit calibration.hessian_memory_bytes (one
+// pass over the text per group, calibration.h) and turns each record into its rows of the table as soon as the
+// calibration hands it over, dropping its Hessian: peak memory is one group's Hessians (or one record's, if larger)
+// instead of every Hessian of the model (Llama-2-7B: ~28 GB of f64 Hessians in all, 1.4 GB per layer). Its losses,
+// and so its plan, are those of auto_plan over a full in-memory calibration of the same text.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -31,10 +37,20 @@ struct AutoPlanOptions {
     PlanTarget target = PlanTarget::Gguf;
 };
 
+// What the loss table cost in Hessian memory (auto_plan_streaming; zeros for auto_plan).
+struct AllocationMemory {
+    int calibration_passes = 0;       // passes over the calibration text, one per group of records
+    int64_t records = 0;              // input records turned into losses
+    int64_t peak_hessians_held = 0;   // counted: Hessians the allocation held at once after calibration handed them over
+    uint64_t peak_group_hessian_bytes = 0;  // the largest group the calibration accumulated at once (its grouping rule)
+    uint64_t all_hessian_bytes = 0;         // what keeping every Hessian would take
+};
+
 struct AutoPlan {
     QuantPlan plan;
     Allocation allocation;
     uint64_t file_bytes = 0;  // GGUF target: the exact file size of the plan
+    AllocationMemory memory;
 };
 
 // calibration must hold full Hessians for every linear weight's input. Throws Error("allocation", ...) when the
@@ -42,5 +58,11 @@ struct AutoPlan {
 // `text`: what loss "kld" is measured on.
 AutoPlan auto_plan(const Model& model, const Calibration& calibration, std::string_view text,
                    const AutoPlanOptions& options, JobControl* job = nullptr, int threads = 0);
+
+// The same plan in bounded memory (see above): calibrates `calibration_text` with `calibration` (full Hessians,
+// grouped by calibration.hessian_memory_bytes) instead of taking a calibration in memory.
+AutoPlan auto_plan_streaming(const Model& model, std::string_view calibration_text, const CalibrationOptions& calibration,
+                             std::string_view text, const AutoPlanOptions& options, JobControl* job = nullptr,
+                             int threads = 0);
 
 }  // namespace qb
