@@ -6,6 +6,7 @@
 
 #include "core/infer/bpe_pretokenizer.h"
 #include "core/infer/tokenizer_loaders.h"
+#include "core/io/gguf_writer.h"
 #include "core/util/error.h"
 #include "tests/support/test_data.h"
 
@@ -109,6 +110,76 @@ std::filesystem::path write_gpt2_tokenizer_json(const nlohmann::json& pre_tokeni
     std::filesystem::create_directories(dir);
     write_file(dir / "tokenizer.json", j.dump());
     return dir / "tokenizer.json";
+}
+
+// ---- SentencePiece unigram fixtures (tests/data/tokenizers, made by make_unigram_fixtures.py) ----
+
+std::filesystem::path unigram_fixture(const std::string& name) {
+    return std::filesystem::path(QB_TEST_FIXTURES_DIR) / "tokenizers" / name;
+}
+
+const nlohmann::json& unigram_expected() {
+    static const nlohmann::json expected = nlohmann::json::parse(read_file(unigram_fixture("unigram-expected.json")));
+    return expected;
+}
+
+const char* const kUnigramModels[] = {"unigram-plain.model", "unigram-bytes.model", "unigram-user.model",
+                                      "unigram-rules.model"};
+
+// Every string and text head of one model's fixture: SentencePiece's ids, and its decoded text wherever no
+// <unk> is involved (SentencePiece shows <unk> as " ⁇ ", Quantbench as U+FFFD).
+void expect_unigram_fixture(const Tokenizer& tokenizer, const std::string& model_name) {
+    const nlohmann::json& expected = unigram_expected()["models"][model_name];
+    std::vector<std::pair<std::string, const nlohmann::json*>> cases;
+    for (const auto& c : expected["cases"]) cases.emplace_back(c["text"].get<std::string>(), &c);
+    for (const auto& f : expected["files"])
+        cases.emplace_back(read_file(qbtest::data_path(f["file"].get<std::string>())).substr(0, f["bytes"].get<size_t>()), &f);
+    QVERIFY(cases.size() > 10);
+    for (const auto& [text, c] : cases) {
+        const auto want = (*c)["ids"].get<std::vector<int32_t>>();
+        const auto ids = tokenizer.encode(text, false);
+        QVERIFY2(ids == want, qPrintable(QString("%1 '%2': got [%3], expected [%4]")
+                                              .arg(QString::fromStdString(model_name), QString::fromStdString(text.substr(0, 80)),
+                                                   ids_text(ids).left(300), ids_text(want).left(300))));
+        if (std::find(ids.begin(), ids.end(), tokenizer.unk_id()) == ids.end())
+            QCOMPARE(tokenizer.decode(ids), (*c)["decoded"].get<std::string>());
+    }
+}
+
+// A vocabulary-only GGUF holding `vocab` as llama.cpp's convert script writes a T5 tokenizer.
+std::filesystem::path write_t5_gguf(const Vocabulary& vocab, const std::string& name) {
+    std::vector<int32_t> types;
+    for (TokenType t : vocab.types) types.push_back(int32_t(t));
+    std::vector<uint64_t> charsmap;
+    for (char c : vocab.precompiled_charsmap) charsmap.push_back(uint8_t(c));
+    std::vector<GgufKv> kvs = {
+        {"general.architecture", gguf_string("t5")},
+        {"tokenizer.ggml.model", gguf_string("t5")},
+        {"tokenizer.ggml.tokens", gguf_strings(vocab.pieces)},
+        {"tokenizer.ggml.scores", gguf_f32_array(vocab.scores)},
+        {"tokenizer.ggml.token_type", gguf_i32_array(types)},
+        {"tokenizer.ggml.unknown_token_id", gguf_u32(uint32_t(vocab.unk_id))},
+        {"tokenizer.ggml.add_space_prefix", gguf_bool(vocab.add_space_prefix)},
+        {"tokenizer.ggml.remove_extra_whitespaces", gguf_bool(vocab.remove_extra_whitespaces)},
+    };
+    if (!charsmap.empty())
+        kvs.push_back({"tokenizer.ggml.precompiled_charsmap", GgufValue{GgufType::Array, GgufType::U8, charsmap}});
+    const auto path = qbtest::scratch_dir() / name;
+    write_gguf(path, kvs, {});
+    return path;
+}
+
+// A hand-made unigram vocabulary: "<unk>" (unless left out), "▁a", "a", "b".
+Vocabulary tiny_unigram(bool with_unknown) {
+    Vocabulary vocab;
+    vocab.algorithm = TokenizerAlgorithm::Unigram;
+    vocab.source = "tiny.model";
+    vocab.pieces = {"<unk>", "\xE2\x96\x81" "a", "a", "b"};
+    vocab.scores = {0.0f, -1.0f, -2.0f, -3.0f};
+    vocab.types = {with_unknown ? TokenType::Unknown : TokenType::Normal, TokenType::Normal, TokenType::Normal, TokenType::Normal};
+    vocab.unk_id = with_unknown ? 0 : -1;
+    vocab.add_space_prefix = true;
+    return vocab;
 }
 
 }  // namespace
@@ -317,6 +388,121 @@ private slots:
         }
         const auto tokenizer = load_tokenizer_from_gguf(vocab_fixture("ggml-vocab-gpt-2.gguf"));
         QCOMPARE(tokenizer.decode(tokenizer.encode(text, false)), text);
+    }
+
+    void unigram_models_reproduce_sentencepiece_ids_exactly() {
+        for (const std::string name : kUnigramModels) {
+            const auto tokenizer = load_tokenizer_from_sentencepiece_model(unigram_fixture(name));
+            QCOMPARE(tokenizer.algorithm(), TokenizerAlgorithm::Unigram);
+            QCOMPARE(tokenizer.vocab_size(), unigram_expected()["models"][name]["vocab_size"].get<int32_t>());
+            expect_unigram_fixture(tokenizer, name);
+        }
+    }
+
+    void unigram_gguf_vocabulary_tokenizes_like_its_tokenizer_model() {
+        for (const std::string name : kUnigramModels) {
+            const auto model = load_tokenizer_from_sentencepiece_model(unigram_fixture(name));
+            const auto gguf = load_tokenizer_from_gguf(write_t5_gguf(model.vocabulary(), name + ".gguf"));
+            QCOMPARE(gguf.algorithm(), TokenizerAlgorithm::Unigram);
+            QCOMPARE(gguf.vocabulary().pieces, model.vocabulary().pieces);
+            QCOMPARE(gguf.vocabulary().precompiled_charsmap, model.vocabulary().precompiled_charsmap);
+            QVERIFY(!gguf.add_bos_default());  // llama.cpp's T5 default
+            QCOMPARE(gguf.eos_id(), 1);
+            expect_unigram_fixture(gguf, name);
+        }
+    }
+
+    void unigram_byte_fallback_decodes_back_to_the_exact_text() {
+        const auto tokenizer = load_tokenizer_from_sentencepiece_model(unigram_fixture("unigram-bytes.model"));
+        QVERIFY(!tokenizer.vocabulary().remove_extra_whitespaces);
+        for (const auto& c : unigram_expected()["models"]["unigram-bytes.model"]["cases"]) {
+            const std::string text = c["text"].get<std::string>();
+            QCOMPARE(tokenizer.decode(tokenizer.encode(text, true)), text);
+        }
+        const std::string wiki = read_file(qbtest::data_path("text/wiki.test.raw")).substr(0, 100000);
+        QCOMPARE(tokenizer.decode(tokenizer.encode(wiki, true)), wiki);
+        // "日" is not a piece: its three UTF-8 bytes come out as <0xE6> <0x97> <0xA5>.
+        const auto& pieces = tokenizer.vocabulary().pieces;
+        const auto ids = tokenizer.encode("日", false);
+        QCOMPARE(ids.size(), size_t(4));
+        QCOMPARE(pieces[ids[1]] + pieces[ids[2]] + pieces[ids[3]], std::string("<0xE6><0x97><0xA5>"));
+    }
+
+    void unigram_without_byte_pieces_merges_a_run_of_unknown_characters_into_one_unk() {
+        const auto tokenizer = load_tokenizer_from_sentencepiece_model(unigram_fixture("unigram-plain.model"));
+        const auto ids = tokenizer.encode("日本語のテキスト", false);
+        QCOMPARE(ids.size(), size_t(2));
+        QCOMPARE(tokenizer.vocabulary().pieces[ids[0]], std::string("\xE2\x96\x81"));
+        QCOMPARE(ids[1], tokenizer.unk_id());
+        QCOMPARE(tokenizer.decode(ids), std::string("\uFFFD"));
+    }
+
+    void unigram_user_defined_symbols_are_matched_whole_and_longest_first() {
+        const auto tokenizer = load_tokenizer_from_sentencepiece_model(unigram_fixture("unigram-user.model"));
+        const auto& vocab = tokenizer.vocabulary();
+        const auto id_of = [&](const std::string& piece) {
+            return int32_t(std::find(vocab.pieces.begin(), vocab.pieces.end(), piece) - vocab.pieces.begin());
+        };
+        QCOMPARE(vocab.types[id_of("<sep>")], TokenType::UserDefined);
+        QCOMPARE(tokenizer.encode("[MASK][MASK]<sep>", false), (std::vector<int32_t>{id_of("[MASK]"), id_of("[MASK]"), id_of("<sep>")}));
+        QCOMPARE(tokenizer.encode("<sep><sep><sep>", false), (std::vector<int32_t>{id_of("<sep><sep>"), id_of("<sep>")}));
+        QCOMPARE(tokenizer.decode(tokenizer.encode("Lily<sep>Tom", false)), std::string("Lily<sep>Tom"));
+    }
+
+    void unigram_normalizer_applies_the_precompiled_charsmap() {
+        const auto tokenizer = load_tokenizer_from_sentencepiece_model(unigram_fixture("unigram-rules.model"));
+        QVERIFY(!tokenizer.vocabulary().precompiled_charsmap.empty());
+        // Fullwidth letters and the "fi" ligature are rewritten; "AAA" (a three-character rule) becomes "a".
+        QCOMPARE(tokenizer.encode("\uFF21\uFF22 \uFF41\uFF42 \uFB01sh", false), tokenizer.encode("AB ab fish", false));
+        QCOMPARE(tokenizer.encode("AAA", false), tokenizer.encode("a", false));
+        // An invalid UTF-8 byte is read as U+FFFD, which is no piece here.
+        QCOMPARE(tokenizer.encode("a\xFF", false), (std::vector<int32_t>{tokenizer.encode("a", false)[0], tokenizer.unk_id()}));
+    }
+
+    void unigram_encodes_wikitext_in_linear_time() {
+        const std::string wiki = read_file(qbtest::data_path("text/wiki.test.raw"));
+        const auto tokenizer = load_tokenizer_from_sentencepiece_model(unigram_fixture("unigram-bytes.model"));
+        QElapsedTimer timer;
+        timer.start();
+        const auto ids = tokenizer.encode(wiki, true);
+        const qint64 elapsed_ms = timer.elapsed();
+        qInfo("wiki.test.raw: %zu unigram tokens in %lld ms", ids.size(), elapsed_ms);
+        QVERIFY(ids.size() > wiki.size() / 4);
+        QVERIFY2(elapsed_ms < 3000, "unigram tokenization has become super-linear");
+    }
+
+    void rejects_a_truncated_unigram_model_naming_the_file() {
+        const std::string bytes = read_file(unigram_fixture("unigram-plain.model"));
+        const auto path = qbtest::scratch_dir() / "truncated-unigram.model";
+        write_file(path, bytes.substr(0, bytes.size() - 7));
+        const QString message = error_of([&] { load_tokenizer_from_sentencepiece_model(path); });
+        QVERIFY2(message.startsWith(QString::fromStdString(path.string()) + ": "), qPrintable(message));
+        QVERIFY2(message.contains("truncated"), qPrintable(message));
+    }
+
+    void rejects_sentencepiece_word_models_naming_the_type() {
+        // ModelProto { pieces { piece: "a" } trainer_spec { model_type: WORD } }
+        const auto path = qbtest::scratch_dir() / "word.model";
+        write_file(path, std::string("\x0a\x03\x0a\x01" "a" "\x12\x02\x18\x03", 9));
+        const QString message = error_of([&] { load_tokenizer_from_sentencepiece_model(path); });
+        QVERIFY2(message.contains("model type 'word' is not supported"), qPrintable(message));
+    }
+
+    void rejects_malformed_unigram_vocabularies_with_the_reason() {
+        QCOMPARE(error_of([] { (void)Tokenizer(tiny_unigram(false)); }),
+                 QString("tiny.model: unigram vocabulary has no unknown piece (<unk>)"));
+        Vocabulary repeated = tiny_unigram(true);
+        repeated.pieces[3] = "a";
+        QCOMPARE(error_of([&] { (void)Tokenizer(std::move(repeated)); }), QString("tiny.model: unigram piece 3 'a' is defined twice"));
+        Vocabulary empty_piece = tiny_unigram(true);
+        empty_piece.pieces[2].clear();
+        QCOMPARE(error_of([&] { (void)Tokenizer(std::move(empty_piece)); }), QString("tiny.model: unigram piece 2 is empty"));
+        Vocabulary bad_charsmap = tiny_unigram(true);
+        bad_charsmap.precompiled_charsmap = std::string("\x00\x01\x00\x00xyz", 7);
+        const QString message = error_of([&] { (void)Tokenizer(std::move(bad_charsmap)); });
+        QVERIFY2(message.startsWith("tiny.model: malformed SentencePiece precompiled_charsmap"), qPrintable(message));
+        // A well-formed tiny vocabulary works: "▁a" + "b", and "c" is unknown.
+        QCOMPARE(Tokenizer(tiny_unigram(true)).encode("abc", false), (std::vector<int32_t>{1, 3, 0}));
     }
 
     void rejects_a_truncated_tokenizer_model_naming_the_file() {

@@ -59,8 +59,9 @@ std::string pre_tokenizer_name(PreTokenizer pre) {
 }
 
 void add_tokenizer(std::vector<GgufKv>& kvs, const Vocabulary& vocab) {
-    const bool spm = vocab.algorithm == TokenizerAlgorithm::SentencePiece;
-    kvs.push_back({"tokenizer.ggml.model", gguf_string(spm ? "llama" : "gpt2")});
+    const bool unigram = vocab.algorithm == TokenizerAlgorithm::Unigram;
+    const bool spm = vocab.algorithm == TokenizerAlgorithm::SentencePiece || unigram;  // scored pieces, no merges
+    kvs.push_back({"tokenizer.ggml.model", gguf_string(unigram ? "t5" : spm ? "llama" : "gpt2")});
     if (!spm) kvs.push_back({"tokenizer.ggml.pre", gguf_string(pre_tokenizer_name(vocab.pre_tokenizer))});
     kvs.push_back({"tokenizer.ggml.tokens", gguf_strings(vocab.pieces)});
     if (spm) kvs.push_back({"tokenizer.ggml.scores", gguf_f32_array(vocab.scores)});
@@ -81,6 +82,13 @@ void add_tokenizer(std::vector<GgufKv>& kvs, const Vocabulary& vocab) {
     kvs.push_back({"tokenizer.ggml.add_bos_token", gguf_bool(vocab.add_bos)});
     kvs.push_back({"tokenizer.ggml.add_eos_token", gguf_bool(false)});  // Quantbench's tokenizers never append EOS
     if (spm && !vocab.add_space_prefix) kvs.push_back({"tokenizer.ggml.add_space_prefix", gguf_bool(false)});
+    if (unigram) {
+        kvs.push_back({"tokenizer.ggml.remove_extra_whitespaces", gguf_bool(vocab.remove_extra_whitespaces)});
+        std::vector<uint64_t> charsmap;
+        for (const char c : vocab.precompiled_charsmap) charsmap.push_back(uint8_t(c));
+        if (!charsmap.empty())
+            kvs.push_back({"tokenizer.ggml.precompiled_charsmap", GgufValue{GgufType::Array, GgufType::U8, std::move(charsmap)}});
+    }
 }
 
 std::vector<GgufKv> built_metadata(const Model& source, const ExportPlan& plan, const std::vector<PlannedTensor>& tensors) {

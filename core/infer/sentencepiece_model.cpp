@@ -104,8 +104,8 @@ void read_piece(std::span<const uint8_t> bytes, const std::string& file, Vocabul
 }
 
 void read_trainer_spec(std::span<const uint8_t> bytes, const std::string& file, Vocabulary& vocab) {
-    constexpr uint64_t kBpe = 2;
-    uint64_t model_type = 1;  // proto default: UNIGRAM
+    constexpr uint64_t kUnigram = 1, kBpe = 2;
+    uint64_t model_type = kUnigram;  // proto default
     ProtoReader reader(bytes, file, "trainer_spec");
     for (Field f; reader.next(f);) {
         if (f.wire != WireType::Varint) continue;
@@ -120,16 +120,18 @@ void read_trainer_spec(std::span<const uint8_t> bytes, const std::string& file, 
             case 43: vocab.pad_id = f.as_int32(); break;
         }
     }
-    if (model_type != kBpe) {
+    if (model_type != kBpe && model_type != kUnigram) {
         static const char* const kNames[] = {"?", "unigram", "bpe", "word", "char"};
         const std::string name = model_type < 5 ? kNames[model_type] : std::to_string(model_type);
-        throw Error(file, "SentencePiece model type '" + name + "' is not supported (only bpe)");
+        throw Error(file, "SentencePiece model type '" + name + "' is not supported (only bpe and unigram)");
     }
+    vocab.algorithm = model_type == kBpe ? TokenizerAlgorithm::SentencePiece : TokenizerAlgorithm::Unigram;
 }
 
 void read_normalizer_spec(std::span<const uint8_t> bytes, const std::string& file, Vocabulary& vocab) {
     ProtoReader reader(bytes, file, "normalizer_spec");
     for (Field f; reader.next(f);) {
+        if (f.number == 2 && f.wire == WireType::Bytes) vocab.precompiled_charsmap = f.as_string();
         if (f.wire != WireType::Varint) continue;
         if (f.number == 3) vocab.add_space_prefix = f.as_bool();
         else if (f.number == 4) vocab.remove_extra_whitespaces = f.as_bool();
@@ -141,7 +143,6 @@ void read_normalizer_spec(std::span<const uint8_t> bytes, const std::string& fil
 
 Vocabulary read_sentencepiece_model(std::span<const uint8_t> bytes, const std::string& file) {
     Vocabulary vocab;
-    vocab.algorithm = TokenizerAlgorithm::SentencePiece;
     vocab.source = file;
     // ModelProto defaults for fields a file may leave out.
     vocab.unk_id = 0;

@@ -7,6 +7,8 @@
 #include "core/infer/bpe.h"
 #include "core/infer/bpe_pretokenizer.h"
 #include "core/infer/sentencepiece.h"
+#include "core/infer/sentencepiece_normalizer.h"
+#include "core/infer/unigram.h"
 #include "core/util/error.h"
 
 namespace qb {
@@ -54,6 +56,8 @@ struct Tokenizer::Impl {
     PieceIndex index;
     std::optional<SentencePieceEncoder> sentencepiece;
     std::optional<BpeEncoder> bpe;
+    std::optional<SentencePieceNormalizer> normalizer;  // unigram
+    std::optional<UnigramEncoder> unigram;
     std::vector<std::string> rendered;          // token_to_piece
     std::vector<int32_t> user_defined;          // matched in text always, longest first
     std::vector<int32_t> parseable_specials;    // + control and unknown, for parse_special, longest first
@@ -64,15 +68,24 @@ struct Tokenizer::Impl {
     }
 
     explicit Impl(Vocabulary v) : vocab(validated(std::move(v))), index(vocab.pieces) {
-        if (vocab.algorithm == TokenizerAlgorithm::SentencePiece) sentencepiece.emplace(vocab, index);
-        else bpe.emplace(vocab, index);
+        switch (vocab.algorithm) {
+            case TokenizerAlgorithm::SentencePiece: sentencepiece.emplace(vocab, index); break;
+            case TokenizerAlgorithm::ByteLevelBpe: bpe.emplace(vocab, index); break;
+            case TokenizerAlgorithm::Unigram:
+                normalizer.emplace(vocab);
+                unigram.emplace(vocab);
+                break;
+        }
+        // Unigram matches user-defined pieces itself, as SentencePiece does (they never cut the text).
+        const bool cut_at_user_defined = vocab.algorithm != TokenizerAlgorithm::Unigram;
         rendered.reserve(vocab.pieces.size());
         for (int32_t id = 0; id < vocab.size(); ++id) {
             rendered.push_back(render_piece(vocab, id));
             const TokenType type = vocab.types[id];
             if (vocab.pieces[id].empty()) continue;
-            if (type == TokenType::UserDefined) user_defined.push_back(id);
-            if (type == TokenType::UserDefined || type == TokenType::Control || type == TokenType::Unknown)
+            if (type == TokenType::UserDefined && cut_at_user_defined) user_defined.push_back(id);
+            if ((type == TokenType::UserDefined && cut_at_user_defined) || type == TokenType::Control ||
+                type == TokenType::Unknown)
                 parseable_specials.push_back(id);
         }
         const auto longer = [&](int32_t a, int32_t b) { return vocab.pieces[a].size() > vocab.pieces[b].size(); };
@@ -118,6 +131,10 @@ struct Tokenizer::Impl {
         sentencepiece->encode(spaces_to_sentencepiece(normalized), out);
     }
 
+    void encode_unigram(std::string_view text, bool at_word_start, std::vector<int32_t>& out) const {
+        unigram->encode(normalizer->normalize(text, at_word_start), out);
+    }
+
     // Words repeat a lot in real text: a word seen before in this call copies its earlier ids from `out`.
     using WordCache = std::unordered_map<std::string_view, std::pair<size_t, size_t>>;
 
@@ -156,6 +173,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
             continue;
         }
         if (impl.sentencepiece) impl.encode_sentencepiece(fragment.text, after_special, collapse, out);
+        else if (impl.unigram) impl.encode_unigram(fragment.text, after_special, out);
         else impl.encode_bpe(fragment.text, cache, out);
         after_special = false;
     }

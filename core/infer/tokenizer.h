@@ -2,6 +2,8 @@
 // - encode(text, add_bos): special tokens written in the text are NOT parsed as specials unless asked
 //   (llama.cpp's perplexity default); user-defined pieces are always matched whole, as in llama.cpp.
 //   SentencePiece vocabularies get the dummy-prefix space at the start and after each special token.
+//   Unigram vocabularies are encoded exactly as SentencePiece does (its normalizer, remove_extra_whitespaces
+//   included, then unigram.h); user-defined pieces are left to the unigram search, as SentencePiece does.
 // - decode(ids): concatenated pieces, control tokens dropped, byte tokens joined into UTF-8, an unknown token
 //   shown as U+FFFD and, for SentencePiece, the dummy-prefix space removed again, so decode(encode(x)) == x.
 // Immutable; copies share the same tables; safe to use from several threads.
@@ -38,7 +40,7 @@ public:
 
     // A tokenizer sharing these tables that also removes leading, trailing and repeated spaces before encoding
     // when the vocabulary asks for it (a tokenizer.model's remove_extra_whitespaces), as SentencePiece itself
-    // does. llama.cpp never does, hence it is not the default.
+    // does. llama.cpp never does, hence it is not the default. (Unigram vocabularies always follow SentencePiece.)
     Tokenizer with_sentencepiece_whitespace() const;
 
 private:

@@ -106,7 +106,7 @@ void read_gguf_pieces(const GgufTokenizerKeys& keys, Vocabulary& vocab) {
             vocab.types[i] = *type;
         }
     }
-    if (vocab.algorithm != TokenizerAlgorithm::SentencePiece) return;
+    if (vocab.algorithm == TokenizerAlgorithm::ByteLevelBpe) return;
     vocab.scores.assign(n, 0.0f);
     if (keys.find("scores")) {
         const auto scores = keys.convert("scores", [](const GgufValue& v) { return v.as_doubles(); });
@@ -146,8 +146,14 @@ Vocabulary read_gguf_vocabulary(const GgufFile& gguf) {
         vocab.add_space_prefix = true;
     } else if (model == "gpt2") {
         vocab.algorithm = TokenizerAlgorithm::ByteLevelBpe;
+    } else if (model == "t5") {  // SentencePiece unigram (llama.cpp's UGM), with llama.cpp's T5 defaults
+        vocab.algorithm = TokenizerAlgorithm::Unigram;
+        vocab.eos_id = 1;
+        vocab.unk_id = 2;
+        vocab.pad_id = 0;
+        vocab.add_space_prefix = true;
     } else {
-        throw Error(gguf.name(), "tokenizer model '" + model + "' is not supported (only llama and gpt2)");
+        throw Error(gguf.name(), "tokenizer model '" + model + "' is not supported (only llama, gpt2 and t5)");
     }
     read_gguf_pieces(keys, vocab);
     if (vocab.algorithm == TokenizerAlgorithm::ByteLevelBpe) read_gguf_bpe_rules(keys, vocab);
@@ -156,9 +162,16 @@ Vocabulary read_gguf_vocabulary(const GgufFile& gguf) {
     keys.read_id("unknown_token_id", vocab.unk_id);
     keys.read_id("padding_token_id", vocab.pad_id);
     keys.read_flag("add_bos_token", vocab.add_bos);
-    if (vocab.algorithm == TokenizerAlgorithm::SentencePiece) {
+    if (vocab.algorithm != TokenizerAlgorithm::ByteLevelBpe) {
         keys.read_flag("add_space_prefix", vocab.add_space_prefix);
         keys.read_flag("remove_extra_whitespaces", vocab.remove_extra_whitespaces);
+    }
+    if (vocab.algorithm == TokenizerAlgorithm::Unigram && keys.find("precompiled_charsmap")) {
+        for (const int64_t byte : keys.convert("precompiled_charsmap", [](const GgufValue& v) { return v.as_ints(); })) {
+            if (byte < -128 || byte > 255)
+                throw Error(gguf.name(), "tokenizer.ggml.precompiled_charsmap holds " + std::to_string(byte) + ", not a byte");
+            vocab.precompiled_charsmap += char(uint8_t(byte));
+        }
     }
     return vocab;
 }

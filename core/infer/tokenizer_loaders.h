@@ -1,6 +1,7 @@
 // Builds a Tokenizer from every place a model keeps its vocabulary. Errors name the file and the problem.
-// - GGUF metadata: tokenizer.ggml.model "llama" (SentencePiece) or "gpt2" (byte-level BPE), tokens, scores,
-//   token_type, merges, pre, special ids, add_bos_token, add_space_prefix; defaults as llama.cpp's.
+// - GGUF metadata: tokenizer.ggml.model "llama" (SentencePiece), "gpt2" (byte-level BPE) or "t5" (SentencePiece
+//   unigram), tokens, scores, token_type, merges, pre, special ids, add_bos_token, add_space_prefix,
+//   remove_extra_whitespaces, precompiled_charsmap; defaults as llama.cpp's.
 //   A missing or "default" pre means the GPT-2 pattern, as Hugging Face's ByteLevel pre-tokenizer.
 // - SentencePiece tokenizer.model (see sentencepiece_model.h).
 // - Hugging Face tokenizer.json with a BPE model and a ByteLevel pre-tokenizer (GPT-2 regex, or a Split with the

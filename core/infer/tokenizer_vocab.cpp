@@ -1,6 +1,7 @@
 #include "core/infer/tokenizer_vocab.h"
 
 #include <cstdio>
+#include <unordered_set>
 
 #include "core/util/error.h"
 
@@ -52,7 +53,7 @@ void Vocabulary::validate() const {
     if (types.size() != pieces.size())
         throw Error(source, "tokenizer has " + std::to_string(pieces.size()) + " pieces but " +
                                 std::to_string(types.size()) + " token types");
-    if (algorithm == TokenizerAlgorithm::SentencePiece && scores.size() != pieces.size())
+    if (algorithm != TokenizerAlgorithm::ByteLevelBpe && scores.size() != pieces.size())
         throw Error(source, "tokenizer has " + std::to_string(pieces.size()) + " pieces but " +
                                 std::to_string(scores.size()) + " scores");
     const std::pair<const char*, int32_t> specials[] = {{"BOS", bos_id}, {"EOS", eos_id}, {"UNK", unk_id}, {"PAD", pad_id}};
@@ -61,6 +62,27 @@ void Vocabulary::validate() const {
             throw Error(source, std::string(name) + " token id " + std::to_string(id) + " is outside the vocabulary of " +
                                     std::to_string(size()) + " pieces");
     if (add_bos && bos_id < 0) throw Error(source, "tokenizer asks to add BOS but has no BOS token");
+    if (algorithm == TokenizerAlgorithm::Unigram) validate_unigram();
+}
+
+// SentencePiece's own checks when it loads a unigram model (model_interface.cc).
+void Vocabulary::validate_unigram() const {
+    int32_t unknown = -1;
+    std::unordered_set<std::string_view> seen[2];  // matchable pieces, reserved pieces (control, unknown, byte)
+    for (int32_t id = 0; id < size(); ++id) {
+        const std::string& piece = pieces[id];
+        const std::string where = "unigram piece " + std::to_string(id);
+        if (piece.empty()) throw Error(source, where + " is empty");
+        const TokenType type = types[id];
+        const bool matchable = type == TokenType::Normal || type == TokenType::UserDefined || type == TokenType::Unused;
+        if (!seen[matchable ? 0 : 1].insert(piece).second) throw Error(source, where + " '" + piece + "' is defined twice");
+        if (type == TokenType::Unknown) {
+            if (unknown >= 0)
+                throw Error(source, where + " is a second unknown piece (the first is " + std::to_string(unknown) + ")");
+            unknown = id;
+        }
+    }
+    if (unknown < 0) throw Error(source, "unigram vocabulary has no unknown piece (<unk>)");
 }
 
 PieceIndex::PieceIndex(const std::vector<std::string>& pieces) {
