@@ -10,6 +10,7 @@
 #include "core/model/model.h"
 #include "core/pipeline/auto_plan.h"
 #include "core/plan/plan_export.h"
+#include "core/store/text_file.h"
 #include "core/plan/allocation.h"
 #include "core/plan/resolved_plan.h"
 #include "core/quant/format.h"
@@ -272,7 +273,7 @@ private slots:
         QFETCH(QString, loss);
         QFETCH(QString, algorithm);
         const Model model = load_model(qbtest::stories260k("gguf"));
-        const std::string& text = qbtest::tinystories_snippet();
+        const std::string text = read_text_file(qbtest::data_path("text/tinystories-snippet-30k.txt")).text;
         CalibrationOptions calibration;
         calibration.tokens = 2048;
         calibration.hessian_memory_bytes = 2 * 64 * 64 * sizeof(double);  // two 64-wide records per pass
