@@ -1,13 +1,47 @@
 #include <QtTest>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
+
+#include "core/analysis/format_probe.h"
+#include "core/analysis/outlier_cell.h"
 #include "core/analysis/weight_stats.h"
 #include "core/model/model.h"
+#include "core/plan/presets.h"
+#include "core/plan/sensitivity_assign.h"
+#include "core/store/analysis_file.h"
 #include "tests/support/run_process.h"
 #include "tests/support/synthetic_model.h"
 #include "tests/support/test_data.h"
 
 using qbtest::run_cli;
+
+namespace {
+
+std::string text_path(const char* name) { return qbtest::data_path(std::string("text/") + name).string(); }
+
+// calibrate + sensitivity (estimates only) of stories260K, once per run: the files the GUI opens.
+struct AnalysisFiles {
+    std::string calibration, sensitivity;
+};
+const AnalysisFiles& analysis_files() {
+    static const AnalysisFiles files = [] {
+        const std::string model = qbtest::stories260k("gguf").string();
+        AnalysisFiles f{(qbtest::scratch_dir() / "cli-calibration.qbh5").string(),
+                        (qbtest::scratch_dir() / "cli-sensitivity.qbh5").string()};
+        auto r = run_cli({"calibrate", model, "--text", text_path("wiki.valid.tokens"), "--tokens", "4096", "--full-hessian",
+                          "--out", f.calibration});
+        if (r.exit_code != 0) qFatal("calibrate failed: %s", r.err.c_str());
+        r = run_cli({"sensitivity", model, "--calib", f.calibration, "--text", text_path("tinystories-snippet-30k.txt"),
+                     "--estimates-only", "--out", f.sensitivity});
+        if (r.exit_code != 0) qFatal("sensitivity failed: %s", r.err.c_str());
+        return f;
+    }();
+    return files;
+}
+
+}  // namespace
 
 class CliTest : public QObject {
     Q_OBJECT
@@ -59,6 +93,129 @@ private slots:
         QCOMPARE(t["format_errors"][0]["format"].get<std::string>(), std::string("q8_0"));
         QCOMPARE(t["format_errors"][0]["mse"].get<double>(), expected.format_errors[0].metrics.mse);
         QCOMPARE(t["format_errors"][1]["bits_per_weight"].get<double>(), 4.75);
+    }
+
+    void stats_probe_prints_cores_grid_levels_and_error_histogram() {
+        const auto model_path = qbtest::stories260k("gguf");
+        const auto r = run_cli({"stats", model_path.string(), "--tensor", "^blk\\.2\\.ffn_up$", "--format", "none",
+                                "--probe", "q4_0", "--error-bins", "64", "--json"});
+        QCOMPARE(r.exit_code, 0);
+        const auto printed = nlohmann::json::parse(r.out)["tensors"][0]["probe"];
+
+        const qb::Model model = qb::load_model(model_path);
+        const qb::TensorView& view = model.tensor("blk.2.ffn_up");
+        qb::WeightStatsOptions options;
+        options.format_errors = false;
+        const qb::WeightStats stats = qb::analyze_weights(view, options);
+        qb::FormatProbeRequest request = qb::default_probe_request(stats, "q4_0");
+        request.error_bins = 64;
+        const qb::FormatProbe probe = qb::probe_format(view, request);
+        QCOMPARE(printed, qb::to_json(probe));
+        QCOMPARE(printed["row"].get<int64_t>(), stats.channels.top_rows.front().index);
+        QVERIFY(printed["levels"].size() > 1 && printed["levels"].size() <= 16);  // 4-bit grid
+
+        // Every weight is in the error histogram once; its mean and mean square are the exact ones
+        // (core's error metrics for q4_0) up to the binning.
+        const auto& h = printed["error_histogram"];
+        const auto edges = h["edges"].get<std::vector<double>>();
+        const auto counts = h["counts"].get<std::vector<uint64_t>>();
+        uint64_t total = h["underflow"].get<uint64_t>() + h["overflow"].get<uint64_t>();
+        double sum = 0, sum_sq = 0;
+        for (size_t i = 0; i < counts.size(); ++i) {
+            const double centre = (edges[i] + edges[i + 1]) / 2;
+            total += counts[i];
+            sum += double(counts[i]) * centre;
+            sum_sq += double(counts[i]) * centre * centre;
+        }
+        QCOMPARE(total, uint64_t(view.rows() * view.cols()));
+        const double width = edges[1] - edges[0], largest = edges.back();
+        QVERIFY(std::abs(sum / double(total) - printed["mean_error"].get<double>()) <= width / 2);
+        qb::WeightStatsOptions with_q4_0;
+        with_q4_0.error_formats = {"q4_0"};
+        const double mse = qb::analyze_weights(view, with_q4_0).format_errors[0].metrics.mse;
+        QCOMPARE(printed["metrics"]["mse"].get<double>(), mse);
+        QVERIFY(std::abs(sum_sq / double(total) - mse) <= width / 2 * (2 * largest + width / 2));
+    }
+
+    void stats_cell_prints_the_weights_behind_a_heat_map_cell() {
+        const auto model_path = qbtest::stories260k("gguf");
+        const auto r = run_cli({"stats", model_path.string(), "--tensor", "^blk\\.2\\.ffn_up$", "--cell", "3,5",
+                                "--heatmap", "16x16", "--json"});
+        QCOMPARE(r.exit_code, 0);
+        const auto cell = nlohmann::json::parse(r.out)["tensors"][0]["cell"];
+        // 172 x 64 over 16 x 16 cells: rows [floor(3·172/16), floor(4·172/16)) = [32, 43), columns [20, 24).
+        QCOMPARE(cell["rows"], nlohmann::json({32, 11}));
+        QCOMPARE(cell["cols"], nlohmann::json({20, 4}));
+        const qb::Model model = qb::load_model(model_path);
+        const qb::TensorView& view = model.tensor("blk.2.ffn_up");
+        std::vector<float> row(size_t(view.cols()));
+        float largest = 0;
+        std::vector<int64_t> at;
+        for (int64_t i = 0; i < 11; ++i) {
+            view.read_rows(32 + i, 1, row.data());
+            for (int64_t j = 0; j < 4; ++j) {
+                QCOMPARE(cell["values"][size_t(i)][size_t(j)].get<float>(), row[size_t(20 + j)]);
+                if (std::fabs(row[size_t(20 + j)]) > largest) {
+                    largest = std::fabs(row[size_t(20 + j)]);
+                    at = {32 + i, 20 + j};
+                }
+            }
+        }
+        QCOMPARE(cell["max_abs"].get<float>(), largest);
+        QCOMPARE(cell["max_abs_at"].get<std::vector<int64_t>>(), at);
+        // The text form prints the same values.
+        const auto text = run_cli({"stats", model_path.string(), "--tensor", "^blk\\.2\\.ffn_up$", "--cell", "3,5",
+                                   "--heatmap", "16x16"});
+        QCOMPARE(text.exit_code, 0);
+        QVERIFY2(text.out.find("rows 32..42 x columns 20..23") != std::string::npos, text.out.c_str());
+    }
+
+    void stats_cell_with_a_calibration_prints_the_activation_cell() {
+        const auto model_path = qbtest::stories260k("gguf");
+        const auto r = run_cli({"stats", model_path.string(), "--tensor", "^blk\\.1\\.ffn_down$", "--cell", "5,3",
+                                "--calib", analysis_files().calibration, "--json"});
+        QCOMPARE(r.exit_code, 0);
+        const auto printed = nlohmann::json::parse(r.out)["tensors"][0]["activation_cell"];
+        const qb::ActivationStats input = qb::AnalysisFile(analysis_files().calibration).activations("blk.1.ffn_down");
+        QCOMPARE(printed, qb::to_json(qb::activation_cell(input, 5, 3)));
+        const auto& map = input.token_map;
+        QCOMPARE(printed["tokens"], nlohmann::json({map.col_edges[3], map.col_edges[4] - map.col_edges[3]}));
+        QCOMPARE(printed["max_abs"].get<float>(), map.at(5, 3));
+        QCOMPARE(printed["channel_stats"][0]["abs_max"].get<float>(), input.abs_max[size_t(map.row_edges[5])]);
+        const auto missing = run_cli({"stats", model_path.string(), "--tensor", "^blk\\.1\\.ffn_down$", "--cell", "5,3",
+                                      "--calib", analysis_files().sensitivity});
+        QCOMPARE(missing.exit_code, 1);
+        QVERIFY2(missing.err.find("no activations") != std::string::npos, missing.err.c_str());
+    }
+
+    void plan_from_a_sensitivity_file_is_cores_allocation() {
+        const auto model_path = qbtest::stories260k("gguf");
+        const std::string out = (qbtest::scratch_dir() / "cli-auto.plan.json").string();
+        const auto r = run_cli({"plan", model_path.string(), "--sensitivity", analysis_files().sensitivity, "--target-bpw",
+                                "7.5", "--out", out, "--json"});
+        QCOMPARE(r.exit_code, 0);
+        const auto doc = nlohmann::json::parse(r.out);
+
+        const qb::Model model = qb::load_model(model_path);
+        const qb::QuantPlan base = qb::preset_plan("q4_k_m", model);  // the plan editor's starting plan
+        const qb::SensitivityResult sensitivity = *qb::AnalysisFile(analysis_files().sensitivity).sensitivity();
+        const qb::SensitivityAssignment expected = qb::assign_from_sensitivity(
+            model, base, qb::resolve_plan(base, model, qb::PlanTarget::Gguf), sensitivity, "hessian_error", 7.5);
+        QCOMPARE(doc["plan"], qb::plan_to_json(expected.plan));
+        QCOMPARE(qb::plan_to_json(qb::load_plan(out)), qb::plan_to_json(expected.plan));
+        QCOMPARE(doc["plan"]["name"].get<std::string>(), std::string("q4_k_m-auto-7.50bpw"));
+        // The resolved plan has exactly the allocation's bytes and bits per weight, within the budget.
+        QCOMPARE(doc["totals"]["bytes"].get<uint64_t>(), expected.chosen.bytes);
+        QCOMPARE(doc["totals"]["bits_per_weight"].get<double>(), expected.chosen.bits_per_weight);
+        QVERIFY(expected.chosen.bits_per_weight <= 7.5);
+        QCOMPARE(doc["allocation"]["predicted_loss"].get<double>(), expected.chosen.predicted_loss);
+        QCOMPARE(doc["allocation"]["curve"].size(), expected.curve.size());
+
+        const auto bad = run_cli({"plan", model_path.string(), "--sensitivity", analysis_files().sensitivity,
+                                  "--target-bpw", "7.5", "--metric", "frobnicate"});
+        QCOMPARE(bad.exit_code, 1);
+        QVERIFY2(bad.err.find("unknown metric 'frobnicate' (known: hessian_error, hawq, mse, delta_ppl, mean_kld)") !=
+                     std::string::npos, bad.err.c_str());
     }
 
     void reports_a_missing_model_in_one_line_naming_it() {

@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <qcustomplot.h>
 
+#include "core/analysis/format_probe.h"
+#include "core/analysis/outlier_cell.h"
 #include "core/analysis/weight_stats.h"
 #include "core/model/model.h"
 #include "core/pipeline/run_result.h"
@@ -223,15 +225,37 @@ private slots:
         WeightView* view = window_->weightView();
         QVERIFY(view->selectFormat("int4_g32_asym"));
         QTRY_VERIFY(view->probe() && view->probe()->format == "int4_g32_asym");
-        const FormatProbe& probe = *view->probe();
+        const qb::FormatProbe& probe = *view->probe();
         const std::vector<float> levels =
-            distinctDecodedValues(model_.tensor("blk.0.ffn_gate"), "int4_g32_asym", probe.row, probe.firstCol, probe.colCount);
-        QCOMPARE(probe.colCount, int64_t(32));
+            distinctDecodedValues(model_.tensor("blk.0.ffn_gate"), "int4_g32_asym", probe.row, probe.first_col, probe.col_count);
+        QCOMPARE(probe.col_count, int64_t(32));
         QVERIFY(levels.size() > 1 && levels.size() <= 16);
         const auto marks = view->histogramPlot()->plot()->graph(2)->data();
         QCOMPARE(size_t(marks->size()), levels.size());
         for (size_t i = 0; i < levels.size(); ++i) QCOMPARE(marks->at(int(i))->key, double(levels[i]));
-        QCOMPARE(view->errorPlot()->plot()->graph(0)->data()->size(), probe.errorHistogram.counts.size() + 1);
+        QCOMPARE(view->errorPlot()->plot()->graph(0)->data()->size(), probe.error_histogram.counts.size() + 1);
+    }
+
+    void the_probe_the_weight_view_plots_is_the_clis() {
+        WeightView* view = window_->weightView();
+        QVERIFY(view->selectFormat("q4_0"));
+        QTRY_VERIFY(view->probe() && view->probe()->format == "q4_0");
+        const qb::FormatProbe& probe = *view->probe();
+        verifyStepCurve(view->errorPlot()->plot(), 0, probe.error_histogram);  // what the error plot draws
+
+        // The command the GUI records for this probe prints the same probe.
+        std::vector<std::string> arguments;
+        for (const QString& a : probeCliArguments(stories260k(), "blk.0.ffn_gate", view->probeRequest()))
+            arguments.push_back(a.toStdString());
+        const qbtest::ProcessResult cli = qbtest::run_cli(arguments);
+        QCOMPARE(cli.exit_code, 0);
+        const nlohmann::json printed = nlohmann::json::parse(cli.out)["tensors"][0]["probe"];
+        QVERIFY(printed == qb::to_json(probe));
+        const auto marks = view->histogramPlot()->plot()->graph(2)->data();
+        QCOMPARE(size_t(marks->size()), printed["levels"].size());
+        for (int i = 0; i < marks->size(); ++i) QCOMPARE(marks->at(i)->key, printed["levels"][size_t(i)].get<double>());
+        const uint64_t weights = uint64_t(model_.tensor("blk.0.ffn_gate").rows() * model_.tensor("blk.0.ffn_gate").cols());
+        QCOMPARE(probe.error_histogram.total(), weights);
     }
 
     void the_outlier_map_draws_the_heat_map_and_shows_a_cells_values() {
@@ -245,13 +269,21 @@ private slots:
 
         QVERIFY(map->selectCell(100, 7));
         QTRY_VERIFY(map->cellValues()->block() != nullptr);
-        const MatrixBlock& block = *map->cellValues()->block();
-        QCOMPARE(block.firstRow, stats.heat_map.row_edges[100]);
-        QCOMPARE(block.firstCol, stats.heat_map.col_edges[7]);
+        const qb::MatrixBlock& block = *map->cellValues()->block();
+        QCOMPARE(block.first_row, stats.heat_map.row_edges[100]);
+        QCOMPARE(block.first_col, stats.heat_map.col_edges[7]);
         std::vector<float> row(size_t(model_.tensor("blk.0.ffn_gate").cols()));
-        model_.tensor("blk.0.ffn_gate").read_rows(block.firstRow, 1, row.data());
-        QCOMPARE(block.at(0, 0), row[size_t(block.firstCol)]);
-        QCOMPARE(map->cellValues()->index(0, 0).data().toString(), QString::number(double(row[size_t(block.firstCol)]), 'g', 5));
+        model_.tensor("blk.0.ffn_gate").read_rows(block.first_row, 1, row.data());
+        QCOMPARE(block.at(0, 0), row[size_t(block.first_col)]);
+        QCOMPARE(map->cellValues()->index(0, 0).data().toString(), QString::number(double(row[size_t(block.first_col)]), 'g', 5));
+
+        // The CLI's `stats --cell` for the same cell prints the values the table shows.
+        std::vector<std::string> arguments;
+        for (const QString& a : cellCliArguments(stories260k(), "blk.0.ffn_gate", map->selectedCell()))
+            arguments.push_back(a.toStdString());
+        const qbtest::ProcessResult cli = qbtest::run_cli(arguments);
+        QCOMPARE(cli.exit_code, 0);
+        QVERIFY(nlohmann::json::parse(cli.out)["tensors"][0]["cell"] == qb::to_json(block));
         window_->showTab(MainWindow::WeightsTab);
     }
 

@@ -5,11 +5,16 @@
 #include <QtTest>
 
 #include <QMimeData>
+#include <nlohmann/json.hpp>
 #include <cmath>
 #include <qcustomplot.h>
 
 #include "core/analysis/calibration.h"
+#include "core/analysis/outlier_cell.h"
 #include "core/analysis/sensitivity.h"
+#include "core/plan/presets.h"
+#include "core/plan/sensitivity_assign.h"
+#include "tests/support/run_process.h"
 #include "core/infer/tokenizer.h"
 #include "core/store/text_file.h"
 #include "tests/support/test_data.h"
@@ -18,8 +23,10 @@
 #include "ui/jobs/job_runner.h"
 #include "ui/log/message_log.h"
 #include "ui/main/main_window.h"
+#include "ui/outliers/activation_cell_model.h"
 #include "ui/outliers/outlier_map_view.h"
 #include "ui/weights/weight_view.h"
+#include "ui/plan/auto_assign_command.h"
 #include "ui/plan/auto_assign_panel.h"
 #include "ui/plan/plan_document.h"
 #include "ui/plan/plan_editor.h"
@@ -120,6 +127,12 @@ private slots:
         QCOMPARE(int64_t(map->colorMap()->data()->keySize()), input->token_map.cell_cols());    // token cells
         QCOMPARE(map->colorMap()->data()->cell(3, 5), double(input->token_map.at(5, 3)));
         QVERIFY(map->selectCell(5, 3));
+        const qb::ActivationCell* cell = map->channelValues()->cell();  // core's activation cell, as `stats --cell --calib`
+        QVERIFY(cell && cell->record == "blk.1.ffn_down");
+        QCOMPARE(qb::to_json(*cell), qb::to_json(qb::activation_cell(*input, 5, 3)));
+        QCOMPARE(map->channelValues()->rowCount(), int(cell->channels.size()));
+        QCOMPARE(map->channelValues()->index(0, ActivationCellModel::AbsMaxColumn).data(Qt::EditRole).toDouble(),
+                 double(input->abs_max[size_t(input->token_map.row_edges[5])]));
         QVERIFY(map->showActivations(false));
         QCOMPARE(map->colorMap()->data()->cell(0, 0), double(window_->weightView()->stats()->heat_map.at(0, 0)));
     }
@@ -141,6 +154,46 @@ private slots:
         const double chosenBpw = curve->graph(1)->data()->at(0)->key;
         QVERIFY(chosenBpw <= budget);
         QCOMPARE(curve->graph(1)->data()->at(0)->value, plan.predictedLoss().total);
+    }
+
+    void auto_assignment_from_an_analysis_file_is_the_clis() {
+        // The CLI's sensitivity file for the same calibration and evaluation texts, opened in the GUI.
+        const std::string model = qbtest::stories260k("gguf").string();
+        const std::string calibration = (qbtest::scratch_dir() / "gui-calibration.qbh5").string();
+        const std::string sensitivity = (qbtest::scratch_dir() / "gui-sensitivity.qbh5").string();
+        auto r = qbtest::run_cli({"calibrate", model, "--text", qbtest::data_path("text/wiki.valid.tokens").string(), "--tokens",
+                                  std::to_string(kCalibrationTokens), "--full-hessian", "--out", calibration});
+        QVERIFY2(r.exit_code == 0, r.err.c_str());
+        r = qbtest::run_cli({"sensitivity", model, "--calib", calibration, "--text",
+                             qbtest::data_path("text/tinystories-snippet-30k.txt").string(), "--estimates-only", "--out", sensitivity});
+        QVERIFY2(r.exit_code == 0, r.err.c_str());
+        window_->openAnalysisFile(path(sensitivity));
+        QVERIFY2(window_->log().lastError().isEmpty(), qPrintable(window_->log().lastError()));
+
+        PlanDocument& plan = window_->plan();
+        QVERIFY(plan.replacePlan(qb::preset_plan("q4_k_m", *window_->workspace().model()), "q4_k_m"));
+        const double budget = 7.25;
+        const QStringList recorded = autoAssignCliArguments(path(qbtest::stories260k("gguf")), *window_->workspace().model(),
+                                                            plan.state().plan, plan.state().target, path(sensitivity),
+                                                            plan.lossMetric(), budget);
+        window_->autoAssign(budget);
+        QTRY_VERIFY_WITH_TIMEOUT(window_->jobs().isIdle(), 120000);
+        QVERIFY2(window_->log().lastError().isEmpty(), qPrintable(window_->log().lastError()));
+        QCOMPARE(plan.state().plan.name, std::string("q4_k_m-auto-7.25bpw"));
+
+        // The command the GUI records for the assignment makes the same plan with the same bytes.
+        std::vector<std::string> arguments;
+        for (const QString& a : recorded) arguments.push_back(a.toStdString());
+        QCOMPARE(arguments[2], std::string("--preset"));
+        const std::string out = (qbtest::scratch_dir() / "gui-auto.plan.json").string();
+        arguments.back() = out;  // --out
+        arguments.push_back("--json");
+        r = qbtest::run_cli(arguments);
+        QVERIFY2(r.exit_code == 0, r.err.c_str());
+        const nlohmann::json printed = nlohmann::json::parse(r.out);
+        QVERIFY(printed["plan"] == qb::plan_to_json(plan.state().plan));
+        QCOMPARE(printed["totals"]["bytes"].get<uint64_t>(), plan.resolved().total_bytes());
+        QCOMPARE(printed["allocation"]["predicted_loss"].get<double>(), plan.predictedLoss().total);
     }
 };
 

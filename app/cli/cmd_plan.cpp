@@ -8,6 +8,8 @@
 #include "core/plan/plan_export.h"
 #include "core/plan/presets.h"
 #include "core/plan/resolved_plan.h"
+#include "core/plan/sensitivity_assign.h"
+#include "core/store/analysis_file.h"
 #include "core/util/error.h"
 
 namespace qbcli {
@@ -15,7 +17,9 @@ namespace {
 
 constexpr const char* kUsage =
     "plan MODEL (--preset NAME | --plan FILE.json | --default FORMAT | --rule REGEX=FORMAT ...) "
-    "[--target gguf|safetensors-fake|gptq|analysis] [--fallback] [--out PLAN.json] [--json]";
+    "[--target gguf|safetensors-fake|gptq|analysis] [--fallback] [--sensitivity FILE.qbh5 --target-bpw B [--metric M]] "
+    "[--out PLAN.json] [--json]";
+constexpr const char* kAssignBase = "q4_k_m";  // the plan editor's starting plan
 
 std::string shape_text(const std::vector<int64_t>& shape) {
     std::string out;
@@ -30,9 +34,12 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 // Rules alone keep every tensor they do not match.
 qb::QuantPlan plan_from_args(const Args& args, const qb::Model& model) {
     if (args.has("preset") && args.has("plan")) throw qb::Error("usage", "give --preset or --plan, not both");
-    if (!args.has("preset") && !args.has("plan") && !args.has("default") && !args.has("rule"))
+    const bool assign = args.has("sensitivity");
+    if (!assign && !args.has("preset") && !args.has("plan") && !args.has("default") && !args.has("rule"))
         throw qb::Error("usage", kUsage);
     qb::QuantPlan plan = args.has("preset") ? qb::preset_plan(args.value("preset"), model)
+                         : assign && !args.has("plan") && !args.has("default") && !args.has("rule")
+                             ? qb::preset_plan(kAssignBase, model)
                          : args.has("plan") ? qb::load_plan(args.value("plan"))
                                             : qb::uniform_plan(qb::kKeepFormat);
     if (args.has("default")) {
@@ -48,6 +55,37 @@ struct Summary {
     const qb::ResolvedPlan& resolved;
     std::optional<qb::GgufFileSize> gguf;
 };
+
+// --sensitivity FILE --target-bpw B: the plan editor's "auto-assign for N bpw" over the file's
+// sensitivity table, starting from the plan the other options describe.
+qb::SensitivityAssignment assign_plan(const Args& args, const qb::Model& model, const qb::QuantPlan& base,
+                                      qb::PlanTarget target) {
+    if (!args.has("target-bpw")) throw qb::Error("usage", "--sensitivity needs --target-bpw B");
+    const std::string metric = args.value("metric", "hessian_error");
+    qb::sensitivity_metric_by_name(metric);
+    const qb::AnalysisFile file(args.value("sensitivity"));
+    const std::optional<qb::SensitivityResult> sensitivity = file.sensitivity();
+    if (!sensitivity) throw qb::Error(args.value("sensitivity"), "holds no sensitivity table (run quantbench-cli sensitivity --out)");
+    const qb::ResolvedPlan resolved = qb::resolve_plan(base, model, target);
+    return qb::assign_from_sensitivity(model, base, resolved, *sensitivity, metric, args.number("target-bpw", 0),
+                                       int(args.integer("curve", 16)));
+}
+
+nlohmann::json allocation_json(const qb::SensitivityAssignment& a) {
+    nlohmann::json curve = nlohmann::json::array();
+    for (const qb::Allocation& point : a.curve)
+        curve.push_back({{"bytes", point.bytes}, {"bits_per_weight", point.bits_per_weight}, {"predicted_loss", point.predicted_loss}});
+    return {{"metric", a.metric},
+            {"target_bpw", a.target_bpw},
+            {"base_plan", a.base_plan.name},
+            {"bytes", a.chosen.bytes},
+            {"budget_bytes", a.chosen.budget_bytes},
+            {"bits_per_weight", a.chosen.bits_per_weight},
+            {"predicted_loss", a.chosen.predicted_loss},
+            {"lower_bound", a.chosen.lower_bound},
+            {"proven_optimal", a.chosen.proven_optimal},
+            {"curve", std::move(curve)}};
+}
 
 nlohmann::json summary_json(const qb::QuantPlan& plan, const Summary& s) {
     nlohmann::json tensors = nlohmann::json::array();
@@ -99,19 +137,31 @@ void print_summary(const qb::QuantPlan& plan, const Summary& s) {
 }  // namespace
 
 int run_plan(const CommandArgs& argv) {
-    Args args(argv, {{"preset", "plan", "rule", "default", "target", "out"}, {"fallback", "json"}});
+    Args args(argv, {{"preset", "plan", "rule", "default", "target", "out", "sensitivity", "target-bpw", "metric", "curve"},
+                     {"fallback", "json"}});
     if (args.positionals().size() != 1) throw qb::Error("usage", kUsage);
+    if (!args.has("sensitivity") && (args.has("target-bpw") || args.has("metric") || args.has("curve")))
+        throw qb::Error("usage", "--target-bpw, --metric and --curve go with --sensitivity FILE.qbh5");
     const qb::Model model = qb::load_model(args.positionals()[0]);
     const qb::PlanTarget target = qb::plan_target_by_name(args.value("target", "gguf"));
-    const qb::QuantPlan plan = plan_from_args(args, model);
+    std::optional<qb::SensitivityAssignment> assignment;
+    if (args.has("sensitivity")) assignment = assign_plan(args, model, plan_from_args(args, model), target);
+    const qb::QuantPlan plan = assignment ? assignment->plan : plan_from_args(args, model);
     const qb::ResolvedPlan resolved = qb::resolve_plan(plan, model, target);
     Summary summary{resolved, std::nullopt};
     if (target == qb::PlanTarget::Gguf) summary.gguf = qb::gguf_file_size(resolved, model);
     if (args.has("out")) qb::save_plan(plan, args.value("out"));
-    if (args.flag("json"))
-        std::printf("%s\n", summary_json(plan, summary).dump(2).c_str());
-    else
+    if (args.flag("json")) {
+        nlohmann::json out = summary_json(plan, summary);
+        if (assignment) out["allocation"] = allocation_json(*assignment);
+        std::printf("%s\n", out.dump(2).c_str());
+    } else {
         print_summary(plan, summary);
+        if (assignment)
+            std::printf("allocation    %s for %g bpw: %.4f bpw, predicted loss %.6g%s\n", assignment->metric.c_str(),
+                        assignment->target_bpw, assignment->chosen.bits_per_weight, assignment->chosen.predicted_loss,
+                        assignment->chosen.proven_optimal ? " (proven optimal)" : "");
+    }
     return 0;
 }
 

@@ -19,7 +19,9 @@ constexpr Command kCommands[] = {
     {"inspect", "inspect MODEL [--json]                 architecture, hyper-parameters, tensor table", qbcli::run_inspect},
     {"stats",
      "stats MODEL [--tensor REGEX] [--format F,...] [--bins N] [--range LO,HI] [--heatmap HxW] [--threads N] [--json]\n"
-     "                                               statistics, histograms, outlier channels, per-format errors",
+     "      [--probe F [--row R] [--group G] [--error-bins N]] [--cell ROW,COL [--calib FILE.qbh5]]\n"
+     "                                               statistics, histograms, outlier channels, per-format errors;\n"
+     "                                               a format's grid levels and error histogram; an outlier-map cell's values",
      qbcli::run_stats},
     {"eval",
      "eval MODEL --text FILE [--ctx 512] [--protocol llama.cpp|paper] [--chunks N] [--threads N] [--base MODEL --kld] [--json]\n"
@@ -27,7 +29,9 @@ constexpr Command kCommands[] = {
      qbcli::run_eval},
     {"plan",
      "plan MODEL (--preset NAME | --plan FILE.json | --default FORMAT | --rule REGEX=FORMAT[,...]) [--target T] [--fallback]\n"
-     "     [--out PLAN.json] [--json]              per-tensor formats, bytes and bits per weight of a plan before it runs;\n"
+     "     [--sensitivity FILE.qbh5 --target-bpw B [--metric M]] [--out PLAN.json] [--json]\n"
+     "                                               per-tensor formats, bytes and bits per weight of a plan before it runs;\n"
+     "                                               with --sensitivity, the exact allocation for B bpw over the file's table;\n"
      "                                               T: gguf (default), safetensors-fake, gptq, analysis",
      qbcli::run_plan},
     {"export",

@@ -27,7 +27,8 @@
 #include "ui/log/message_log.h"
 #include "ui/main/versions.h"
 #include "ui/outliers/outlier_map_view.h"
-#include "ui/plan/auto_assign.h"
+#include "core/plan/sensitivity_assign.h"
+#include "ui/plan/auto_assign_command.h"
 #include "ui/plan/auto_assign_panel.h"
 #include "ui/plan/plan_document.h"
 #include "ui/plan/plan_editor.h"
@@ -221,7 +222,7 @@ void MainWindow::connectAnalysis() {
         weightView_->showStats(stats);
         outlierView_->showStats(stats, workspace_->activationsOf(stats->tensor));
     });
-    connect(weightView_, &WeightView::probeRequested, this, [this](const FormatProbeRequest& request) {
+    connect(weightView_, &WeightView::probeRequested, this, [this](const qb::FormatProbeRequest& request) {
         if (const WeightStatsPtr stats = weightView_->stats()) analysis_->requestProbe(qtext(stats->tensor), request);
     });
     connect(analysis_, &WeightAnalysis::probeReady, weightView_, &WeightView::showProbe);
@@ -421,7 +422,9 @@ void MainWindow::computeSensitivity(const SensitivityRequest& request) {
                 [this, model, full](qb::JobControl& control) -> JobDelivery {
                     auto outcome = std::make_shared<SensitivityOutcome>(qbui::computeSensitivity(*model, full, control));
                     return [this, model, outcome] {
-                        if (workspace_->model() == model) showSensitivity(std::move(*outcome));
+                        if (workspace_->model() != model) return;
+                        sensitivityFile_ = QString::fromLatin1(kSensitivityFile);  // what the recorded command writes
+                        showSensitivity(std::move(*outcome));
                     };
                 }};
     jobs_->submit(std::move(job));
@@ -443,6 +446,7 @@ void MainWindow::sensitivityFromDialog() {
 void MainWindow::openAnalysisFile(const QString& path) {
     try {
         showSensitivity(loadSensitivity(path));
+        sensitivityFile_ = path;
         log_->info(tr("Sensitivity loaded from %1").arg(path));
     } catch (const std::exception& e) {
         log_->error(tr("Open analysis file failed: %1").arg(qtext(e.what())));
@@ -470,11 +474,13 @@ void MainWindow::autoAssign(double bitsPerWeight) {
     const auto resolved = std::make_shared<const qb::ResolvedPlan>(plan_->resolved());
     const SensitivityPtr sensitivity = plan_->sensitivity();
     const QString metric = plan_->lossMetric();
-    JobSpec job{tr("Auto-assign %1 bpw").arg(bitsPerWeight), QString(),  // quantize --target-bpw runs its own sensitivity
+    const QString command = cliCommand(autoAssignCliArguments(workspace_->modelPath(), *model, base, plan_->state().target,
+                                                              sensitivityFile_, metric, bitsPerWeight));
+    JobSpec job{tr("Auto-assign %1 bpw").arg(bitsPerWeight), command,
                 [this, model, base, resolved, sensitivity, metric, bitsPerWeight](qb::JobControl& control) -> JobDelivery {
                     constexpr int kCurvePoints = 16;
-                    auto assignment = std::make_shared<const AutoAssignment>(
-                        qbui::autoAssign(*model, base, *resolved, *sensitivity, metric, bitsPerWeight, kCurvePoints, control));
+                    auto assignment = std::make_shared<const qb::SensitivityAssignment>(qb::assign_from_sensitivity(
+                        *model, base, *resolved, *sensitivity, metric.toStdString(), bitsPerWeight, kCurvePoints, &control));
                     return [this, model, assignment, bitsPerWeight] {
                         if (workspace_->model() != model) return;
                         if (plan_->replacePlan(assignment->plan, tr("Auto-assign %1 bpw").arg(bitsPerWeight)))

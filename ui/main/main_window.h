@@ -127,6 +127,7 @@ private:
     ComputeDevice device_;
     bool errorDialogsEnabled_ = true;
     bool convertAfterOpen_ = false;  // a model dropped on the Runs tab opens the conversion dialog
+    QString sensitivityFile_;        // where the sensitivity results came from (for recorded commands)
 };
 
 }  // namespace qbui

@@ -7,12 +7,10 @@
 
 namespace qbui {
 
-void MatrixBlockModel::setBlock(std::shared_ptr<const MatrixBlock> block) {
+void MatrixBlockModel::setBlock(std::shared_ptr<const qb::MatrixBlock> block) {
     beginResetModel();
     block_ = std::move(block);
-    absMax_ = 0;
-    if (block_)
-        for (float v : block_->values) absMax_ = std::fmax(absMax_, std::fabs(v));
+    absMax_ = block_ ? block_->max_abs : 0;
     endResetModel();
 }
 
@@ -30,12 +28,12 @@ QVariant MatrixBlockModel::data(const QModelIndex& index, int role) const {
     switch (role) {
     case Qt::DisplayRole: return QString::number(double(value), 'g', 5);
     case Qt::ToolTipRole:
-        return tr("w[%1, %2] = %3").arg(block_->firstRow + index.row()).arg(block_->firstCol + index.column()).arg(double(value), 0, 'g', 9);
+        return tr("w[%1, %2] = %3").arg(block_->first_row + index.row()).arg(block_->first_col + index.column()).arg(double(value), 0, 'g', 9);
     case Qt::TextAlignmentRole: return QVariant(Qt::AlignRight | Qt::AlignVCenter);
     case Qt::BackgroundRole: {
         if (absMax_ <= 0) return {};
         QColor shade = seriesColour(2);
-        shade.setAlphaF(0.6f * std::fabs(value) / absMax_);
+        shade.setAlphaF(std::isfinite(value) ? 0.6f * std::fmin(1.0f, std::fabs(value) / absMax_) : 0.6f);
         return shade;
     }
     }
@@ -44,7 +42,7 @@ QVariant MatrixBlockModel::data(const QModelIndex& index, int role) const {
 
 QVariant MatrixBlockModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (role != Qt::DisplayRole || !block_) return {};
-    return qlonglong(orientation == Qt::Horizontal ? block_->firstCol + section : block_->firstRow + section);
+    return qlonglong(orientation == Qt::Horizontal ? block_->first_col + section : block_->first_row + section);
 }
 
 }  // namespace qbui

@@ -4,7 +4,7 @@
 #include <QAbstractTableModel>
 #include <memory>
 
-#include "ui/analysis/matrix_block.h"
+#include "core/analysis/outlier_cell.h"
 
 namespace qbui {
 
@@ -13,8 +13,8 @@ class MatrixBlockModel : public QAbstractTableModel {
 public:
     using QAbstractTableModel::QAbstractTableModel;
 
-    void setBlock(std::shared_ptr<const MatrixBlock> block);
-    const MatrixBlock* block() const { return block_.get(); }
+    void setBlock(std::shared_ptr<const qb::MatrixBlock> block);
+    const qb::MatrixBlock* block() const { return block_.get(); }
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -22,7 +22,7 @@ public:
     QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
 
 private:
-    std::shared_ptr<const MatrixBlock> block_;
+    std::shared_ptr<const qb::MatrixBlock> block_;
     float absMax_ = 0;
 };
 

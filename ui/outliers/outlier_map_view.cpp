@@ -13,6 +13,7 @@
 #include <qcustomplot.h>
 
 #include "ui/common/units.h"
+#include "ui/outliers/activation_cell_model.h"
 #include "ui/outliers/matrix_block_model.h"
 #include "ui/plots/plot_style.h"
 
@@ -67,7 +68,8 @@ OutlierMapView::MapData OutlierMapView::current() const {
 OutlierMapView::OutlierMapView(QWidget* parent)
     : QWidget(parent), plot_(new QCustomPlot(this)), logColours_(new QCheckBox(tr("Log colour scale"), this)),
       mode_(new QComboBox(this)),
-      cellInfo_(new QLabel(this)), cellTable_(new QTableView(this)), cellValues_(new MatrixBlockModel(this)) {
+      cellInfo_(new QLabel(this)), cellTable_(new QTableView(this)), cellValues_(new MatrixBlockModel(this)),
+      channelValues_(new ActivationCellModel(this)) {
     buildPlot();
     cellInfo_->setWordWrap(true);
     cellInfo_->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -179,12 +181,14 @@ void OutlierMapView::clear() {
     mode_->setCurrentIndex(0);
     mode_->setEnabled(false);
     selected_ = {};
+    hasSelection_ = false;
     colorMap_->data()->clear();
     colBars_->data()->clear();
     rowBars_->data()->clear();
     cellMark_->setVisible(false);
     title_->setText(tr("Select a tensor to see its outlier map."));
     cellValues_->setBlock(nullptr);
+    channelValues_->setCell(std::nullopt);
     cellInfo_->setText(tr("Click a cell of the map to see its values."));
     requestReplot(*plot_);
 }
@@ -201,8 +205,11 @@ bool OutlierMapView::showActivations(bool activations) {
     if (!stats_ || (activations && !activations_)) return false;
     mode_->setCurrentIndex(activations ? 1 : 0);
     selected_ = {};
+    hasSelection_ = false;
     cellMark_->setVisible(false);
+    cellTable_->setModel(activations ? static_cast<QAbstractItemModel*>(channelValues_) : cellValues_);
     cellValues_->setBlock(nullptr);
+    channelValues_->setCell(std::nullopt);
     cellInfo_->setText(tr("Click a cell of the map to see its values."));
     drawHeatMap();
     drawChannelBars();
@@ -252,36 +259,36 @@ bool OutlierMapView::selectCell(int64_t cellRow, int64_t cellCol) {
     const MapData data = current();
     const qb::HeatMap& map = *data.map;
     if (cellRow < 0 || cellRow >= map.cell_rows() || cellCol < 0 || cellCol >= map.cell_cols()) return false;
-    selected_ = {cellRow,
-                 cellCol,
-                 map.row_edges[size_t(cellRow)],
-                 map.row_edges[size_t(cellRow) + 1] - map.row_edges[size_t(cellRow)],
-                 map.col_edges[size_t(cellCol)],
-                 map.col_edges[size_t(cellCol) + 1] - map.col_edges[size_t(cellCol)]};
+    selected_ = qb::heat_map_cell(map, cellRow, cellCol);
+    hasSelection_ = true;
     markCell();
     cellValues_->setBlock(nullptr);
+    channelValues_->setCell(data.weights ? std::nullopt : std::optional(qb::activation_cell(*activations_, cellRow, cellCol)));
     cellInfo_->setText(tr("%1 %2–%3 × %4 %5–%6: block max %7 %8.%9")
-                           .arg(data.rowLabel).arg(selected_.firstRow).arg(selected_.firstRow + selected_.rows - 1)
-                           .arg(data.colLabel).arg(selected_.firstCol).arg(selected_.firstCol + selected_.cols - 1)
+                           .arg(data.rowLabel).arg(selected_.first_row).arg(selected_.first_row + selected_.rows - 1)
+                           .arg(data.colLabel).arg(selected_.first_col).arg(selected_.first_col + selected_.cols - 1)
                            .arg(data.quantity, numberText(map.at(cellRow, cellCol), 5),
-                                data.weights ? tr(" Loading values…") : QString()));
+                                data.weights ? tr(" Loading values…") : tr(" Its channels over the calibration:")));
     if (data.weights) emit cellValuesRequested(qtext(stats_->tensor), selected_);
     return true;
 }
 
 void OutlierMapView::markCell() {
-    cellMark_->topLeft->setCoords(double(selected_.firstCol) - 0.5, double(selected_.firstRow) - 0.5);
-    cellMark_->bottomRight->setCoords(double(selected_.firstCol + selected_.cols) - 0.5,
-                                      double(selected_.firstRow + selected_.rows) - 0.5);
+    cellMark_->topLeft->setCoords(double(selected_.first_col) - 0.5, double(selected_.first_row) - 0.5);
+    cellMark_->bottomRight->setCoords(double(selected_.first_col + selected_.cols) - 0.5,
+                                      double(selected_.first_row + selected_.rows) - 0.5);
     cellMark_->setVisible(true);
     requestReplot(*plot_);
 }
 
-void OutlierMapView::showCellValues(std::shared_ptr<const MatrixBlock> block) {
-    if (!block || block->firstRow != selected_.firstRow || block->firstCol != selected_.firstCol) return;
+void OutlierMapView::showCellValues(std::shared_ptr<const qb::MatrixBlock> block) {
+    if (!block || !hasSelection_ || mode_->currentIndex() != 0 || block->first_row != selected_.first_row ||
+        block->first_col != selected_.first_col)
+        return;
     cellValues_->setBlock(block);
     QString text = cellInfo_->text();
-    text.replace(tr(" Loading values…"), tr(" %1 values:").arg(block->rows * block->cols));
+    text.replace(tr(" Loading values…"), tr(" Largest |w| at [%1, %2]; %3 values:")
+                                            .arg(block->max_abs_row).arg(block->max_abs_col).arg(block->rows * block->cols));
     cellInfo_->setText(text);
 }
 

@@ -3,14 +3,16 @@
 // and of every output channel (row) in bars to its right, axes kept in step. Clicking a cell marks it
 // and asks for its values (cellValuesRequested); showCellValues fills the table beside the map.
 // Once a calibration exists, the same view shows the tensor's input activations instead: max |x| over
-// input channels × calibration tokens, with each channel's absmax beside it (cells give their maximum;
-// the calibration keeps no raw activations).
+// input channels × calibration tokens, with each channel's absmax beside it; a cell shows its maximum
+// and the calibration's summaries of its channels (the calibration keeps no raw activations).
+// Cells, their ranges and their values are core's (core/analysis/outlier_cell.h), as
+// `quantbench-cli stats MODEL --tensor T --cell ROW,COL [--calib FILE.qbh5]` prints them.
 #pragma once
 #include <QPoint>
 #include <QWidget>
 #include <memory>
 
-#include "ui/analysis/matrix_block.h"
+#include "core/analysis/outlier_cell.h"
 #include "ui/session/workspace.h"
 
 class QCheckBox;
@@ -28,12 +30,8 @@ class QTableView;
 
 namespace qbui {
 
+class ActivationCellModel;
 class MatrixBlockModel;
-
-struct HeatMapCell {
-    int64_t cellRow = -1, cellCol = -1;
-    int64_t firstRow = 0, rows = 0, firstCol = 0, cols = 0;  // the matrix rectangle it covers
-};
 
 class OutlierMapView : public QWidget {
     Q_OBJECT
@@ -42,17 +40,19 @@ public:
 
     void showStats(WeightStatsPtr stats, ActivationsPtr activations = nullptr);
     bool showActivations(bool activations);  // false when the tensor has no calibration data
-    void showCellValues(std::shared_ptr<const MatrixBlock> block);
+    void showCellValues(std::shared_ptr<const qb::MatrixBlock> block);
     void clear();
     bool selectCell(int64_t cellRow, int64_t cellCol);  // false outside the map
-    HeatMapCell selectedCell() const { return selected_; }
+    bool hasSelectedCell() const { return hasSelection_; }
+    qb::HeatMapCellRange selectedCell() const { return selected_; }
 
     QCustomPlot* plot() const { return plot_; }
     QCPColorMap* colorMap() const { return colorMap_; }
     MatrixBlockModel* cellValues() const { return cellValues_; }
+    ActivationCellModel* channelValues() const { return channelValues_; }  // the activation cell's channels
 
 signals:
-    void cellValuesRequested(const QString& tensor, const qbui::HeatMapCell& cell);
+    void cellValuesRequested(const QString& tensor, const qb::HeatMapCellRange& cell);
 
 protected:
     void changeEvent(QEvent* event) override;
@@ -68,7 +68,8 @@ private:
 
     WeightStatsPtr stats_;
     ActivationsPtr activations_;
-    HeatMapCell selected_;
+    qb::HeatMapCellRange selected_;
+    bool hasSelection_ = false;
     QPoint pressPosition_;
     QCustomPlot* plot_;
     QCPTextElement* title_ = nullptr;
@@ -85,6 +86,7 @@ private:
     QLabel* cellInfo_;
     QTableView* cellTable_;
     MatrixBlockModel* cellValues_;
+    ActivationCellModel* channelValues_;
 };
 
 }  // namespace qbui

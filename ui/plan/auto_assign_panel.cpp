@@ -67,11 +67,11 @@ void AutoAssignPanel::setAvailable(bool sensitivityAvailable) {
 
 double AutoAssignPanel::targetBpw() const { return bpw_->value(); }
 
-void AutoAssignPanel::showAssignment(std::shared_ptr<const AutoAssignment> assignment) {
+void AutoAssignPanel::showAssignment(std::shared_ptr<const qb::SensitivityAssignment> assignment) {
     assignment_ = std::move(assignment);
     {
         const QSignalBlocker blocker(bpw_);
-        bpw_->setValue(assignment_->targetBpw);
+        bpw_->setValue(assignment_->target_bpw);
     }
     QVector<double> keys, values;
     for (const qb::Allocation& a : assignment_->curve) {
@@ -99,7 +99,7 @@ void AutoAssignPanel::onPlotClick(QMouseEvent* event) {
     for (const qb::Allocation& a : assignment_->curve)
         if (std::fabs(a.bits_per_weight - x) < std::fabs(nearest->bits_per_weight - x)) nearest = &a;
     markPoint(nearest->bits_per_weight, nearest->predicted_loss);
-    emit pointChosen(planAt(*assignment_, *nearest), nearest->bits_per_weight);
+    emit pointChosen(qb::assignment_plan(*assignment_, *nearest), nearest->bits_per_weight);
 }
 
 void AutoAssignPanel::changeEvent(QEvent* event) {

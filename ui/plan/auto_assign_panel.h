@@ -1,11 +1,12 @@
 // The plan editor's automatic assignment: a bits-per-weight budget and an "Assign" button (enabled once
 // sensitivity results exist), then the Pareto curve of predicted loss against bits per weight, with the
-// assigned point marked; clicking another point of the curve applies that allocation instead.
+// assigned point marked; clicking another point of the curve applies that allocation instead. The
+// assignment is core's (core/plan/sensitivity_assign.h), as `quantbench-cli plan --sensitivity` makes it.
 #pragma once
 #include <QWidget>
 #include <memory>
 
-#include "ui/plan/auto_assign.h"
+#include "core/plan/sensitivity_assign.h"
 
 class QCustomPlot;
 class QDoubleSpinBox;
@@ -21,7 +22,7 @@ public:
     explicit AutoAssignPanel(QWidget* parent = nullptr);
 
     void setAvailable(bool sensitivityAvailable);
-    void showAssignment(std::shared_ptr<const AutoAssignment> assignment);
+    void showAssignment(std::shared_ptr<const qb::SensitivityAssignment> assignment);
     double targetBpw() const;
     QCustomPlot* plot() const { return plot_; }
 
@@ -36,7 +37,7 @@ private:
     void onPlotClick(QMouseEvent* event);
     void markPoint(double bpw, double loss);
 
-    std::shared_ptr<const AutoAssignment> assignment_;
+    std::shared_ptr<const qb::SensitivityAssignment> assignment_;
     QDoubleSpinBox* bpw_;
     QPushButton* assign_;
     QLabel* status_;

@@ -1,6 +1,7 @@
 // One number per (tensor, format) out of a sensitivity result, by metric name: "hessian_error" (the
 // default), "hawq", "mse", "delta_ppl", "mean_kld". Shared by the heat map, the plan's predicted loss
-// and the automatic assignment, so all three rank by the same value.
+// and the automatic assignment, so all three rank by the same value: core's table
+// (core/plan/sensitivity_assign.h), which `quantbench-cli plan --metric` uses too.
 #pragma once
 #include <QString>
 #include <string>

@@ -44,7 +44,8 @@ QString sensitivityCliCommand(const SensitivityRequest& request) {
     const QString calibrationFile = QStringLiteral("calibration.qbh5");
     QStringList sensitivity{QStringLiteral("sensitivity"), request.modelPath, QStringLiteral("--calib"), calibrationFile,
                             QStringLiteral("--text"), request.evaluationText, QStringLiteral("--eval-chunks"),
-                            QString::number(request.evaluationChunks)};
+                            QString::number(request.evaluationChunks), QStringLiteral("--out"),
+                            QString::fromLatin1(kSensitivityFile)};
     if (!request.measure) sensitivity << QStringLiteral("--estimates-only");
     return cliCommand({QStringLiteral("calibrate"), request.modelPath, QStringLiteral("--text"), request.calibrationText,
                        QStringLiteral("--tokens"), QString::number(request.calibrationTokens), QStringLiteral("--full-hessian"),

@@ -34,6 +34,8 @@ struct SensitivityOutcome {
 // Throws qb::Error or qb::Cancelled.
 SensitivityOutcome computeSensitivity(const qb::Model& model, const SensitivityRequest& request, qb::JobControl& control);
 // The two CLI commands, joined by &&; the calibration file is the one the CLI would need to write.
+// The file the recorded command leaves the sensitivity table in (`sensitivity --out`).
+inline constexpr const char* kSensitivityFile = "sensitivity.qbh5";
 QString sensitivityCliCommand(const SensitivityRequest& request);
 // The sensitivity table and activation summaries of an analysis file; throws qb::Error when it has no
 // sensitivity table.

@@ -44,16 +44,15 @@ void WeightAnalysis::requestStats(const QString& tensor) {
     supersede(statsJob_, runner_.submit(std::move(job)));
 }
 
-void WeightAnalysis::requestProbe(const QString& tensor, const FormatProbeRequest& request) {
+void WeightAnalysis::requestProbe(const QString& tensor, const qb::FormatProbeRequest& request) {
     const qb::TensorView* view = tensorView(tensor);
     if (!view) return;
     const ModelPtr model = workspace_.model();
     const int threads = AppSettings().threads();
     JobSpec job{tr("Probe %1 in %2").arg(tensor, QString::fromStdString(request.format)),
-                cliCommand({QStringLiteral("stats"), workspace_.modelPath(), QStringLiteral("--tensor"),
-                            exactNamePattern(tensor), QStringLiteral("--format"), QString::fromStdString(request.format)}),
+                cliCommand(probeCliArguments(workspace_.modelPath(), tensor, request)),
                 [this, model, view, request, threads](qb::JobControl& control) -> JobDelivery {
-                    auto probe = std::make_shared<const FormatProbe>(probeFormat(*view, request, &control, threads));
+                    auto probe = std::make_shared<const qb::FormatProbe>(qb::probe_format(*view, request, &control, threads));
                     return [this, model, probe] {
                         if (workspace_.model() != model) return;
                         probeJob_ = 0;
@@ -63,15 +62,14 @@ void WeightAnalysis::requestProbe(const QString& tensor, const FormatProbeReques
     supersede(probeJob_, runner_.submit(std::move(job)));
 }
 
-void WeightAnalysis::requestCellValues(const QString& tensor, const HeatMapCell& cell) {
+void WeightAnalysis::requestCellValues(const QString& tensor, const qb::HeatMapCellRange& cell) {
     const qb::TensorView* view = tensorView(tensor);
     if (!view) return;
     const ModelPtr model = workspace_.model();
-    JobSpec job{tr("Values of %1 rows %2–%3").arg(tensor).arg(cell.firstRow).arg(cell.firstRow + cell.rows - 1),
-                QString(),  // no CLI command prints raw values yet
+    JobSpec job{tr("Values of %1 rows %2–%3").arg(tensor).arg(cell.first_row).arg(cell.first_row + cell.rows - 1),
+                cliCommand(cellCliArguments(workspace_.modelPath(), tensor, cell)),
                 [this, model, view, cell](qb::JobControl&) -> JobDelivery {
-                    auto block = std::make_shared<const MatrixBlock>(
-                        readMatrixBlock(*view, cell.firstRow, cell.rows, cell.firstCol, cell.cols));
+                    auto block = std::make_shared<const qb::MatrixBlock>(qb::read_matrix_block(*view, cell));
                     return [this, model, block] {
                         if (workspace_.model() != model) return;
                         cellJob_ = 0;

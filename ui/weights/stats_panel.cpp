@@ -5,7 +5,7 @@
 #include <QStringList>
 
 #include "core/analysis/weight_stats.h"
-#include "ui/analysis/format_probe.h"
+#include "core/analysis/format_probe.h"
 #include "ui/common/units.h"
 
 namespace qbui {
@@ -71,7 +71,7 @@ void StatsPanel::setStats(const qb::WeightStats& s) {
     setProbe(nullptr);
 }
 
-void StatsPanel::setProbe(const FormatProbe* probe) {
+void StatsPanel::setProbe(const qb::FormatProbe* probe) {
     if (!probe) {
         for (QLabel* label : {probeFormat_, probeError_, probeLevels_}) label->clear();
         return;
@@ -84,8 +84,8 @@ void StatsPanel::setProbe(const FormatProbe* probe) {
     probeLevels_->setText(tr("%1 used by row %2,\ncolumns %3–%4")
                               .arg(probe->levels.size())
                               .arg(probe->row)
-                              .arg(probe->firstCol)
-                              .arg(probe->firstCol + probe->colCount - 1));
+                              .arg(probe->first_col)
+                              .arg(probe->first_col + probe->col_count - 1));
 }
 
 void StatsPanel::clear() {

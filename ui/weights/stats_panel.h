@@ -8,12 +8,11 @@ class QFormLayout;
 class QLabel;
 
 namespace qb {
+struct FormatProbe;
 struct WeightStats;
 }
 
 namespace qbui {
-
-struct FormatProbe;
 
 class StatsPanel : public QWidget {
     Q_OBJECT
@@ -21,7 +20,7 @@ public:
     explicit StatsPanel(QWidget* parent = nullptr);
 
     void setStats(const qb::WeightStats& stats);
-    void setProbe(const FormatProbe* probe);  // nullptr: clear the format lines
+    void setProbe(const qb::FormatProbe* probe);  // nullptr: clear the format lines
     void clear();
     QString text() const;  // every line "label: value", for tests and the clipboard
 

@@ -26,7 +26,6 @@ namespace qbui {
 namespace {
 
 enum ScaleChoice { LinearScale, LogAbsScale };
-constexpr int kErrorBins = 128;
 constexpr size_t kMaxMarks = 512;  // beyond this (f16, 8-bit grids of long rows) the marks hide the histogram
 const char* const kFallbackFormats[] = {"q4_0", "q4_k", "int4_g32_sym", "nf4", "int4_pc_sym"};
 
@@ -180,11 +179,11 @@ void WeightView::showStats(WeightStatsPtr stats) {
     fillFormats();
     const QSignalBlocker rowBlocker(row_), groupBlocker(group_);
     row_->setRange(0, int(stats_->rows - 1));
-    row_->setValue(stats_->channels.top_rows.empty() ? 0 : int(stats_->channels.top_rows.front().index));
     updateGroupRange();
-    if (!stats_->channels.top_cols.empty() && format_->count() > 0) {
-        const int64_t groupSize = probeGroupSize(qb::format_by_name(format_->currentText().toStdString()), stats_->cols);
-        group_->setValue(int(stats_->channels.top_cols.front().index / groupSize));
+    if (format_->count() > 0) {  // where core's probe starts (and `stats --probe` without --row/--group)
+        const qb::FormatProbeRequest start = qb::default_probe_request(*stats_, format_->currentText().toStdString());
+        row_->setValue(int(start.row));
+        group_->setValue(int(start.group));
     }
     statsPanel_->setStats(*stats_);
     formatErrors_->setErrors(stats_->format_errors);
@@ -220,7 +219,7 @@ bool WeightView::selectFormat(const QString& format) {
 void WeightView::updateGroupRange() {
     if (!stats_ || format_->count() == 0) return;
     const qb::FormatInfo& format = qb::format_by_name(format_->currentText().toStdString());
-    const int64_t groupSize = probeGroupSize(format, stats_->cols);
+    const int64_t groupSize = qb::probe_group_size(format, stats_->cols);
     const int64_t groups = (stats_->cols + groupSize - 1) / groupSize;
     group_->setRange(0, int(groups - 1));
     group_->setSuffix(tr(" of %1").arg(groups));
@@ -246,33 +245,32 @@ void WeightView::drawHistogram() {
 void WeightView::drawProbe() {
     const qb::Histogram* h = shownHistogram();
     statsPanel_->setProbe(probe_.get());
-    if (!probe_ || !h || probe_->valueHistogram.scale != h->scale) {
+    if (!probe_ || !h || probe_->value_histogram.scale != h->scale) {
         histogram_->setOverlay(nullptr, {});
         histogram_->setMarks({}, {});
         return;
     }
     const QString format = qtext(probe_->format);
-    histogram_->setOverlay(showQuantized_->isChecked() ? &probe_->valueHistogram : nullptr, tr("Q(w) in %1").arg(format));
+    histogram_->setOverlay(showQuantized_->isChecked() ? &probe_->value_histogram : nullptr, tr("Q(w) in %1").arg(format));
     const std::vector<float> marks = marksFor(probe_->levels, h->scale);
-    const QString where = tr("row %1, cols %2–%3").arg(probe_->row).arg(probe_->firstCol).arg(probe_->firstCol + probe_->colCount - 1);
+    const QString where = tr("row %1, cols %2–%3").arg(probe_->row).arg(probe_->first_col).arg(probe_->first_col + probe_->col_count - 1);
     if (marks.size() <= kMaxMarks) histogram_->setMarks(marks, tr("%1 levels (%2)").arg(format, where));
     else histogram_->setMarks({}, {});
-    errorHistogram_->setHistogram(probe_->errorHistogram, tr("Q(w) − w"), tr("quantization error Q(w) − w"));
+    errorHistogram_->setHistogram(probe_->error_histogram, tr("Q(w) − w"), tr("quantization error Q(w) − w"));
     errorHistogram_->setLogCounts(logCounts_->isChecked());
     errorHistogram_->setTitle(tr("Error of %1 in %2 (RMSE %3)").arg(qtext(probe_->tensor), format, numberText(probe_->metrics.rmse, 4)));
 }
 
-FormatProbeRequest WeightView::probeRequest() const {
-    FormatProbeRequest request;
+qb::FormatProbeRequest WeightView::probeRequest() const {
+    qb::FormatProbeRequest request;
     request.format = format_->currentText().toStdString();
     request.row = row_->value();
     request.group = group_->value();
-    request.errorBins = kErrorBins;
     if (const qb::Histogram* h = shownHistogram()) {
-        request.valueScale = h->scale;
-        request.valueLo = h->edges.front();
-        request.valueHi = h->edges.back();
-        request.valueBins = int(h->counts.size());
+        request.value_scale = h->scale;
+        request.value_lo = h->edges.front();
+        request.value_hi = h->edges.back();
+        request.value_bins = int(h->counts.size());
     }
     return request;
 }
@@ -282,7 +280,7 @@ void WeightView::scheduleProbe() {
 }
 
 void WeightView::showProbe(FormatProbePtr probe) {
-    const FormatProbeRequest wanted = probeRequest();
+    const qb::FormatProbeRequest wanted = probeRequest();
     if (!stats_ || probe->tensor != stats_->tensor || probe->format != wanted.format || probe->row != wanted.row) return;
     probe_ = std::move(probe);
     drawProbe();

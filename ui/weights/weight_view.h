@@ -3,14 +3,15 @@
 // below it the histogram of the quantization error Q(w) − w; beside them the statistics panel and the
 // per-format error table. Q(w) is off by default: its spikes at the grid levels dwarf the histogram of
 // w on linear counts. The view only draws: it asks for a format probe through probeRequested
-// (debounced) and is handed results by showStats / showProbe.
+// (debounced) and is handed results by showStats / showProbe. The probe is core's (core/analysis/
+// format_probe.h): `quantbench-cli stats MODEL --tensor T --probe F --row R --group G --json` prints it.
 #pragma once
 #include <QTimer>
 #include <QWidget>
 #include <memory>
 #include <string>
 
-#include "ui/analysis/format_probe.h"
+#include "core/analysis/format_probe.h"
 #include "ui/session/workspace.h"
 
 class QCheckBox;
@@ -25,7 +26,7 @@ class FormatErrorModel;
 class HistogramPlot;
 class StatsPanel;
 
-using FormatProbePtr = std::shared_ptr<const FormatProbe>;
+using FormatProbePtr = std::shared_ptr<const qb::FormatProbe>;
 
 class WeightView : public QWidget {
     Q_OBJECT
@@ -39,7 +40,7 @@ public:
     void showProbe(FormatProbePtr probe);
     void clear();
 
-    FormatProbeRequest probeRequest() const;
+    qb::FormatProbeRequest probeRequest() const;
     bool selectFormat(const QString& format);  // false when the tensor cannot take it
     WeightStatsPtr stats() const { return stats_; }
     FormatProbePtr probe() const { return probe_; }
@@ -52,7 +53,7 @@ public:
     QCheckBox* showQuantizedBox() const { return showQuantized_; }
 
 signals:
-    void probeRequested(const qbui::FormatProbeRequest& request);
+    void probeRequested(const qb::FormatProbeRequest& request);
 
 private:
     QWidget* makeControls();
