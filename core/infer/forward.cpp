@@ -56,6 +56,7 @@ public:
         normalize(x.data() + first * embd_, rows, "output_norm", normed.data());
         std::vector<float> logits(size_t(rows * net_.classifier_.rows));
         linear(net_.classifier_, normed.data(), rows, logits.data(), net_.classifier_.rows);
+        if (options_.stats) options_.stats->peak_streamed_weight_bytes = gauge_.peak();
         return logits;
     }
 
@@ -74,23 +75,37 @@ private:
     }
     int threads() const { return options_.threads; }
 
+    // Embedding rows are read from an override, the packed classifier (tied, resident) or the model.
     std::vector<float> embed(std::span<const int32_t> tokens) const {
         std::vector<float> x(size_t(n_ * embd_));
-        const float* positions = net_.compute_.positions == PositionKind::Learned ? values("position_embd") : nullptr;
-        // The embedding matrix is packed when it doubles as the classifier.
+        std::vector<float> position_rows;
+        const float* positions = nullptr;
+        if (net_.compute_.positions == PositionKind::Learned) positions = rows_of("position_embd", 0, n_, position_rows);
         const std::vector<float>* replaced = override_of("token_embd");
         auto packed = net_.matrices_.find("token_embd");
+        const TensorView& stored = net_.views_.at("token_embd");
         for (int64_t i = 0; i < n_; ++i) {
             float* row = x.data() + i * embd_;
             const int64_t token = tokens[size_t(i)];
-            if (!replaced && packed != net_.matrices_.end())
+            if (replaced)
+                std::copy_n(replaced->data() + token * embd_, embd_, row);
+            else if (packed != net_.matrices_.end())
                 packed->second.unpack_row(token, row);
             else
-                std::copy_n((replaced ? replaced->data() : values("token_embd")) + token * embd_, embd_, row);
+                stored.read_rows(token, 1, row);
             if (positions)
                 for (int64_t c = 0; c < embd_; ++c) row[c] += positions[i * embd_ + c];
         }
         return x;
+    }
+
+    // Rows first..first+count-1 of a 2-D tensor that is not a linear weight: the override's, else decoded into buffer.
+    const float* rows_of(const std::string& name, int64_t first, int64_t count, std::vector<float>& buffer) const {
+        const TensorView& stored = net_.views_.at(name);
+        if (const std::vector<float>* replaced = override_of(name)) return replaced->data() + first * stored.cols();
+        buffer.resize(size_t(count * stored.cols()));
+        stored.read_rows(first, count, buffer.data());
+        return buffer.data();
     }
 
     void normalize(const float* x, int64_t rows, const std::string& norm, float* y) const {
@@ -106,12 +121,8 @@ private:
     // y (rows x l.rows, row stride y_stride) = x · Wᵀ + b.
     void linear(const Linear& l, const float* x, int64_t rows, float* y, int64_t y_stride) const {
         if (options_.on_linear_input) options_.on_linear_input(l.name, x, rows, l.cols);
-        const ConstMatrixRef input{x, rows, l.cols, l.cols};
-        const MatrixRef output{y, rows, l.rows, y_stride};
-        if (const std::vector<float>* replaced = override_of(l.name))
-            matmul_nt(input, {replaced->data(), l.rows, l.cols, l.cols}, output, threads());
-        else
-            matmul_nt(input, net_.matrices_.at(l.name), output, threads());
+        net_.multiply(l.name, override_of(l.name), {x, rows, l.cols, l.cols}, {y, rows, l.rows, y_stride}, threads(),
+                      &gauge_);
         if (!l.has_bias) return;
         const float* bias = values(l.name + ".bias");
         for_rows(rows, l.rows, threads(), [&](int64_t begin, int64_t end) {
@@ -227,6 +238,7 @@ private:
     const ForwardOptions& options_;
     int64_t n_ = 0, embd_ = 0;
     std::optional<Rotary> rotary_;
+    mutable ByteGauge gauge_;  // buffers of streamed weights
 };
 
 namespace {
@@ -249,12 +261,13 @@ HyperParams forward_hparams(const Model& model) {
 
 }  // namespace
 
-Transformer::Transformer(const Model& model, int threads, const JobControl* job)
-    : architecture_(model.architecture), compute_(arch_compute(model.architecture)), hparams_(forward_hparams(model)) {
+Transformer::Transformer(const Model& model, int threads, const JobControl* job, int64_t resident_budget_bytes)
+    : architecture_(model.architecture), compute_(arch_compute(model.architecture)), hparams_(forward_hparams(model)),
+      threads_(threads) {
     for (int64_t i = 0; i < hparams_.n_layer; ++i) layers_.push_back(describe_layer(model, i));
     classifier_ = expect_linear(model, model.find("output") ? "output" : "token_embd", hparams_.n_vocab, hparams_.n_embd);
     check_vector_sizes(model);
-    decode_all(model, threads, job);
+    load_weights(model, threads, job, resident_budget_bytes);
 }
 
 Transformer::Linear Transformer::expect_linear(const Model& model, const std::string& name, int64_t rows,
@@ -301,37 +314,68 @@ void Transformer::check_vector_sizes(const Model& model) const {
                                                         std::to_string(size));
 }
 
-// Decodes every tensor to f32 once; the weights of linear layers are kept packed for matmul_nt.
-void Transformer::decode_all(const Model& model, int threads, const JobControl* job) {
+// Keeps a view of every tensor; decodes the 1-D ones, and the linear weights (packed for matmul_nt) when
+// their f32 size fits the budget.
+void Transformer::load_weights(const Model& model, int threads, const JobControl* job, int64_t resident_budget_bytes) {
     std::set<std::string> linear_weights = {classifier_.name};
     for (const Layer& layer : layers_) {
         for (const Linear& l : layer.qkv) linear_weights.insert(l.name);
         for (const Linear* l : {&layer.attn_output, &layer.ffn_gate, &layer.ffn_up, &layer.ffn_down})
             if (!l->name.empty()) linear_weights.insert(l->name);
     }
+    int64_t linear_bytes = 0;
+    for (const std::string& name : linear_weights) linear_bytes += model.tensor(name).numel() * int64_t(sizeof(float));
+    const bool resident = linear_bytes <= resident_budget_bytes;
     const int64_t count = int64_t(model.tensors.size());
     for (int64_t i = 0; i < count; ++i) {
         const TensorView& t = model.tensors[size_t(i)];
         if (job) job->step(i, count, "decoding " + t.name);
-        std::vector<float> values = t.to_f32(threads);
-        if (linear_weights.count(t.name))
-            matrices_.emplace(t.name, PackedMatrix({values.data(), t.rows(), t.cols(), t.cols()}, threads));
-        else
-            vectors_[t.name] = std::move(values);
+        views_.emplace(t.name, t);
+        if (linear_weights.count(t.name)) {
+            if (resident) {
+                matrices_.emplace(t.name, PackedMatrix({t.to_f32(threads).data(), t.rows(), t.cols(), t.cols()}, threads));
+                t.evict_pages();  // the decoded copy is all the forward pass reads
+            }
+        } else if (t.shape.size() < 2) {
+            vectors_[t.name] = t.to_f32(threads);
+        }
     }
     if (job) job->step(count, count, "weights decoded");
 }
 
 int64_t Transformer::numel(const std::string& name) const {
-    if (auto m = matrices_.find(name); m != matrices_.end()) return m->second.rows() * m->second.cols();
-    if (auto v = vectors_.find(name); v != vectors_.end()) return int64_t(v->second.size());
-    return 0;
+    auto v = views_.find(name);
+    return v == views_.end() ? 0 : v->second.numel();
 }
 
 std::vector<float> Transformer::weight(const std::string& name) const {
     if (auto m = matrices_.find(name); m != matrices_.end()) return m->second.unpack();
     if (auto v = vectors_.find(name); v != vectors_.end()) return v->second;
+    if (auto t = views_.find(name); t != views_.end()) return t->second.to_f32(threads_);
     throw Error("transformer", "no tensor '" + name + "'");
+}
+
+int64_t Transformer::resident_weight_bytes() const {
+    int64_t values = 0;
+    for (const auto& [name, m] : matrices_) values += m.rows() * m.cols();
+    for (const auto& [name, v] : vectors_) values += int64_t(v.size());
+    return values * int64_t(sizeof(float));
+}
+
+void Transformer::multiply(const std::string& name, const std::vector<float>* override, ConstMatrixRef x, MatrixRef y,
+                           int threads, ByteGauge* gauge) const {
+    const int64_t rows = y.cols, cols = x.cols;
+    if (override) return matmul_nt(x, {override->data(), rows, cols, cols}, y, threads);
+    if (auto m = matrices_.find(name); m != matrices_.end()) return matmul_nt(x, m->second, y, threads);
+    const TensorView& stored = views_.at(name);
+    // Mapped pages are dropped as soon as their rows are decoded (where the rows are stored in order), and
+    // the whole tensor's after the product: the next use reads them from the file (page cache) again.
+    const RowSource source{rows, cols, [&stored](int64_t first, int64_t count, float* dst) {
+                               stored.read_rows(first, count, dst);
+                               stored.evict_rows(first, count);
+                           }};
+    matmul_nt(x, source, y, threads, gauge);
+    stored.evict_pages();
 }
 
 std::vector<float> Transformer::forward(std::span<const int32_t> tokens, const ForwardOptions& options) const {

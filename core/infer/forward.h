@@ -1,7 +1,12 @@
 // Reference CPU forward pass of the supported decoder-only transformers (llama, mistral, qwen2, gpt2,
-// gpt-neox; see arch_compute.h). A Transformer decodes every weight of a Model to f32 once, through the
-// format registry, so a quantized model runs with its dequantized ("fake-quant") weights. A forward call
-// processes one sequence of tokens at once (positions 0..n-1, causal attention) with f32 activations.
+// gpt-neox; see arch_compute.h). Weights are decoded to f32 through the format registry, so a quantized
+// model runs with its dequantized ("fake-quant") weights, but they stay in the Model's (memory-mapped)
+// storage: each product decodes its weight rows while packing them (see RowSource in matmul.h) and the
+// mapped pages of a used weight are dropped, so memory does not grow with model size. Only a model whose
+// linear weights fit a small budget in f32 keeps them decoded (faster products for few tokens); norm weights
+// and biases are always decoded, embeddings are read a row at a time. Either way the same products sum in
+// the same order: logits are bit-identical. A forward call processes one sequence of tokens at once
+// (positions 0..n-1, causal attention) with f32 activations.
 //
 // Per call, ForwardOptions can
 //   - replace any tensor by f32 values (overrides: "quantize only this tensor" runs share the decoded model),
@@ -34,17 +39,29 @@ using WeightOverrides = std::map<std::string, std::vector<float>>;
 // (q, k, v) each get their own call with the same x.
 using LinearInputHook = std::function<void(const std::string& tensor, const float* x, int64_t rows, int64_t cols)>;
 
+// What a forward call held: bytes of decoded weight values buffered at once by its products (streamed
+// weights; resident ones are Transformer::resident_weight_bytes()).
+struct ForwardStats {
+    int64_t peak_streamed_weight_bytes = 0;
+};
+
 struct ForwardOptions {
     int threads = 0;  // <= 0: all hardware threads
     const WeightOverrides* overrides = nullptr;
     LinearInputHook on_linear_input;
     int64_t first_logit_position = 0;  // logits are computed for positions first_logit_position..n-1 only
+    ForwardStats* stats = nullptr;     // filled when set
 };
+
+// Linear weights of at most this many f32 bytes in total are decoded once at construction.
+inline constexpr int64_t kResidentWeightBudget = int64_t(256) << 20;
 
 class Transformer {
 public:
-    // Throws Error naming the model for an unsupported architecture or a missing/misshapen tensor.
-    explicit Transformer(const Model& model, int threads = 0, const JobControl* job = nullptr);
+    // Throws Error naming the model for an unsupported architecture or a missing/misshapen tensor. The
+    // Transformer shares the model's storage (the views keep their mapping alive), so `model` may go.
+    explicit Transformer(const Model& model, int threads = 0, const JobControl* job = nullptr,
+                         int64_t resident_budget_bytes = kResidentWeightBudget);
 
     const std::string& architecture() const { return architecture_; }
     const HyperParams& hparams() const { return hparams_; }
@@ -52,6 +69,8 @@ public:
     int64_t context_length() const { return hparams_.n_ctx; }
     // A copy of the decoded f32 values of a tensor (canonical layout); throws Error for an unknown name.
     std::vector<float> weight(const std::string& name) const;
+    bool weights_resident() const { return !matrices_.empty(); }  // linear weights decoded at construction
+    int64_t resident_weight_bytes() const;  // f32 bytes of the decoded weights this Transformer holds
 
     // Returns (tokens.size() - first_logit_position) x vocab_size logits, row-major.
     std::vector<float> forward(std::span<const int32_t> tokens, const ForwardOptions& options = {}) const;
@@ -72,16 +91,22 @@ private:
     Linear expect_linear(const Model& model, const std::string& name, int64_t rows, int64_t cols) const;
     Layer describe_layer(const Model& model, int64_t index) const;
     void check_vector_sizes(const Model& model) const;
-    void decode_all(const Model& model, int threads, const JobControl* job);
+    void load_weights(const Model& model, int threads, const JobControl* job, int64_t resident_budget_bytes);
     int64_t numel(const std::string& name) const;  // 0 for a tensor the model does not have
+    // y = x · Wᵀ for the linear weight `name` (override, resident or streamed): the one place the forward
+    // pass multiplies by a weight.
+    void multiply(const std::string& name, const std::vector<float>* override, ConstMatrixRef x, MatrixRef y,
+                  int threads, ByteGauge* gauge) const;
 
     std::string architecture_;
     ArchCompute compute_;
     HyperParams hparams_;
     std::vector<Layer> layers_;
     Linear classifier_;  // "output", or "token_embd" when the embeddings are tied
-    std::unordered_map<std::string, PackedMatrix> matrices_;  // weights of linear layers, packed for matmul_nt
-    std::unordered_map<std::string, std::vector<float>> vectors_;  // every other tensor
+    int threads_ = 0;
+    std::unordered_map<std::string, TensorView> views_;       // every tensor, in the model's storage
+    std::unordered_map<std::string, PackedMatrix> matrices_;  // linear weights, decoded when within the budget
+    std::unordered_map<std::string, std::vector<float>> vectors_;  // 1-D tensors (norm weights, biases), decoded
 };
 
 // Greedy decoding: appends `count` argmax tokens to `prompt` and returns only the new ones.

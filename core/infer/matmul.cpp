@@ -67,22 +67,27 @@ void store_tile(const float (&acc)[kTileRows][kTileCols], int64_t rows, int64_t 
     }
 }
 
-// C[rows, columns of column blocks first_block .. first_block+blocks-1], summed over k in KC slices (the
-// first slice stores, later ones add). The A slice is packed once per depth slice and serves every
-// column block; b_slice(col0, cols, p0, kc) gives the packed B panels of a column block's depth slice.
+// C[rows, columns of column blocks first_block .. first_block+blocks-1], one column block after the other,
+// each summed over k in KC slices (the first slice stores, later ones add). b_slice(col0, cols, p0, kc) gives
+// the packed B panels of a column block's depth slice; it is called for a block's slices in order, so a
+// source that produces B on demand fills a whole column block at its first slice. The run's rows of A are
+// packed once, slice by slice as the first block reaches them (a_buffer: rows rounded up to kTileRows, x k).
 template <typename SliceFn>
 void multiply_run(const ConstMatrixRef& a, SliceFn& b_slice, int64_t b_rows, const MatrixRef& c, int64_t row0,
                   int64_t rows, int64_t first_block, int64_t blocks, std::vector<float>& a_buffer) {
     float acc[kTileRows][kTileCols];
-    for (int64_t p0 = 0; p0 < a.cols; p0 += kDepthBlock) {
-        const int64_t kc = std::min(kDepthBlock, a.cols - p0);
-        pack_panels(a.data + row0 * a.stride + p0, a.stride, rows, kc, kTileRows, a_buffer.data());
-        for (int64_t block = first_block; block < first_block + blocks; ++block) {
-            const int64_t col0 = block * kColBlock, cols = std::min(kColBlock, b_rows - col0);
+    const int64_t padded_rows = round_up(rows, kTileRows);
+    for (int64_t block = first_block; block < first_block + blocks; ++block) {
+        const int64_t col0 = block * kColBlock, cols = std::min(kColBlock, b_rows - col0);
+        for (int64_t p0 = 0; p0 < a.cols; p0 += kDepthBlock) {
+            const int64_t kc = std::min(kDepthBlock, a.cols - p0);
+            const float* a_slice = a_buffer.data() + p0 * padded_rows;
+            if (block == first_block)
+                pack_panels(a.data + row0 * a.stride + p0, a.stride, rows, kc, kTileRows, a_buffer.data() + p0 * padded_rows);
             const float* b_panels = b_slice(col0, cols, p0, kc);
             for (int64_t j = 0; j < cols; j += kTileCols) {
                 for (int64_t i = 0; i < rows; i += kTileRows) {
-                    multiply_panels(kc, a_buffer.data() + i * kc, b_panels + j * kc, acc);
+                    multiply_panels(kc, a_slice + i * kc, b_panels + j * kc, acc);
                     store_tile(acc, std::min(kTileRows, rows - i), std::min(kTileCols, cols - j), p0 > 0,
                                c.data + (row0 + i) * c.stride + col0 + j, c.stride);
                 }
@@ -100,8 +105,8 @@ void check_shapes(int64_t a_rows, int64_t a_cols, int64_t b_rows, int64_t b_cols
 }
 
 // Splits C into blocks (row blocks x column blocks of kColBlock) and runs them on the threads; a worker's
-// consecutive blocks in one row block form a run that packs A once. make_slice_fn() gives each worker its
-// b_slice function (see multiply_run).
+// consecutive blocks in one row block form a run. make_slice_fn() gives each worker its b_slice function
+// (see multiply_run), which lives for all the worker's runs.
 template <typename MakeSliceFn>
 void multiply_blocks(const ConstMatrixRef& a, int64_t b_rows, const MatrixRef& c, int threads, MakeSliceFn&& make_slice_fn) {
     if (c.rows == 0 || c.cols == 0) return;
@@ -116,10 +121,8 @@ void multiply_blocks(const ConstMatrixRef& a, int64_t b_rows, const MatrixRef& c
                                                    (a.rows + kTileRows - 1) / kTileRows);
     const int64_t block_rows = round_up((a.rows + row_splits - 1) / row_splits, kTileRows);
     const int64_t row_blocks = (a.rows + block_rows - 1) / block_rows;
-    const int64_t kc = std::min(kDepthBlock, a.cols);
     parallel_for(row_blocks * col_blocks, int(workers), [&](int64_t begin, int64_t end) {
-        // Sized to this product, not the maximal block, so small products stay cheap to set up.
-        std::vector<float> a_buffer(size_t(kc * round_up(std::min(block_rows, a.rows), kTileRows)));
+        std::vector<float> a_buffer(size_t(a.cols * round_up(std::min(block_rows, a.rows), kTileRows)));
         auto b_slice = make_slice_fn();
         for (int64_t run = begin; run < end;) {
             const int64_t row_block = run / col_blocks, run_end = std::min(end, (row_block + 1) * col_blocks);
@@ -136,7 +139,55 @@ int64_t block_floats(int64_t rows, int64_t cols, int64_t col0) {
     return round_up(std::min(kColBlock, rows - col0), kTileCols) * cols;
 }
 
+// One worker's b_slice for a RowSource: at a column block's first slice, decodes its rows kTileCols at a
+// time and packs every depth slice of them (PackedMatrix's layout of one block), then serves the slices.
+class DecodedBlock {
+public:
+    DecodedBlock(const RowSource& b, ByteGauge* gauge)
+        : b_(b), gauge_(gauge), panels_(size_t(round_up(std::min(kColBlock, b.rows), kTileCols) * b.cols)),
+          rows_(size_t(std::min(kTileCols, b.rows) * b.cols)) {
+        if (gauge_) gauge_->add(bytes());
+    }
+    DecodedBlock(const DecodedBlock&) = delete;  // returned by value through guaranteed copy elision
+    ~DecodedBlock() {
+        if (gauge_) gauge_->remove(bytes());
+    }
+
+    const float* operator()(int64_t col0, int64_t cols, int64_t p0, int64_t) {
+        const int64_t width = round_up(cols, kTileCols);
+        if (col0 != col0_) {
+            for (int64_t j = 0; j < cols; j += kTileCols) {
+                const int64_t count = std::min(kTileCols, cols - j);
+                b_.decode(col0 + j, count, rows_.data());
+                for (int64_t q0 = 0; q0 < b_.cols; q0 += kDepthBlock) {
+                    const int64_t kc = std::min(kDepthBlock, b_.cols - q0);
+                    pack_panels(rows_.data() + q0, b_.cols, count, kc, kTileCols, panels_.data() + width * q0 + j * kc);
+                }
+            }
+            col0_ = col0;
+        }
+        return panels_.data() + width * p0;
+    }
+
+private:
+    int64_t bytes() const { return int64_t((panels_.size() + rows_.size()) * sizeof(float)); }
+
+    const RowSource& b_;
+    ByteGauge* gauge_;
+    std::vector<float> panels_, rows_;
+    int64_t col0_ = -1;
+};
+
 }  // namespace
+
+void ByteGauge::add(int64_t bytes) {
+    const int64_t now = now_ += bytes;
+    int64_t peak = peak_.load();
+    while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
+    }
+}
+
+void ByteGauge::remove(int64_t bytes) { now_ -= bytes; }
 
 PackedMatrix::PackedMatrix(ConstMatrixRef b, int threads) : rows_(b.rows), cols_(b.cols) {
     const int64_t col_blocks = (rows_ + kColBlock - 1) / kColBlock;
@@ -193,6 +244,11 @@ void matmul_nt(ConstMatrixRef a, const PackedMatrix& b, MatrixRef c, int threads
     multiply_blocks(a, b.rows(), c, threads, [&b] {
         return [&b](int64_t col0, int64_t, int64_t p0, int64_t) { return b.panels(col0 / kColBlock, p0 / kDepthBlock); };
     });
+}
+
+void matmul_nt(ConstMatrixRef a, const RowSource& b, MatrixRef c, int threads, ByteGauge* gauge) {
+    check_shapes(a.rows, a.cols, b.rows, b.cols, c);
+    multiply_blocks(a, b.rows, c, threads, [&] { return DecodedBlock(b, gauge); });
 }
 
 }  // namespace qb

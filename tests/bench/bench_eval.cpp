@@ -1,11 +1,20 @@
-// Perplexity-evaluation throughput: stories260K on the TinyStories snippet, and a synthetic model with
-// Llama-2-7B layer shapes (2 layers, dim 4096, ff 11008, 32 heads, vocab 32000, random weights), each
-// with f32 weights and with 4-bit fake-quant weights; beside a naive scalar matrix product on one of the
-// large model's shapes, and the process's peak memory.
-// Usage: bench_eval [--threads N] [--data DIR] [--small-only]; DIR defaults to $QB_DATA_DIR, else ../shared/data.
+// Perplexity-evaluation throughput and peak memory: stories260K on the TinyStories snippet, and a synthetic
+// model with Llama-2-7B layer shapes (2 layers, dim 4096, ff 11008, 32 heads, vocab 32000, random weights)
+// written to GGUF files and memory-mapped like a real model, each with f32 weights and with 4-bit fake-quant
+// weights. Every model runs twice: with its linear weights decoded once at construction ("resident", the
+// forward pass's only mode before weights were streamed) and streamed from the mapping ("streamed"); each
+// line gives the peak resident memory of that run alone. Beside them, matrix products on one of the large
+// model's shapes: a naive scalar loop, plain, pre-packed and decoded-on-the-fly (f32 and q4_0 rows) operands.
+// Usage: bench_eval [--threads N] [--data DIR] [--small-only] [--layers L] [--work DIR]; DIR defaults to
+// $QB_DATA_DIR, else ../shared/data; --work is where the large model's GGUF files are written (default: the
+// temporary directory; removed afterwards).
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -13,6 +22,7 @@
 #include <sys/resource.h>
 
 #include "core/infer/matmul.h"
+#include "core/io/gguf_writer.h"
 #include "core/infer/perplexity.h"
 #include "core/infer/tokenizer.h"
 #include "core/model/model.h"
@@ -29,6 +39,8 @@ struct Config {
     int threads = 2;
     std::string data = std::getenv("QB_DATA_DIR") ? std::getenv("QB_DATA_DIR") : "../shared/data";
     bool small_only = false;
+    int64_t layers = 2;
+    std::filesystem::path work = std::filesystem::temp_directory_path() / ("bench_eval_" + std::to_string(getpid()));
 };
 
 Config parse(int argc, char** argv) {
@@ -38,9 +50,28 @@ Config parse(int argc, char** argv) {
         if (arg == "--threads" && i + 1 < argc) c.threads = std::atoi(argv[++i]);
         else if (arg == "--data" && i + 1 < argc) c.data = argv[++i];
         else if (arg == "--small-only") c.small_only = true;
-        else throw Error("usage", "bench_eval [--threads N] [--data DIR] [--small-only]");
+        else if (arg == "--layers" && i + 1 < argc) c.layers = std::atoll(argv[++i]);
+        else if (arg == "--work" && i + 1 < argc) c.work = std::filesystem::path(argv[++i]) / "bench_eval";
+        else throw Error("usage", "bench_eval [--threads N] [--data DIR] [--small-only] [--layers L] [--work DIR]");
     }
     return c;
+}
+
+// The two ways a Transformer holds its linear weights, chosen by its resident budget.
+struct Mode {
+    const char* name;
+    int64_t budget;
+};
+constexpr Mode kModes[] = {{"resident", int64_t(1) << 62}, {"streamed", 0}};
+
+// Peak resident memory since the last reset_peak_rss() (VmHWM; /proc/self/clear_refs "5" resets it).
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+double peak_rss_mib() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+    return double(qbbench::peak_rss_bytes()) / (1 << 20);
 }
 
 // A tensor held in memory in any registry format, presented as a TensorView.
@@ -86,32 +117,47 @@ TensorView stored_tensor(const std::string& name, std::vector<int64_t> shape, co
     return memory_tensor(name, std::move(shape), used, encode_tensor(used, values, rows, cols, nullptr, threads));
 }
 
-// Llama-2-7B layer shapes with tied embeddings (the classifier product has the same shape either way).
-Model synthetic_llama(int64_t layers, const FormatInfo& format, int threads) {
-    Model m;
-    m.architecture = "llama";
-    m.source_path = "synthetic Llama-2-7B shapes";
-    HyperParams& hp = m.hparams;
-    hp.n_vocab = 32000, hp.n_embd = 4096, hp.n_layer = layers, hp.n_head = 32, hp.n_head_kv = 32, hp.head_dim = 128;
-    hp.n_ff = 11008, hp.n_ctx = 4096, hp.rope_dims = 128, hp.tied_embeddings = true;
+// Writes a GGUF file with Llama-2-7B layer shapes and tied embeddings (the classifier product has the same
+// shape either way): matrices in `format`, norm weights in f32. Tensors are generated one at a time as the
+// writer asks for them, so writing needs one tensor's memory.
+void write_synthetic_llama(const std::filesystem::path& path, int64_t layers, const FormatInfo& format, int threads) {
+    const int64_t vocab = 32000, embd = 4096, ff = 11008;
+    const std::vector<GgufKv> metadata = {
+        {"general.architecture", gguf_string("llama")},
+        {"llama.context_length", gguf_u32(4096)},
+        {"llama.embedding_length", gguf_u32(uint32_t(embd))},
+        {"llama.block_count", gguf_u32(uint32_t(layers))},
+        {"llama.feed_forward_length", gguf_u32(uint32_t(ff))},
+        {"llama.attention.head_count", gguf_u32(32)},
+        {"llama.attention.head_count_kv", gguf_u32(32)},
+        {"llama.rope.dimension_count", gguf_u32(128)},
+        {"llama.attention.layer_norm_rms_epsilon", gguf_f32(1e-5f)},
+    };
+    std::vector<GgufTensorSpec> tensors;
     uint64_t seed = 1;
     auto add = [&](const std::string& name, int64_t rows, int64_t cols) {
         const bool norm = rows == 1;
-        std::vector<int64_t> shape = norm ? std::vector<int64_t>{cols} : std::vector<int64_t>{rows, cols};
-        m.tensors.push_back(stored_tensor(name, shape, random_values(rows, cols, norm, seed++, threads), format, threads));
+        const FormatInfo& used = norm ? format_by_name("f32") : format;
+        std::vector<uint64_t> dims = {uint64_t(cols)};
+        if (!norm) dims.push_back(uint64_t(rows));
+        tensors.push_back({name + ".weight", dims, used.ggml_type, [=, &used] {
+                               return encode_tensor(used, random_values(rows, cols, norm, seed, threads), rows, cols,
+                                                    nullptr, threads);
+                           }});
+        ++seed;
     };
-    add("token_embd", hp.n_vocab, hp.n_embd);
+    add("token_embd", vocab, embd);
     for (int64_t l = 0; l < layers; ++l) {
         const std::string blk = "blk." + std::to_string(l) + ".";
-        add(blk + "attn_norm", 1, hp.n_embd);
-        for (const char* w : {"attn_q", "attn_k", "attn_v", "attn_output"}) add(blk + w, hp.n_embd, hp.n_embd);
-        add(blk + "ffn_norm", 1, hp.n_embd);
-        add(blk + "ffn_gate", hp.n_ff, hp.n_embd);
-        add(blk + "ffn_up", hp.n_ff, hp.n_embd);
-        add(blk + "ffn_down", hp.n_embd, hp.n_ff);
+        add(blk + "attn_norm", 1, embd);
+        for (const char* w : {"attn_q", "attn_k", "attn_v", "attn_output"}) add(blk + w, embd, embd);
+        add(blk + "ffn_norm", 1, embd);
+        add(blk + "ffn_gate", ff, embd);
+        add(blk + "ffn_up", ff, embd);
+        add(blk + "ffn_down", embd, ff);
     }
-    add("output_norm", 1, hp.n_embd);
-    return m;
+    add("output_norm", 1, embd);
+    write_gguf(path, metadata, tensors);
 }
 
 // The same model with every matrix re-encoded in `format` where its rows fit (fake-quant source).
@@ -138,18 +184,29 @@ std::string read_file(const std::string& path) {
     return s.str();
 }
 
+// One perplexity run in each mode; the peak memory is that of the run (construction and evaluation).
 void report_eval(const char* label, const Model& model, const EvalText& text, int64_t max_chunks, int threads) {
-    const double t0 = qbbench::seconds_now();
-    const Transformer net(model, threads);
-    const double t1 = qbbench::seconds_now(), cpu1 = cpu_seconds();
-    EvalOptions options;
-    options.max_chunks = max_chunks;
-    options.forward.threads = threads;
-    const PerplexityResult r = evaluate_perplexity(net, text, options);
-    const double seconds = qbbench::seconds_now() - t1, cpu = cpu_seconds() - cpu1;
-    const double tokens = double(r.chunks * r.ctx);
-    std::printf("  %-24s decode %5.2f s  eval %lld x %lld tokens: %7.3f s = %8.1f tokens/s (%8.1f per CPU-second)  ppl %.4f\n",
-                label, t1 - t0, (long long)r.chunks, (long long)r.ctx, seconds, tokens / seconds, tokens / cpu, r.ppl);
+    for (const Mode& mode : kModes) {
+        for (const TensorView& t : model.tensors) t.evict_pages();  // no pages mapped in by the previous run
+        reset_peak_rss();
+        const double t0 = qbbench::seconds_now();
+        const Transformer net(model, threads, nullptr, mode.budget);
+        const double t1 = qbbench::seconds_now(), cpu1 = cpu_seconds();
+        ForwardStats stats;
+        EvalOptions options;
+        options.max_chunks = max_chunks;
+        options.forward.threads = threads;
+        options.forward.stats = &stats;
+        const PerplexityResult r = evaluate_perplexity(net, text, options);
+        const double seconds = qbbench::seconds_now() - t1, cpu = cpu_seconds() - cpu1;
+        const double tokens = double(r.chunks * r.ctx);
+        std::printf("  %-22s %-8s decode %5.2f s  eval %lld x %lld tokens: %7.3f s = %8.1f tokens/s (%8.1f per "
+                    "CPU-second)  ppl %.4f  decoded weights %7.1f MiB  peak RSS %7.1f MiB\n",
+                    label, mode.name, t1 - t0, (long long)r.chunks, (long long)r.ctx, seconds, tokens / seconds,
+                    tokens / cpu, r.ppl, double(net.resident_weight_bytes() + stats.peak_streamed_weight_bytes) / (1 << 20),
+                    peak_rss_mib());
+        std::fflush(stdout);
+    }
 }
 
 void bench_stories(const Config& c) {
@@ -162,65 +219,96 @@ void bench_stories(const Config& c) {
     std::printf("  reference: llama.cpp llama-perplexity -t 2 ~560 tokens/s on this class of machine\n");
 }
 
-// GFLOP/s of a naive scalar triple loop and of matmul_nt on the same m x n x k product.
-void bench_matmul(const Config& c) {
-    const int64_t m = 64, n = 4096, k = 4096;
-    qbbench::print_header("matrix product 64 x 4096 x 4096 (activations x attn_q weight)");
+// GFLOP/s of matmul_nt on an m x n x k product, B plain, pre-packed, or decoded from f32 / q4_0 rows while packed;
+// beside a naive scalar triple loop for small m.
+void bench_matmul(const Config& c, int64_t m) {
+    const int64_t n = 4096, k = 4096;
+    qbbench::print_header("matrix product " + std::to_string(m) + " x 4096 x 4096 (activations x attn_q weight)");
     const std::vector<float> a = random_values(m, k, false, 91, c.threads), b = random_values(n, k, false, 92, c.threads);
     std::vector<float> out(size_t(m * n));
     const double flops = 2.0 * double(m * n * k);
-    const double naive = qbbench::time_per_call([&] {
-        for (int64_t i = 0; i < m; ++i)
-            for (int64_t j = 0; j < n; ++j) {
-                float sum = 0;
-                for (int64_t p = 0; p < k; ++p) sum += a[size_t(i * k + p)] * b[size_t(j * k + p)];
-                out[size_t(i * n + j)] = sum;
-            }
-    });
-    std::printf("  naive scalar loop, 1 thread       %8.2f GFLOP/s\n", flops / naive * 1e-9);
+    double naive = 0;  // timed on the smallest product only (seconds per call at ~1 GFLOP/s)
+    if (m <= 64) {
+        naive = qbbench::time_per_call([&] {
+            for (int64_t i = 0; i < m; ++i)
+                for (int64_t j = 0; j < n; ++j) {
+                    float sum = 0;
+                    for (int64_t p = 0; p < k; ++p) sum += a[size_t(i * k + p)] * b[size_t(j * k + p)];
+                    out[size_t(i * n + j)] = sum;
+                }
+        });
+        std::printf("  naive scalar loop, 1 thread       %8.2f GFLOP/s\n", flops / naive * 1e-9);
+    }
     const PackedMatrix packed_b({b.data(), n, k, k}, c.threads);
+    const FormatInfo& q4 = format_by_name("q4_0");
+    const std::vector<uint8_t> q4_b = encode_tensor(q4, b, n, k, nullptr, c.threads);
+    const RowSource f32_rows{n, k, [&](int64_t first, int64_t count, float* dst) {
+                                 std::copy_n(b.data() + first * k, count * k, dst);
+                             }};
+    const RowSource q4_rows{n, k, [&](int64_t first, int64_t count, float* dst) {
+                                decode_rows(q4, q4_b.data(), k, first, count, dst);
+                            }};
     for (int threads : {1, c.threads}) {
         const double plain = qbbench::time_per_call(
             [&] { matmul_nt({a.data(), m, k, k}, {b.data(), n, k, k}, {out.data(), m, n, n}, threads); });
         const double packed =
             qbbench::time_per_call([&] { matmul_nt({a.data(), m, k, k}, packed_b, {out.data(), m, n, n}, threads); });
-        std::printf("  matmul_nt, %d thread(s)            %8.2f GFLOP/s  (%.0fx naive); with pre-packed weights %.2f GFLOP/s\n",
-                    threads, flops / plain * 1e-9, naive / plain, flops / packed * 1e-9);
+        const double from_f32 =
+            qbbench::time_per_call([&] { matmul_nt({a.data(), m, k, k}, f32_rows, {out.data(), m, n, n}, threads); });
+        const double from_q4 =
+            qbbench::time_per_call([&] { matmul_nt({a.data(), m, k, k}, q4_rows, {out.data(), m, n, n}, threads); });
+        std::printf("  matmul_nt, %d thread(s)  plain %8.2f GFLOP/s (%.0fx naive); pre-packed weights %.2f GFLOP/s;"
+                    " rows decoded while packing: f32 %.2f, q4_0 %.2f GFLOP/s\n",
+                    threads, flops / plain * 1e-9, naive / plain, flops / packed * 1e-9, flops / from_f32 * 1e-9,
+                    flops / from_q4 * 1e-9);
     }
 }
 
 void bench_large(const Config& c) {
-    qbbench::print_header("synthetic Llama-2-7B layer shapes: 2 layers, random weights, random tokens, ctx 512");
+    const int64_t layers = c.layers;
+    qbbench::print_header("synthetic Llama-2-7B layer shapes: " + std::to_string(layers) +
+                          " layers, random weights in memory-mapped GGUF files, random tokens, ctx 512");
     EvalText text;
     text.bos_id = 1;
     for (int64_t i = 0; i < 2 * 512; ++i) text.tokens.push_back(int32_t((i * 7919 + 13) % 32000));
-    const int64_t layers = 2;
     const double flops_per_chunk =
         2.0 * 511 * double(layers) * (4.0 * 4096 * 4096 + 3.0 * 4096 * 11008) + 2.0 * 255 * 4096.0 * 32000;
     std::printf("  %.0f GFLOP of matrix products per chunk (linear layers and the scored half of the classifier)\n",
                 flops_per_chunk * 1e-9);
-    {
+    std::filesystem::create_directories(c.work);
+    struct Cleanup {
+        std::filesystem::path dir;
+        ~Cleanup() { std::filesystem::remove_all(dir); }
+    } cleanup{c.work};
+    for (const char* format : {"f32", "q4_0"}) {
+        const std::filesystem::path path = c.work / (std::string("llama7b-shape-") + format + ".gguf");
         const double t0 = qbbench::seconds_now();
-        const Model f32 = synthetic_llama(layers, format_by_name("f32"), c.threads);
-        std::printf("  generated f32 weights in %.1f s\n", qbbench::seconds_now() - t0);
-        report_eval("f32", f32, text, 2, c.threads);
+        write_synthetic_llama(path, layers, format_by_name(format), c.threads);
+        const Model model = load_model(path);
+        std::printf("  wrote %s: %.1f MiB in %.1f s; its linear weights in f32: %.1f MiB, one layer's: %.1f MiB\n",
+                    path.filename().c_str(), double(std::filesystem::file_size(path)) / (1 << 20),
+                    qbbench::seconds_now() - t0, double(model.parameter_count()) * 4 / (1 << 20),
+                    (4.0 * 4096 * 4096 + 3.0 * 4096 * 11008) * 4 / (1 << 20));
+        std::fflush(stdout);
+        report_eval(std::strcmp(format, "f32") == 0 ? "f32" : "fake-quant q4_0", model, text, 2, c.threads);
+        std::filesystem::remove(path);
     }
-    const Model q4 = synthetic_llama(layers, format_by_name("q4_0"), c.threads);
-    report_eval("fake-quant q4_0", q4, text, 2, c.threads);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     try {
+        std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines appear as they are measured
         const Config c = parse(argc, argv);
         std::printf("bench_eval: %d threads (hardware %d)\n", c.threads, hardware_threads());
         bench_stories(c);
         if (!c.small_only) {
-            bench_matmul(c);
+            bench_matmul(c, 64);
+            bench_matmul(c, 512);
             bench_large(c);
         }
-        std::printf("peak RSS %.1f MiB\n", double(qbbench::peak_rss_bytes()) / (1 << 20));
+        std::printf("peak RSS of the process %.1f MiB\n", double(qbbench::peak_rss_bytes()) / (1 << 20));
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_eval: %s\n", e.what());
