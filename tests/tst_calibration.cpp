@@ -5,7 +5,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <sstream>
 
 #include "core/analysis/calibration.h"
 #include "core/infer/tokenizer.h"
@@ -19,22 +18,9 @@ using namespace qb;
 
 namespace {
 
-std::string read_text(const std::string& relative, size_t max_bytes = std::string::npos) {
-    std::ifstream in(qbtest::data_path(relative), std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str().substr(0, max_bytes);
-}
-
-struct Stories {
-    Model model = load_model(qbtest::stories260k("gguf"));
-    Transformer net{model};
-    // The first 60 KB of the calibration text: about 25k tokens.
-    EvalText text = evaluation_text(model_tokenizer(model), read_text("text/wiki.valid.tokens", 60000));
-};
-
-Stories& stories() {
-    static Stories s;
+// stories260K with the first 60 KB of the calibration text: about 25k tokens.
+qbtest::LoadedModel& stories() {
+    static qbtest::LoadedModel s(qbtest::stories260k("gguf"), qbtest::read_text("text/wiki.valid.tokens", 60000));
     return s;
 }
 
@@ -218,7 +204,7 @@ private slots:
 
     void counts_every_position_of_the_whole_chunks_the_text_holds() {
         const int64_t ctx = 512;
-        const EvalText text = evaluation_text(model_tokenizer(stories().model), read_text("text/wiki.valid.tokens", 8000));
+        const EvalText text = evaluation_text(model_tokenizer(stories().model), qbtest::read_text("text/wiki.valid.tokens", 8000));
         const int64_t available = int64_t(text.tokens.size()) / ctx;
         QVERIFY(available >= 4);
         CalibrationOptions options = small_run(1'000'000, ctx);
@@ -289,7 +275,7 @@ private slots:
                                         qbtest::data_path("text/wiki.valid.tokens").string(), "--tokens", "256", "--ctx", "64", "--json"});
         QCOMPARE(r.exit_code, 0);
         const auto doc = nlohmann::json::parse(r.out);
-        const EvalText text = evaluation_text(model_tokenizer(stories().model), read_text("text/wiki.valid.tokens"));
+        const EvalText text = evaluation_text(model_tokenizer(stories().model), qbtest::read_text("text/wiki.valid.tokens"));
         CalibrationOptions options = small_run(256, 64);
         options.full_hessian = false;
         const Calibration expected = calibrate(stories().net, text, options);

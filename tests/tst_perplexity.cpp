@@ -2,7 +2,6 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
-#include <sstream>
 
 #include "core/infer/perplexity.h"
 #include "core/infer/tokenizer.h"
@@ -16,34 +15,17 @@ using namespace qb;
 
 namespace {
 
-std::string read_text(const std::string& relative) {
-    std::ifstream in(qbtest::data_path(relative), std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using qbtest::LoadedModel;
 
-const std::string& snippet() {
-    static const std::string text = read_text("text/tinystories-snippet-30k.txt");
-    return text;
-}
-
-struct Loaded {
-    Model model;
-    Transformer net;
-    EvalText text;
-    explicit Loaded(const std::filesystem::path& path, const std::string& text_body = snippet())
-        : model(load_model(path)), net(model), text(evaluation_text(model_tokenizer(model), text_body)) {}
-};
-
-Loaded& stories(const std::string& form = "gguf") {
-    static std::map<std::string, std::unique_ptr<Loaded>> cache;
+// stories260K in one of its forms with the TinyStories snippet, loaded once per form.
+LoadedModel& stories(const std::string& form = "gguf") {
+    static std::map<std::string, std::unique_ptr<LoadedModel>> cache;
     auto& slot = cache[form];
-    if (!slot) slot = std::make_unique<Loaded>(qbtest::stories260k(form));
+    if (!slot) slot = std::make_unique<LoadedModel>(qbtest::stories260k(form), qbtest::tinystories_snippet());
     return *slot;
 }
 
-PerplexityResult snippet_ppl(Loaded& l, int64_t ctx = 512, EvalProtocol protocol = EvalProtocol::LlamaCpp) {
+PerplexityResult snippet_ppl(LoadedModel& l, int64_t ctx = 512, EvalProtocol protocol = EvalProtocol::LlamaCpp) {
     EvalOptions options;
     options.ctx = ctx;
     options.protocol = protocol;
@@ -93,7 +75,7 @@ private slots:
     void crlf_text_evaluates_like_lf_text() {
         QCOMPARE(normalize_newlines("a\r\nb\rc\n\r\n"), std::string("a\nb\nc\n\n"));
         std::string crlf;
-        for (char c : snippet()) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+        for (char c : qbtest::tinystories_snippet()) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
         const EvalText text = evaluation_text(model_tokenizer(stories().model), crlf);
         QCOMPARE(text.tokens, stories().text.tokens);
     }
@@ -113,7 +95,7 @@ private slots:
             if (!t.format || !t.format->decode_row)
                 QSKIP(qPrintable("no decoder for " + QString::fromStdString(t.source_name)));
         const Transformer net(model);
-        const PerplexityResult r = evaluate_perplexity(net, evaluation_text(model_tokenizer(model), snippet()), {});
+        const PerplexityResult r = evaluate_perplexity(net, evaluation_text(model_tokenizer(model), qbtest::tinystories_snippet()), {});
         QVERIFY2(relative(r.ppl, reference) < 1e-3, qPrintable(QString::number(r.ppl, 'f', 6)));
     }
 
@@ -129,7 +111,7 @@ private slots:
     }
 
     void kld_against_the_f16_copy_is_tiny_but_not_zero() {
-        Loaded f16(qbtest::data_path("models/stories260K/gguf/stories260K-f16.gguf"));
+        LoadedModel f16(qbtest::data_path("models/stories260K/gguf/stories260K-f16.gguf"), qbtest::tinystories_snippet());
         const KldResult r = evaluate_kld(f16.net, stories().net, stories().text, {});
         QVERIFY2(r.mean_kld > 0 && r.mean_kld < 1e-4, qPrintable(QString::number(r.mean_kld)));
         QVERIFY(r.max_kld < 1e-2);
@@ -145,7 +127,7 @@ private slots:
     }
 
     void rejects_text_shorter_than_two_chunks() {
-        const EvalText text = evaluation_text(model_tokenizer(stories().model), snippet().substr(0, 2000));
+        const EvalText text = evaluation_text(model_tokenizer(stories().model), qbtest::tinystories_snippet().substr(0, 2000));
         const QString tokens = QString::number(text.tokens.size());
         QCOMPARE(error_of([&] { evaluate_perplexity(stories().net, text, {}); }),
                  "eval: text too short: " + tokens + " tokens, but 2 chunks of 512 need 1024");
@@ -221,7 +203,7 @@ private slots:
 
     // The full WikiText-2 test split: 1580 chunks, about 30 s in Release on two cores.
     void stories260k_f32_matches_llamacpp_on_wikitext() {
-        Loaded wiki(qbtest::stories260k("gguf"), read_text("text/wiki.test.raw"));
+        LoadedModel wiki(qbtest::stories260k("gguf"), qbtest::read_text("text/wiki.test.raw"));
         const PerplexityResult r = evaluate_perplexity(wiki.net, wiki.text, {});
         qInfo("wiki.test.raw: %lld chunks, ppl %.4f ± %.4f", (long long)r.chunks, r.ppl, r.ppl_stderr);
         QCOMPARE(r.chunks, int64_t(1580));

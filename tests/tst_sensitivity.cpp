@@ -1,9 +1,7 @@
 #include <QtTest>
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/analysis/sensitivity.h"
 #include "core/infer/tokenizer.h"
@@ -20,13 +18,6 @@ using namespace qb;
 
 namespace {
 
-std::string read_text(const std::string& relative, size_t max_bytes = std::string::npos) {
-    std::ifstream in(qbtest::data_path(relative), std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str().substr(0, max_bytes);
-}
-
 // A model with its calibration (wiki.valid.tokens, 8 chunks of 128) and evaluation text (TinyStories).
 struct Calibrated {
     Model model;
@@ -36,8 +27,8 @@ struct Calibrated {
 
     Calibrated(Model m, const Tokenizer& tokenizer)
         : model(std::move(m)), net(model),
-          calibration_text(qb::evaluation_text(tokenizer, read_text("text/wiki.valid.tokens", 20000))),
-          evaluation_text(qb::evaluation_text(tokenizer, read_text("text/tinystories-snippet-30k.txt"))) {
+          calibration_text(qb::evaluation_text(tokenizer, qbtest::read_text("text/wiki.valid.tokens", 20000))),
+          evaluation_text(qb::evaluation_text(tokenizer, qbtest::tinystories_snippet())) {
         CalibrationOptions options;
         options.ctx = 128;
         options.tokens = 8 * 128;
@@ -46,7 +37,7 @@ struct Calibrated {
 };
 
 Calibrated& stories() {
-    static Calibrated c(load_model(qbtest::stories260k("gguf")), model_tokenizer(load_model(qbtest::stories260k("gguf"))));
+    static Calibrated c(load_model(qbtest::stories260k("gguf")), qbtest::stories260k_tokenizer());
     return c;
 }
 
@@ -55,7 +46,7 @@ Calibrated& wide() {
     static Calibrated c = [] {
         const auto folder = qbtest::scratch_dir() / "wide-llama";
         qbtest::write_synthetic_llama(folder, {.vocab = 512, .embd = 256, .ff = 512, .layers = 1, .heads = 4, .heads_kv = 4, .dtype = "F32"});
-        return Calibrated(load_model(folder), model_tokenizer(load_model(qbtest::stories260k("gguf"))));
+        return Calibrated(load_model(folder), qbtest::stories260k_tokenizer());
     }();
     return c;
 }

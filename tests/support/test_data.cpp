@@ -1,6 +1,8 @@
 #include "tests/support/test_data.h"
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <unistd.h>
 
 namespace qbtest {
@@ -32,6 +34,26 @@ std::filesystem::path stories260k(const std::string& form) {
     if (form == "hf") return data_path("models/stories260K/hf");
     return data_path("models/stories260K/llama2c/stories260K.bin");
 }
+
+std::string read_text(const std::string& relative, size_t max_bytes) {
+    std::ifstream in(data_path(relative), std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str().substr(0, max_bytes);
+}
+
+const std::string& tinystories_snippet() {
+    static const std::string text = read_text("text/tinystories-snippet-30k.txt");
+    return text;
+}
+
+const qb::Tokenizer& stories260k_tokenizer() {
+    static const qb::Tokenizer tokenizer = qb::model_tokenizer(qb::load_model(stories260k("gguf")));
+    return tokenizer;
+}
+
+LoadedModel::LoadedModel(const std::filesystem::path& path, std::string_view text_body)
+    : model(qb::load_model(path)), text(qb::evaluation_text(qb::model_tokenizer(model), text_body)) {}
 
 std::filesystem::path scratch_dir() {
     static Scratch scratch;

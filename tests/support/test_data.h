@@ -1,7 +1,13 @@
-// Test helpers: paths into ../shared/data and scratch directories.
+// Test helpers: paths into ../shared/data, its texts, stories260K ready to run, and scratch directories.
 #pragma once
 #include <filesystem>
 #include <string>
+#include <string_view>
+
+#include "core/infer/forward.h"
+#include "core/infer/perplexity.h"
+#include "core/infer/tokenizer.h"
+#include "core/model/model.h"
 
 namespace qbtest {
 
@@ -9,6 +15,24 @@ namespace qbtest {
 std::filesystem::path data_path(const std::string& relative);
 // The stories260K model in one of its three forms: "gguf", "hf", "llama2c".
 std::filesystem::path stories260k(const std::string& form);
+
+// A shared text file's bytes as stored (CRLF kept), cut to the first `max_bytes`.
+std::string read_text(const std::string& relative, size_t max_bytes = std::string::npos);
+// text/tinystories-snippet-30k.txt, stories260K's in-domain evaluation text (read once).
+const std::string& tinystories_snippet();
+// stories260K's tokenizer (from its GGUF, loaded once).
+const qb::Tokenizer& stories260k_tokenizer();
+
+// A model ready to run: loaded, its forward pass built, and a text tokenized with the model's tokenizer.
+struct LoadedModel {
+    qb::Model model;
+    qb::Transformer net{model};
+    qb::EvalText text;
+
+    LoadedModel(const std::filesystem::path& path, std::string_view text_body);
+    LoadedModel(const LoadedModel&) = delete;  // net refers to model
+    LoadedModel& operator=(const LoadedModel&) = delete;
+};
 // A fresh empty directory removed at process exit.
 std::filesystem::path scratch_dir();
 // Copies a shared file to the scratch directory, so tests may damage the copy.
