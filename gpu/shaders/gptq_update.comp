@@ -55,11 +55,11 @@ void main() {
         for (uint j = 0u; j < PER_THREAD; ++j) sums[i][j] = 0.0;
 
     for (uint k0 = 0u; k0 < params.depth; k0 += STEP) {
-        for (uint at = thread; at < TILE * STEP; at += WORKGROUP_SIZE) {
-            uint index = at / STEP, k = k0 + at % STEP;
-            uint row = first_row + index, col = first_col + index;
+        for (uint at = thread; at < TILE * STEP; at += WORKGROUP_SIZE) {  // E along its rows, U along its columns
+            uint index = at / STEP, k = k0 + at % STEP, row = first_row + index;
             e_tile[at % STEP][index] = row < params.rows && k < params.depth ? e[(params.first_row + row) * params.depth + k] : 0.0;
-            u_tile[at % STEP][index] = col < params.col_end && k < params.depth ? u[k * params.u_stride + col - params.u_first_col] : 0.0;
+            uint u_k = k0 + at / TILE, col = first_col + at % TILE;
+            u_tile[at / TILE][at % TILE] = col < params.col_end && u_k < params.depth ? u[u_k * params.u_stride + col - params.u_first_col] : 0.0;
         }
         barrier();
         uint steps = min(STEP, params.depth - k0);

@@ -1,10 +1,12 @@
-// GPTQ throughput on the CPU: per layer of Llama-2-7B's shapes (q/k/v/o 4096x4096, gate/up 11008x4096,
-// down 4096x11008; int4 g128 sym, random weights, a correlated Hessian H_ij = σ_i σ_j 0.9^|i-j|) with all
-// threads: wall time of the factorisation (U from H) and of the sweep, GFLOP/s of each (the sweep's rate
-// counts only the lazy block updates, rows·Σ 2·B·tail flops, so it is a lower bound), peak memory; and a
-// naive single-thread textbook implementation (scalar loops, unbatched column updates) on a 1024x1024
-// layer beside ours on the same layer. CPU time beside wall time shows how much of the machine the run had.
-// Usage: bench_gptq [--threads N] [--small-only]
+// GPTQ throughput per layer of Llama-2-7B's shapes (q/k/v/o 4096x4096, gate/up 11008x4096, down
+// 4096x11008; int4 g128 sym, random weights, a correlated Hessian H_ij = σ_i σ_j 0.9^|i-j|) with all
+// threads, on the CPU and with the block updates on the Vulkan device (gpu/gptq_kernel.h) in the same run:
+// wall time of the factorisation (U from H, always the CPU) and of the sweep, GFLOP/s of each (the sweep's
+// rate counts only the lazy block updates, rows·Σ 2·B·tail flops, so it is a lower bound), the bytes that
+// differ from the CPU's, peak memory; and a naive single-thread textbook implementation (scalar loops,
+// unbatched column updates) on a 1024x1024 layer beside ours on the same layer. CPU time beside wall time
+// shows how much of the machine the run had (on lavapipe the "device" is these same cores).
+// Usage: bench_gptq [--threads N] [--small-only] [--devices cpu,vulkan] [--shapes attn_q,ffn_up,ffn_down]
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -13,8 +15,10 @@
 
 #include "core/algo/algorithm.h"
 #include "core/algo/code_grid.h"
+#include "core/backend/backend.h"
 #include "core/util/error.h"
 #include "core/util/parallel.h"
+#include "gpu/vulkan_backend.h"
 #include "tests/bench/support.h"
 #include "tests/support/random_layer.h"
 
@@ -29,7 +33,13 @@ constexpr int64_t kBlock = 128;
 struct Config {
     int threads = 0;
     bool small_only = false;
+    std::string devices = "cpu,vulkan";
+    std::string shapes = "attn_q,ffn_up,ffn_down";
 };
+
+bool listed(const std::string& list, const std::string& name) {
+    return ("," + list + ",").find("," + name + ",") != std::string::npos;
+}
 
 Config parse(int argc, char** argv) {
     Config c;
@@ -39,8 +49,12 @@ Config parse(int argc, char** argv) {
             c.threads = std::atoi(argv[++i]);
         else if (arg == "--small-only")
             c.small_only = true;
+        else if (arg == "--devices" && i + 1 < argc)
+            c.devices = argv[++i];
+        else if (arg == "--shapes" && i + 1 < argc)
+            c.shapes = argv[++i];
         else
-            throw Error("usage", "bench_gptq [--threads N] [--small-only]");
+            throw Error("usage", "bench_gptq [--threads N] [--small-only] [--devices cpu,vulkan] [--shapes attn_q,ffn_up,ffn_down]");
     }
     if (c.threads <= 0) c.threads = hardware_threads();
     return c;
@@ -54,7 +68,7 @@ struct Layer {
         : rows(r), cols(c), weight(qbtest::random_weights(r, c, 7)), hessian(qbtest::ar1_hessian(c, kRho, 8)) {}
 };
 
-QuantizeResult run_gptq(const Layer& l, int threads) {
+QuantizeResult run_gptq(const Layer& l, int threads, Backend* backend = nullptr) {
     QuantizeRequest r;
     r.weight = l.weight.data();
     r.rows = l.rows;
@@ -63,6 +77,7 @@ QuantizeResult run_gptq(const Layer& l, int threads) {
     r.hessian = l.hessian;
     r.measure_hessian_error = false;
     r.threads = threads;
+    r.backend = backend;
     return quantize_matrix("gptq", r);
 }
 
@@ -131,20 +146,30 @@ void naive_gptq(const Layer& layer) {
     }
 }
 
-void report_layer(const char* name, const Layer& layer, int threads) {
-    const double start = qbbench::seconds_now();
-    const std::clock_t cpu_start = std::clock();
-    const QuantizeResult result = run_gptq(layer, threads);
-    const double wall = qbbench::seconds_now() - start;
-    const double cpu = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-    const double factor = result.details["factor_seconds"].get<double>();
-    const double sweep = result.details["sweep_seconds"].get<double>();
-    std::printf(
-        "%-8s %5lld x %-5lld  wall %7.2f s (CPU %7.2f s)  factor %7.2f s (%6.1f GFLOP/s f64)  sweep %7.2f s "
-        "(%6.1f GFLOP/s f32)  peak RSS %6.0f MB\n",
-        name, (long long)layer.rows, (long long)layer.cols, wall, cpu, factor, factor_flops(layer.cols) / factor / 1e9,
-        sweep, lazy_update_flops(layer.rows, layer.cols) / sweep / 1e9, double(qbbench::peak_rss_bytes()) / 1e6);
-    std::fflush(stdout);
+// One layer on each backend (nullptr: the CPU). The first result's bytes are the reference.
+void report_layer(const char* name, const Layer& layer, int threads, const std::vector<Backend*>& backends) {
+    std::vector<uint8_t> reference;
+    for (Backend* backend : backends) {
+        const double start = qbbench::seconds_now();
+        const std::clock_t cpu_start = std::clock();
+        const QuantizeResult result = run_gptq(layer, threads, backend);
+        const double wall = qbbench::seconds_now() - start;
+        const double cpu = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;
+        const double factor = result.details["factor_seconds"].get<double>();
+        const double sweep = result.details["sweep_seconds"].get<double>();
+        int64_t differing = 0;
+        if (reference.empty()) reference = result.bytes;
+        else
+            for (size_t i = 0; i < reference.size(); ++i) differing += reference[i] != result.bytes[i];
+        std::printf(
+            "%-8s %5lld x %-5lld %-6s  wall %7.2f s (CPU %7.2f s)  factor %7.2f s (%6.1f GFLOP/s f64)  sweep %7.2f s "
+            "(%6.1f GFLOP/s f32)  bytes differing %lld of %zu  peak RSS %6.0f MB\n",
+            name, (long long)layer.rows, (long long)layer.cols, result.details["device"].get<std::string>().c_str(), wall,
+            cpu, factor, factor_flops(layer.cols) / factor / 1e9, sweep,
+            lazy_update_flops(layer.rows, layer.cols) / sweep / 1e9, (long long)differing, reference.size(),
+            double(qbbench::peak_rss_bytes()) / 1e6);
+        std::fflush(stdout);
+    }
 }
 
 }  // namespace
@@ -163,12 +188,23 @@ int main(int argc, char** argv) {
             std::printf("Quantbench GPTQ, %2d threads        %7.3f s  (%.1fx)\n", config.threads, all, naive / all);
         }
         if (config.small_only) return 0;
+        std::vector<Backend*> backends;
+        std::unique_ptr<Backend> vulkan;
+        if (listed(config.devices, "cpu")) backends.push_back(nullptr);
+        if (listed(config.devices, "vulkan")) {
+            gpu::BackendChoice choice = gpu::select_backend("vulkan", {.cpu_threads = config.threads});
+            if (!choice.notice.empty()) std::printf("%s\n", choice.notice.c_str());
+            vulkan = std::move(choice.backend);
+            std::printf("device: %s\n", vulkan->description().c_str());
+            backends.push_back(vulkan.get());
+        }
         qbbench::print_header("GPTQ " + std::string(kFormat) + " per Llama-2-7B layer shape, " +
                               std::to_string(config.threads) + " threads");
-        report_layer("attn_q", Layer(4096, 4096), config.threads);
-        report_layer("ffn_up", Layer(11008, 4096), config.threads);
-        report_layer("ffn_down", Layer(4096, 11008), config.threads);
-        std::printf("(peak RSS is cumulative: the largest layer bounds it; a layer holds W, H, U and the output)\n");
+        if (listed(config.shapes, "attn_q")) report_layer("attn_q", Layer(4096, 4096), config.threads, backends);
+        if (listed(config.shapes, "ffn_up")) report_layer("ffn_up", Layer(11008, 4096), config.threads, backends);
+        if (listed(config.shapes, "ffn_down")) report_layer("ffn_down", Layer(4096, 11008), config.threads, backends);
+        std::printf("(peak RSS is cumulative: the largest layer bounds it; a layer holds W, H, U and the output, and on\n"
+                    " a device the swept copy of W; lavapipe's device memory is host memory and counts too)\n");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s\n", e.what());
         return 1;
