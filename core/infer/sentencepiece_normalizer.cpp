@@ -26,6 +26,7 @@ SentencePieceNormalizer::SentencePieceNormalizer(const Vocabulary& vocab)
         if (vocab.types[id] == TokenType::UserDefined && !vocab.pieces[id].empty()) symbols.emplace_back(vocab.pieces[id], id);
     has_user_defined_ = !symbols.empty();
     if (has_user_defined_) user_defined_ = PieceTrie(symbols);
+    copies_ascii_ = !has_user_defined_ && vocab.precompiled_charsmap.empty();
 
     // <trie size: uint32 little-endian><double array: trie size bytes><NUL-terminated replacements>
     const std::string& blob = vocab.precompiled_charsmap;
@@ -75,6 +76,7 @@ std::pair<std::string_view, size_t> SentencePieceNormalizer::charsmap_rule(std::
 }
 
 std::pair<std::string_view, size_t> SentencePieceNormalizer::normalize_prefix(std::string_view text) const {
+    if (copies_ascii_ && uint8_t(text[0]) < 0x80) return {text.substr(0, 1), 1};
     if (has_user_defined_)
         if (const size_t length = user_defined_.longest_prefix(text); length > 0) return {text.substr(0, length), length};
     if (!charsmap_units_.empty())

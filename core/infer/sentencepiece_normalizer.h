@@ -31,6 +31,7 @@ private:
 
     PieceTrie user_defined_;
     bool has_user_defined_ = false;
+    bool copies_ascii_ = false;             // no symbol and no rule: an ASCII byte is its own normalization
     std::vector<uint32_t> charsmap_units_;  // darts-clone double array of the charsmap
     std::string charsmap_strings_;          // NUL-terminated replacements the trie values point into
     bool add_space_prefix_ = false;

@@ -5,7 +5,8 @@
 //   Unigram vocabularies are encoded exactly as SentencePiece does (its normalizer, remove_extra_whitespaces
 //   included, then unigram.h); user-defined pieces are left to the unigram search, as SentencePiece does.
 // - decode(ids): concatenated pieces, control tokens dropped, byte tokens joined into UTF-8, an unknown token
-//   shown as U+FFFD and, for SentencePiece, the dummy-prefix space removed again, so decode(encode(x)) == x.
+//   shown as U+FFFD and, for SentencePiece, the dummy-prefix space removed again, so decode(encode(x)) == x
+//   (for Unigram only when its normalizer keeps x as it is: no charsmap rule or extra space applies).
 // Immutable; copies share the same tables; safe to use from several threads.
 #pragma once
 #include <cstdint>
