@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/export/gguf_export.h"
 #include "core/infer/bpe_pretokenizer.h"
 #include "core/infer/tokenizer_loaders.h"
 #include "core/io/gguf_writer.h"
@@ -469,6 +470,18 @@ private slots:
         qInfo("wiki.test.raw: %zu unigram tokens in %lld ms", ids.size(), elapsed_ms);
         QVERIFY(ids.size() > wiki.size() / 4);
         QVERIFY2(elapsed_ms < 3000, "unigram tokenization has become super-linear");
+    }
+
+    void gguf_export_keeps_a_unigram_vocabulary_unigram() {
+        // stories260K's HF folder, as if its tokenizer.model were the unigram test model with a charsmap.
+        Model model = load_model(qbtest::stories260k("hf"));
+        model.tokenizer = {TokenizerSource::Kind::SentencePieceModel, unigram_fixture("unigram-rules.model")};
+        ExportPlan plan;
+        plan.output = qbtest::scratch_dir() / "unigram-export.gguf";
+        write_gguf(plan.output, gguf_export_metadata(model, plan, {}), {});
+        const auto exported = load_tokenizer_from_gguf(plan.output);
+        QCOMPARE(exported.algorithm(), TokenizerAlgorithm::Unigram);
+        expect_unigram_fixture(exported, "unigram-rules.model");
     }
 
     void rejects_a_truncated_unigram_model_naming_the_file() {
