@@ -91,8 +91,10 @@ private:
                 std::copy_n(replaced->data() + token * embd_, embd_, row);
             else if (packed != net_.matrices_.end())
                 packed->second.unpack_row(token, row);
-            else
+            else {
                 stored.read_rows(token, 1, row);
+                stored.evict_pages();  // one read can map far more than its row (a large folio of the page cache)
+            }
             if (positions)
                 for (int64_t c = 0; c < embd_; ++c) row[c] += positions[i * embd_ + c];
         }
