@@ -20,6 +20,7 @@
 #include "core/model/model.h"
 #include "core/pipeline/run_result.h"
 #include "core/quant/format.h"
+#include "tests/support/event_loop_probe.h"
 #include "tests/support/run_process.h"
 #include "tests/support/test_data.h"
 #include "ui/analysis/weight_view_stats.h"
@@ -42,6 +43,7 @@
 #include "ui/weights/weight_view.h"
 
 using namespace qbui;
+using qbtest::EventLoopProbe;
 
 namespace {
 
@@ -99,44 +101,6 @@ std::vector<float> distinctDecodedValues(const qb::TensorView& view, const std::
     levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
     return levels;
 }
-
-// Pings the event loop every 5 ms and records the longest wall-clock gap between two pings, and the
-// longest CPU time the GUI thread itself spent between two pings (time our code kept it busy, as
-// opposed to time the operating system gave to other threads).
-class EventLoopProbe {
-public:
-    EventLoopProbe() {
-        timer_.setInterval(5);
-        QObject::connect(&timer_, &QTimer::timeout, [this] { tick(); });
-    }
-    void start() {
-        wall_.start();
-        lastCpuMs_ = threadCpuMs();
-        timer_.start();
-    }
-    void stop() { timer_.stop(); }
-    qint64 longestGapMs() const { return longestGapMs_; }
-    double longestBusyMs() const { return longestBusyMs_; }
-
-private:
-    static double threadCpuMs() {
-        timespec t{};
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-        return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
-    }
-    void tick() {
-        longestGapMs_ = std::max(longestGapMs_, wall_.restart());
-        const double cpu = threadCpuMs();
-        longestBusyMs_ = std::max(longestBusyMs_, cpu - lastCpuMs_);
-        lastCpuMs_ = cpu;
-    }
-
-    QTimer timer_;
-    QElapsedTimer wall_;
-    double lastCpuMs_ = 0;
-    qint64 longestGapMs_ = 0;
-    double longestBusyMs_ = 0;
-};
 
 }  // namespace
 

@@ -56,11 +56,14 @@ void TensorTreeModel::setSensitivity(std::map<std::string, double> sensitivity) 
     refreshColumn(SensitivityColumn);
 }
 
-void TensorTreeModel::refreshColumn(int column) {
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-        const QModelIndex cell = createIndex(nodes_[i].row, column, quintptr(i));
-        emit dataChanged(cell, cell);
-    }
+// One dataChanged per parent (a range of rows), not per cell: every signal makes the filter proxy
+// re-sort and re-filter, which per cell kept the GUI thread busy for ~100 ms per refresh.
+void TensorTreeModel::refreshColumn(int column, const QModelIndex& parent) {
+    const int rows = rowCount(parent);
+    if (rows == 0) return;
+    emit dataChanged(index(0, column, parent), index(rows - 1, column, parent));
+    for (int row = 0; row < rows; ++row)
+        if (const QModelIndex child = index(row, 0, parent); rowCount(child) > 0) refreshColumn(column, child);
 }
 
 QModelIndex TensorTreeModel::indexOfTensor(const QString& canonicalName) const {

@@ -55,7 +55,7 @@ private:
     QVariant display(const Node& node, int column) const;
     QVariant sortKey(const Node& node, int column) const;
     QVariant sensitivityColour(const Node& node) const;
-    void refreshColumn(int column);
+    void refreshColumn(int column, const QModelIndex& parent = {});
 
     ModelPtr model_;
     std::vector<Node> nodes_;

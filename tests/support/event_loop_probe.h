@@ -1,0 +1,48 @@
+// For GUI tests: pings the event loop every 5 ms and records the longest wall-clock gap between two
+// pings, and the longest CPU time the GUI thread itself spent between two pings (time our code kept
+// it busy, as opposed to time the operating system gave to other threads or processes).
+#pragma once
+#include <QElapsedTimer>
+#include <QObject>
+#include <QTimer>
+#include <algorithm>
+#include <ctime>
+
+namespace qbtest {
+
+class EventLoopProbe {
+public:
+    EventLoopProbe() {
+        timer_.setInterval(5);
+        QObject::connect(&timer_, &QTimer::timeout, [this] { tick(); });
+    }
+    void start() {
+        wall_.start();
+        lastCpuMs_ = threadCpuMs();
+        timer_.start();
+    }
+    void stop() { timer_.stop(); }
+    qint64 longestGapMs() const { return longestGapMs_; }
+    double longestBusyMs() const { return longestBusyMs_; }
+
+private:
+    static double threadCpuMs() {
+        timespec t{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
+    }
+    void tick() {
+        longestGapMs_ = std::max(longestGapMs_, wall_.restart());
+        const double cpu = threadCpuMs();
+        longestBusyMs_ = std::max(longestBusyMs_, cpu - lastCpuMs_);
+        lastCpuMs_ = cpu;
+    }
+
+    QTimer timer_;
+    QElapsedTimer wall_;
+    double lastCpuMs_ = 0;
+    qint64 longestGapMs_ = 0;
+    double longestBusyMs_ = 0;
+};
+
+}  // namespace qbtest
