@@ -345,8 +345,14 @@ private slots:
         QVERIFY2(leftovers.isEmpty(), qPrintable(leftovers.join(", ")));
     }
 
+    void the_exported_report_is_the_clis_data() {
+        QTest::addColumn<QString>("file");
+        for (const char* file : {"report.md", "report.csv", "report.tex", "report.json"}) QTest::newRow(file) << QString(file);
+    }
+
     void the_exported_report_is_the_clis() {
-        const QString path = scratchFile("report.md");
+        QFETCH(QString, file);
+        const QString path = scratchFile(file);
         window_->exportReportTo(path);
         QFile gui(path);
         QVERIFY(gui.open(QIODevice::ReadOnly));
@@ -356,6 +362,7 @@ private slots:
         for (const char* figure : {"pareto", "layers", "errors"})
             for (const char* extension : {"png", "pdf"})
                 QVERIFY(QFileInfo(scratchFile(QString("report.%1.%2").arg(figure, extension))).size() > 0);
+        if (file.endsWith(".json")) QVERIFY(!nlohmann::json::parse(guiText.toStdString()).empty());
 
         // The command the GUI recorded as the report's provenance, run by the CLI, writes the same report.
         std::vector<std::string> arguments;
