@@ -74,7 +74,7 @@ OutlierMapView::OutlierMapView(QWidget* parent)
     cellInfo_->setWordWrap(true);
     cellInfo_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     cellTable_->setModel(cellValues_);
-    cellTable_->horizontalHeader()->setDefaultSectionSize(cellTable_->fontMetrics().horizontalAdvance(QStringLiteral("-0.000000")));
+    cellTable_->horizontalHeader()->setDefaultSectionSize(cellTable_->fontMetrics().horizontalAdvance(QStringLiteral("-0.00000e-00 ")));
     cellTable_->verticalHeader()->setDefaultSectionSize(cellTable_->fontMetrics().height() + 4);
     connect(logColours_, &QCheckBox::toggled, this, [this](bool on) {
         colorScale_->setDataScaleType(on ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
