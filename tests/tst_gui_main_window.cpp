@@ -360,7 +360,7 @@ private slots:
         gui.close();
         QVERIFY(guiText.contains("q4_k_m"));
         for (const char* figure : {"pareto", "layers", "errors"})
-            for (const char* extension : {"png", "pdf"})
+            for (const char* extension : {"png", "pdf", "svg"})
                 QVERIFY(QFileInfo(scratchFile(QString("report.%1.%2").arg(figure, extension))).size() > 0);
         if (file.endsWith(".json")) QVERIFY(!nlohmann::json::parse(guiText.toStdString()).empty());
 

@@ -49,7 +49,7 @@ QStringList exportReport(const std::vector<qb::RunResult>& runs, const QStringLi
     file.commit();
     QStringList written{output};
     for (const char* figure : kFigures)
-        for (const char* extension : {"png", "pdf"}) {
+        for (const char* extension : {"png", "pdf", "svg"}) {
             written << figurePath(output, figure, extension);
             saveFigure(runs, figure, written.back());
         }

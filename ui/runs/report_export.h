@@ -2,7 +2,7 @@
 // `quantbench-cli report RUN.json ... --format F --out FILE --plot-pareto P --plot-layers L --plot-errors E`
 // renders them (that command is the report's provenance line, so both files are identical), and the
 // figures of ui/plots/report_plots beside it: FILE's stem + ".pareto", ".layers", ".errors", each as PNG
-// (as the command writes them) and PDF.
+// (as the command writes them), PDF and SVG.
 #pragma once
 #include <QString>
 #include <QStringList>
