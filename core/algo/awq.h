@@ -18,7 +18,8 @@
 //
 // Layers that read one input (q, k and v after the same RMSNorm; gate and up) must share their scales to
 // fold into that producer: awq_shared_scales searches one α for all of them (the sum of their
-// objectives), and each is then quantized with QuantizeRequest::input_scales set to the result.
+// objectives), and each is then quantized with QuantizeRequest::input_scales set to the result. The quantize
+// pipeline does this and folds 1/s into the producers (core/pipeline/awq_folding.h).
 #pragma once
 #include <span>
 
