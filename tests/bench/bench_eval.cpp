@@ -217,6 +217,17 @@ void bench_stories(const Config& c) {
     // q4_0 needs rows of 32k values; stories260K has rows of 64 and 172, so 4-bit per-row grids stand in.
     report_eval("fake-quant int4_pc_sym", quantized_copy(f32, format_by_name("int4_pc_sym"), c.threads), text, 0, c.threads);
     std::printf("  reference: llama.cpp llama-perplexity -t 2 ~560 tokens/s on this class of machine\n");
+    // Greedy generation re-runs the whole prefix per token (no KV cache): products of 1..N rows, where
+    // decoding the weights per product weighs most.
+    for (const Mode& mode : kModes) {
+        const Transformer net(f32, c.threads, nullptr, mode.budget);
+        const int64_t count = 64;
+        const double t0 = qbbench::seconds_now(), cpu0 = cpu_seconds();
+        generate_greedy(net, {1}, count, c.threads);
+        const double seconds = qbbench::seconds_now() - t0, cpu = cpu_seconds() - cpu0;
+        std::printf("  greedy generation, f32 %-8s %lld tokens: %6.3f s = %7.1f tokens/s (%7.1f per CPU-second)\n", mode.name,
+                    (long long)count, seconds, double(count) / seconds, double(count) / cpu);
+    }
 }
 
 // GFLOP/s of matmul_nt on an m x n x k product, B plain, pre-packed, or decoded from f32 / q4_0 rows while packed;
