@@ -1,12 +1,17 @@
 // The quantize pipeline on stories260K: the q4_k_m preset written as GGUF has the plan's exact size, reloads
 // and evaluates like llama.cpp's own Q4_K_M file; cancelling leaves nothing; calibration-based algorithms get
 // their inputs; run records survive JSON; the quantize CLI prints the same run, report renders it and its
-// plots (PNG, PDF).
+// plots (PNG, PDF); quantize --device vulkan writes the CPU's bytes for deterministic presets, GPTQ on the
+// device evaluates within kGptqDevicePplTolerance of the CPU's, and without a Vulkan driver --device vulkan
+// computes on the CPU with a notice.
 #include <QtTest>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 
 #include "core/jobs/job.h"
 #include "core/pipeline/quantize_job.h"
@@ -21,6 +26,8 @@ using namespace qb;
 namespace {
 
 constexpr double kLlamaCppQ4KM = 5.4772;  // llama.cpp's perplexity of its own Q4_K_M file (shared/data/README.md)
+// GPTQ's block update on a device may round differently (core/backend/backend.h): relative perplexity gap.
+constexpr double kGptqDevicePplTolerance = 0.005;
 
 std::string snippet_path() { return qbtest::data_path("text/tinystories-snippet-30k.txt").string(); }
 
@@ -43,6 +50,25 @@ std::string file_start(const std::string& path, size_t count) {
     in.read(start.data(), std::streamsize(count));
     return start;
 }
+
+std::string file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string stories_gguf() { return qbtest::data_path("models/stories260K/gguf/stories260K-f32.gguf").string(); }
+
+// quantbench-cli quantize stories260K with `extra` arguments on `device` into dir/<device>.gguf (JSON on stdout).
+qbtest::ProcessResult quantize_on(const std::string& device, const std::filesystem::path& dir,
+                                  const std::vector<std::string>& extra,
+                                  const std::map<std::string, std::string>& env = {}) {
+    std::vector<std::string> args = {"quantize", stories_gguf(), "--out", (dir / (device + ".gguf")).string(),
+                                     "--device", device, "--json", "--threads", "2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return qbtest::run_cli(args, env);
+}
+
+bool no_vulkan_device(const qbtest::ProcessResult& run) { return run.err.find("Vulkan unavailable") != std::string::npos; }
 
 size_t files_in(const std::filesystem::path& dir) {
     return size_t(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()));
@@ -152,6 +178,60 @@ private slots:
 
         const auto bad = qbtest::run_cli({"quantize", model, "--preset", "q4_k_m"});
         QCOMPARE(bad.exit_code, 2);
+    }
+
+    void quantize_on_vulkan_writes_the_cpu_bytes_for_deterministic_presets_data() {
+        QTest::addColumn<QString>("preset");
+        for (const char* preset : {"q8_0", "q4_0", "q6_k"}) QTest::newRow(preset) << preset;
+    }
+
+    void quantize_on_vulkan_writes_the_cpu_bytes_for_deterministic_presets() {
+        QFETCH(QString, preset);
+        const std::filesystem::path dir = qbtest::scratch_dir() / preset.toStdString();
+        std::filesystem::create_directories(dir);
+        const auto cpu = quantize_on("cpu", dir, {"--preset", preset.toStdString()});
+        QVERIFY2(cpu.exit_code == 0, cpu.err.c_str());
+        const auto vulkan = quantize_on("vulkan", dir, {"--preset", preset.toStdString()});
+        QVERIFY2(vulkan.exit_code == 0, vulkan.err.c_str());
+        if (no_vulkan_device(vulkan)) QSKIP("no Vulkan device");
+        QVERIFY2(vulkan.err.find("quantizing on Vulkan: ") != std::string::npos, vulkan.err.c_str());
+        QVERIFY(file_bytes((dir / "cpu.gguf").string()) == file_bytes((dir / "vulkan.gguf").string()));
+    }
+
+    void gptq_on_vulkan_evaluates_like_the_cpu() {
+        const std::filesystem::path dir = qbtest::scratch_dir() / "gptq_devices";
+        std::filesystem::create_directories(dir);
+        const std::vector<std::string> args = {"--preset", "q4_0", "--algo", "gptq", "--calib", snippet_path(),
+                                               "--calib-tokens", "4096", "--eval", snippet_path(), "--chunks", "8"};
+        const auto cpu = quantize_on("cpu", dir, args);
+        QVERIFY2(cpu.exit_code == 0, cpu.err.c_str());
+        const auto vulkan = quantize_on("vulkan", dir, args);
+        QVERIFY2(vulkan.exit_code == 0, vulkan.err.c_str());
+        if (no_vulkan_device(vulkan)) QSKIP("no Vulkan device");
+        const double cpu_ppl = nlohmann::json::parse(cpu.out)["evaluation"]["ppl"].get<double>();
+        const double vulkan_ppl = nlohmann::json::parse(vulkan.out)["evaluation"]["ppl"].get<double>();
+        const std::string a = file_bytes((dir / "cpu.gguf").string()), b = file_bytes((dir / "vulkan.gguf").string());
+        int64_t differing = 0;
+        for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) differing += a[i] != b[i];
+        qInfo("GPTQ q4_0 perplexity: %.6f (cpu) vs %.6f (vulkan); %lld of %zu file bytes differ", cpu_ppl, vulkan_ppl,
+              (long long)differing, a.size());
+        QCOMPARE(a.size(), b.size());
+        QVERIFY(std::fabs(vulkan_ppl - cpu_ppl) <= kGptqDevicePplTolerance * cpu_ppl);
+    }
+
+    void quantize_on_vulkan_without_a_driver_computes_on_the_cpu_with_a_notice() {
+        const std::filesystem::path dir = qbtest::scratch_dir() / "no_driver";
+        std::filesystem::create_directories(dir);
+        const auto cpu = quantize_on("cpu", dir, {"--preset", "q8_0"});
+        QVERIFY2(cpu.exit_code == 0, cpu.err.c_str());
+        const std::map<std::string, std::string> nowhere = {{"VK_DRIVER_FILES", "/nonexistent/vulkan_icd.json"},
+                                                            {"VK_ICD_FILENAMES", "/nonexistent/vulkan_icd.json"}};
+        const auto vulkan = quantize_on("vulkan", dir, {"--preset", "q8_0"}, nowhere);
+        QVERIFY2(vulkan.exit_code == 0, vulkan.err.c_str());
+        QVERIFY2(vulkan.err.find("Vulkan unavailable: no Vulkan driver found (VK_ERROR_INCOMPATIBLE_DRIVER); "
+                                 "computing on the CPU") != std::string::npos,
+                 vulkan.err.c_str());
+        QVERIFY(file_bytes((dir / "cpu.gguf").string()) == file_bytes((dir / "vulkan.gguf").string()));
     }
 };
 

@@ -11,6 +11,7 @@
 #include "core/plan/presets.h"
 #include "core/store/text_file.h"
 #include "core/util/error.h"
+#include "gpu/vulkan_backend.h"
 
 namespace qbcli {
 namespace {
@@ -18,7 +19,7 @@ namespace {
 constexpr const char* kUsage =
     "quantize MODEL (--plan PLAN.json | --preset NAME | --target-bpw B | --max-file-bytes N) --out FILE "
     "[--to gguf|safetensors|gptq] [--candidates F,...] [--loss hessian|kld] [--base-format F] [--calib TEXT [--calib-tokens N] [--hessian-memory-mb M]] [--algo NAME] "
-    "[--eval TEXT [--ctx N] [--protocol llama.cpp|paper] [--kld]] [--save-run RUN.json] [--json]";
+    "[--eval TEXT [--ctx N] [--protocol llama.cpp|paper] [--kld]] [--device cpu|vulkan|auto] [--save-run RUN.json] [--json]";
 
 bool automatic(const Args& args) { return args.has("target-bpw") || args.has("max-file-bytes"); }
 
@@ -137,7 +138,8 @@ void print_run(const qb::RunResult& r) {
 }
 
 int run_quantize(const CommandArgs& argv) {
-    Args args(argv, pipeline_arg_spec({{"plan", "preset", "target-bpw", "max-file-bytes", "candidates", "loss", "base-format", "out", "save-run"},
+    Args args(argv, pipeline_arg_spec({{"plan", "preset", "target-bpw", "max-file-bytes", "candidates", "loss", "base-format", "out", "save-run",
+                                        "device"},
                                        {"json"}}));
     if (args.positionals().size() != 1 || !args.has("out")) throw qb::Error("usage", kUsage);
     if (int(args.has("plan")) + int(args.has("preset")) + int(automatic(args)) != 1)
@@ -145,6 +147,11 @@ int run_quantize(const CommandArgs& argv) {
     const qb::Model model = qb::load_model(args.positionals()[0]);
     qb::QuantizeJobOptions options = job_options(args, command_line("quantize", argv));
     options.output = args.value("out");
+    // Encoding and GPTQ's block updates run on the chosen device; without one, on the CPU with a notice.
+    const qb::gpu::BackendChoice device = qb::gpu::select_backend(args.value("device", "cpu"), {.cpu_threads = options.threads});
+    if (!device.notice.empty()) std::fprintf(stderr, "%s\n", device.notice.c_str());
+    if (device.backend->name() != "cpu") std::fprintf(stderr, "quantizing on %s\n", device.backend->description().c_str());
+    options.backend = device.backend.get();
     const auto start = std::chrono::steady_clock::now();
 
     qb::RunResult run;

@@ -73,7 +73,7 @@ std::string runnable_algorithm(const TensorAssignment& a, const Calibration* cal
 
 QuantizeResult quantize_tensor(const TensorAssignment& a, const std::string& algorithm_name, const TensorView& source,
                                const Calibration* calibration, const AwqFolding& folding, const JobControl* job,
-                               int threads) {
+                               int threads, Backend* backend) {
     const Algorithm& algorithm = algorithm_by_name(algorithm_name);
     const bool awq = algorithm_name == "awq";  // applies the folded input scales itself
     const std::vector<float> weight = folding.apply(a.name, source.shape, source.to_f32(threads), !awq);
@@ -86,6 +86,7 @@ QuantizeResult quantize_tensor(const TensorAssignment& a, const std::string& alg
     if (awq) request.input_scales = folding.input_scales(a.name);
     request.threads = threads;
     request.job = job;
+    request.backend = backend;
     if (needs_calibration(algorithm)) {
         const ActivationStats& input = calibration->input_of(a.name);
         request.mean_abs = input.mean_abs;
@@ -98,7 +99,7 @@ QuantizeResult quantize_tensor(const TensorAssignment& a, const std::string& alg
 // The exporter's plan with a producer per quantized tensor that runs its algorithm and records its errors.
 ExportPlan producing_plan(const Model& model, const ResolvedPlan& resolved, const fs::path& output,
                           const Calibration* calibration, const AwqFolding& folding, std::vector<TensorRun>& runs,
-                          const JobControl* job, int threads) {
+                          const JobControl* job, int threads, Backend* backend) {
     ExportPlan plan = export_plan_of(resolved, output);
     plan.threads = threads;
     runs.clear();
@@ -113,10 +114,11 @@ ExportPlan producing_plan(const Model& model, const ResolvedPlan& resolved, cons
                 entry.produce = awq_folded_producer(folding, source, entry.format ? *entry.format : *source.format, threads);
             continue;
         }
-        entry.produce = [a, &source = model.tensor(a->name), &run = runs.back(), calibration, &folding, job, threads] {
+        entry.produce = [a, &source = model.tensor(a->name), &run = runs.back(), calibration, &folding, job, threads,
+                         backend] {
             const auto start = Clock::now();
             run.algorithm = folding.algorithm_for(a->name, runnable_algorithm(*a, calibration));
-            QuantizeResult q = quantize_tensor(*a, run.algorithm, source, calibration, folding, job, threads);
+            QuantizeResult q = quantize_tensor(*a, run.algorithm, source, calibration, folding, job, threads, backend);
             run.mse = q.error.mse;
             run.sqnr_db = q.error.sqnr_db;
             run.cosine = q.error.cosine;
@@ -261,7 +263,8 @@ RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const Reso
     auto stage = Clock::now();
     const AwqFolding folding = plan_awq_folding(model, resolved, calibration, job, options.threads);
     const ExportPlan plan_out =
-        producing_plan(model, resolved, options.output, calibration, folding, result.tensors, job, options.threads);
+        producing_plan(model, resolved, options.output, calibration, folding, result.tensors, job, options.threads,
+                       options.backend);
     result.plan_summary = plan_summary(plan_out, resolve_export_plan(plan_out, model, nullptr));
     Model intended;
     result.file_bytes = export_model(model, plan_out, job, &intended);

@@ -29,6 +29,8 @@
 
 namespace qb {
 
+class Backend;
+
 struct QuantizeJobOptions {
     std::filesystem::path output;
     std::optional<TextFile> calibration_text;  // required when an algorithm needs calibration
@@ -38,6 +40,10 @@ struct QuantizeJobOptions {
     bool kld = false;
     std::string command_line;                  // recorded as provenance
     int threads = 0;                           // <= 0: all hardware threads
+    // Where the algorithms encode and GPTQ updates (core/backend/backend.h, e.g. gpu::select_backend's
+    // choice; not owned). nullptr: the CPU code. The CPU and Vulkan backends write the same bytes for
+    // deterministic algorithms (rtn, imatrix); GPTQ's agree as its updater states.
+    Backend* backend = nullptr;
 };
 
 // True when some tensor's algorithm needs calibration inputs.
