@@ -1,5 +1,6 @@
 #include "core/pipeline/auto_plan.h"
 
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <utility>
@@ -7,6 +8,7 @@
 #include "core/analysis/sensitivity.h"
 #include "core/infer/tokenizer.h"
 #include "core/plan/plan_export.h"
+#include "core/plan/sensitivity_assign.h"
 
 namespace qb {
 namespace {
@@ -77,26 +79,10 @@ LossTable streamed_losses(const Model& model, std::string_view calibration_text,
 
 // Candidates get their predicted loss; a tensor without any (no calibration record) stays at its base size.
 AllocationProblem scored_problem(AllocationProblem skeleton, const ResolvedPlan& base, const LossTable& losses) {
-    AllocationProblem problem;
-    problem.fixed_bytes = skeleton.fixed_bytes;
-    problem.fixed_parameters = skeleton.fixed_parameters;
-    for (auto& tensor : skeleton.tensors) {
-        std::vector<AllocationCandidate> scored;
-        for (auto& c : tensor.candidates) {
-            const auto it = losses.find({tensor.name, c.format});
-            if (it == losses.end()) continue;
-            c.predicted_loss = it->second;
-            scored.push_back(std::move(c));
-        }
-        if (scored.empty()) {
-            problem.fixed_bytes += base.find(tensor.name)->bytes;
-            problem.fixed_parameters += tensor.parameters;
-            continue;
-        }
-        tensor.candidates = std::move(scored);
-        problem.tensors.push_back(std::move(tensor));
-    }
-    return problem;
+    return scored_allocation_problem(std::move(skeleton), base, [&](const std::string& tensor, const std::string& format) {
+        const auto it = losses.find({tensor, format});
+        return it == losses.end() ? NAN : it->second;
+    });
 }
 
 QuantPlan named_plan(QuantPlan plan, const AutoPlanOptions& options) {

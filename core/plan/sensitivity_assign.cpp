@@ -25,24 +25,12 @@ std::vector<std::string> measured_formats(const SensitivityResult& sensitivity) 
 }
 
 // The problem with measured losses only: unmeasured candidates dropped, unmeasured tensors fixed as planned.
-AllocationProblem measured_problem(const AllocationProblem& full, const ResolvedPlan& base,
-                                   const SensitivityResult& sensitivity, std::string_view metric) {
-    AllocationProblem measured;
-    measured.fixed_bytes = full.fixed_bytes;
-    measured.fixed_parameters = full.fixed_parameters;
-    for (const AllocationTensor& tensor : full.tensors) {
-        AllocationTensor kept{tensor.name, tensor.parameters, {}};
-        for (AllocationCandidate candidate : tensor.candidates) {
-            candidate.predicted_loss = sensitivity_value(sensitivity, tensor.name, candidate.format, metric);
-            if (std::isfinite(candidate.predicted_loss)) kept.candidates.push_back(candidate);
-        }
-        if (kept.candidates.empty()) {
-            measured.fixed_bytes += base.find(tensor.name)->bytes;
-            measured.fixed_parameters += tensor.parameters;
-        } else {
-            measured.tensors.push_back(std::move(kept));
-        }
-    }
+AllocationProblem measured_problem(AllocationProblem full, const ResolvedPlan& base, const SensitivityResult& sensitivity,
+                                   std::string_view metric) {
+    AllocationProblem measured = scored_allocation_problem(
+        std::move(full), base, [&](const std::string& tensor, const std::string& format) {
+            return sensitivity_value(sensitivity, tensor, format, metric);
+        });
     if (measured.tensors.empty()) throw Error("allocation", "no planned tensor has sensitivity measurements");
     return measured;
 }
@@ -54,6 +42,27 @@ double bits_per_weight(uint64_t bytes, const AllocationProblem& problem) {
 }  // namespace
 
 std::span<const SensitivityMetric> sensitivity_metrics() { return kMetrics; }
+
+AllocationProblem scored_allocation_problem(AllocationProblem skeleton, const ResolvedPlan& base, const LossLookup& loss) {
+    AllocationProblem problem;
+    problem.fixed_bytes = skeleton.fixed_bytes;
+    problem.fixed_parameters = skeleton.fixed_parameters;
+    for (AllocationTensor& tensor : skeleton.tensors) {
+        std::vector<AllocationCandidate> scored;
+        for (AllocationCandidate& candidate : tensor.candidates) {
+            candidate.predicted_loss = loss(tensor.name, candidate.format);
+            if (std::isfinite(candidate.predicted_loss)) scored.push_back(std::move(candidate));
+        }
+        if (scored.empty()) {
+            problem.fixed_bytes += base.find(tensor.name)->bytes;
+            problem.fixed_parameters += tensor.parameters;
+            continue;
+        }
+        tensor.candidates = std::move(scored);
+        problem.tensors.push_back(std::move(tensor));
+    }
+    return problem;
+}
 
 const SensitivityMetric& sensitivity_metric_by_name(std::string_view name) {
     std::string known;

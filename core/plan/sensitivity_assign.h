@@ -12,6 +12,7 @@
 // `curve_steps` budgets from the smallest to the largest achievable size: the Pareto curve.
 // The plan is the base plan with one override per tensor, named "<base>-auto-<bpw, 2 decimals>bpw".
 #pragma once
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -39,6 +40,12 @@ double sensitivity_metric(const SensitivityEntry& entry, std::string_view metric
 // NaN when the result has no entry for the pair (skipped, or not a linear weight).
 double sensitivity_value(const SensitivityResult& result, const std::string& tensor, const std::string& format,
                          std::string_view metric);
+
+// The allocation problem with predicted losses: each candidate of `skeleton` (allocation_problem) gets
+// loss(tensor, format); candidates without a finite loss are dropped, and a tensor left without any
+// stays at its size in `base` as fixed bytes. Shared by assign_from_sensitivity and auto_plan.
+using LossLookup = std::function<double(const std::string& tensor, const std::string& format)>;
+AllocationProblem scored_allocation_problem(AllocationProblem skeleton, const ResolvedPlan& base, const LossLookup& loss);
 
 struct SensitivityAssignment {
     double target_bpw = 0;
