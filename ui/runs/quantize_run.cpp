@@ -5,6 +5,7 @@
 #include "core/pipeline/auto_plan.h"
 #include "core/pipeline/quantize_job.h"
 #include "core/util/error.h"
+#include "gpu/vulkan_backend.h"
 #include "ui/jobs/job_phase.h"
 #include "ui/session/cli_command.h"
 
@@ -56,7 +57,10 @@ QString planPathFor(const QString& output) { return output + QStringLiteral(".pl
 QString runPathFor(const QString& output) { return output + QStringLiteral(".run.json"); }
 
 qb::RunResult runQuantize(const qb::Model& model, const RunRequest& request, qb::JobControl& control) {
-    const qb::QuantizeJobOptions options = jobOptions(request);
+    const qb::gpu::BackendChoice device =
+        qb::gpu::select_backend(request.device.toStdString(), {.cpu_threads = request.threads});
+    qb::QuantizeJobOptions options = jobOptions(request);
+    options.backend = device.backend.get();
     qb::QuantPlan chosen;
     qb::RunResult run;
     if (request.plan) {
@@ -85,6 +89,7 @@ QStringList quantizeCliArguments(const RunRequest& request) {
         if (request.kld) arguments << QStringLiteral("--kld");
     }
     if (request.threads > 0) arguments << QStringLiteral("--threads") << QString::number(request.threads);
+    if (request.device != QStringLiteral("cpu")) arguments << QStringLiteral("--device") << request.device;
     arguments << QStringLiteral("--save-run") << runPathFor(request.output);
     return arguments;
 }

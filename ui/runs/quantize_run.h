@@ -3,7 +3,7 @@
 // needs it, algorithms, atomic export, round trip, perplexity / KLD of the reloaded file against the
 // base). After success the plan and the run record are saved beside the output (OUT.plan.json,
 // OUT.run.json), so the recorded command regenerates the run and `quantbench-cli report OUT.run.json`
-// renders it; a failed or cancelled run leaves no file at all.
+// renders it; a failed or cancelled run leaves no file at all. The run computes on request.device.
 #pragma once
 #include <QString>
 #include <QStringList>
@@ -31,6 +31,9 @@ struct RunRequest {
     int maxChunks = 0;
     bool kld = false;
     int threads = 0;
+    // Where encoding and GPTQ's block updates run: "auto", "vulkan" or "cpu" (qb::gpu::select_backend;
+    // without a Vulkan device the CPU, as the status bar's probe of the same preference says).
+    QString device = QStringLiteral("cpu");
 };
 
 QString planPathFor(const QString& output);  // OUT.plan.json

@@ -37,7 +37,7 @@ RunDialog::RunDialog(const qb::Model& model, const qb::QuantPlan& currentPlan, q
       output_(new FileField(tr("Output"), tr("GGUF (*.gguf);;All files (*)"), this, FileField::Mode::Save)),
       calibration_(new FileField(tr("Calibration text"), kTextFilter, this)), evaluation_(new FileField(tr("Evaluation text"), kTextFilter, this)),
       kld_(new QCheckBox(tr("KL divergence and top-1 agreement against the original"), this)), chunks_(new QSpinBox(this)),
-      command_(new QLabel(this)) {
+      device_(new QComboBox(this)), command_(new QLabel(this)) {
     setWindowTitle(tr("Quantize %1").arg(QFileInfo(qtext(model.source_path.string())).fileName()));
     for (const qb::PresetInfo& p : qb::presets()) preset_->addItem(qtext(std::string(p.name)));
     preset_->setCurrentText(QStringLiteral("q4_k_m"));
@@ -54,6 +54,12 @@ RunDialog::RunDialog(const qb::Model& model, const qb::QuantPlan& currentPlan, q
     chunks_->setSpecialValueText(tr("all"));
     chunks_->setValue(defaults.maxChunks);
     kld_->setChecked(defaults.kld);
+    device_->addItem(tr("Automatic (a Vulkan GPU if present, else CPU)"), QStringLiteral("auto"));
+    device_->addItem(tr("Vulkan (any device, software included)"), QStringLiteral("vulkan"));
+    device_->addItem(tr("CPU"), QStringLiteral("cpu"));
+    device_->setCurrentIndex(std::max(0, device_->findData(defaults.device)));
+    device_->setToolTip(tr("Where encoding and GPTQ's block updates run; the same bytes on every device for "
+                           "deterministic formats"));
     command_->setWordWrap(true);
     command_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     output_->setPath(suggestedOutput());
@@ -72,6 +78,7 @@ RunDialog::RunDialog(const qb::Model& model, const qb::QuantPlan& currentPlan, q
     form->addRow(tr("Evaluation text:"), evaluation_);
     form->addRow(tr("Evaluation chunks:"), chunks_);
     form->addRow(QString(), kld_);
+    form->addRow(tr("Compute device:"), device_);
     form->addRow(tr("Command line:"), command_);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     buttons->button(QDialogButtonBox::Ok)->setText(tr("Run"));
@@ -95,6 +102,7 @@ RunDialog::RunDialog(const qb::Model& model, const qb::QuantPlan& currentPlan, q
     for (FileField* field : {output_, calibration_, evaluation_}) connect(field, &FileField::pathChanged, this, &RunDialog::updateCommand);
     connect(chunks_, &QSpinBox::valueChanged, this, &RunDialog::updateCommand);
     connect(kld_, &QCheckBox::toggled, this, &RunDialog::updateCommand);
+    connect(device_, &QComboBox::currentIndexChanged, this, &RunDialog::updateCommand);
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(what);
@@ -127,6 +135,7 @@ RunRequest RunDialog::request() const {
     r.evaluationText = evaluation_->path();
     r.maxChunks = chunks_->value();
     r.kld = kld_->isChecked() && !r.evaluationText.isEmpty();
+    r.device = device_->currentData().toString();
     return r;
 }
 

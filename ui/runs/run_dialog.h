@@ -46,6 +46,7 @@ private:
     FileField* evaluation_;
     QCheckBox* kld_;
     QSpinBox* chunks_;
+    QComboBox* device_;
     QLabel* command_;
 };
 
