@@ -46,15 +46,8 @@ class GpuDeviceTest : public QObject {
     std::shared_ptr<gpu::Device> device_;
 
 private slots:
-    void initTestCase() {
-        const std::string problem = qbtest::open_validated_device(device_);
-        QVERIFY2(problem.empty(), problem.c_str());
-    }
-
-    void cleanup() {
-        const std::string messages = qbtest::take_validation_messages(*device_);
-        QVERIFY2(messages.empty(), messages.c_str());
-    }
+    void initTestCase() { QB_VERIFY_EMPTY(qbtest::open_validated_device(device_)); }
+    void cleanup() { QB_VERIFY_EMPTY(qbtest::take_validation_messages(*device_)); }
 
     void prefers_discrete_then_integrated_then_virtual_then_cpu() {
         const std::vector<DeviceInfo> devices = {usable(0, "llvmpipe", DeviceType::Cpu), usable(1, "Intel UHD", DeviceType::Integrated),

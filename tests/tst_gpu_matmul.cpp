@@ -63,15 +63,8 @@ class GpuMatmulTest : public QObject {
     }
 
 private slots:
-    void initTestCase() {
-        const std::string problem = qbtest::open_validated_device(device_);
-        QVERIFY2(problem.empty(), problem.c_str());
-    }
-
-    void cleanup() {
-        const std::string messages = qbtest::take_validation_messages(*device_);
-        QVERIFY2(messages.empty(), messages.c_str());
-    }
+    void initTestCase() { QB_VERIFY_EMPTY(qbtest::open_validated_device(device_)); }
+    void cleanup() { QB_VERIFY_EMPTY(qbtest::take_validation_messages(*device_)); }
 
     void multiplies_decoded_weights_like_the_cpu_sgemm() {
         const int64_t rows = 70, cols = 512;  // partial 64-wide tiles of outputs

@@ -72,15 +72,8 @@ class GpuStatisticsTest : public QObject {
     }
 
 private slots:
-    void initTestCase() {
-        const std::string problem = qbtest::open_validated_device(device_);
-        QVERIFY2(problem.empty(), problem.c_str());
-    }
-
-    void cleanup() {
-        const std::string messages = qbtest::take_validation_messages(*device_);
-        QVERIFY2(messages.empty(), messages.c_str());
-    }
+    void initTestCase() { QB_VERIFY_EMPTY(qbtest::open_validated_device(device_)); }
+    void cleanup() { QB_VERIFY_EMPTY(qbtest::take_validation_messages(*device_)); }
 
     void matches_the_cpu_with_a_linear_histogram_and_channel_absmax() {
         gpu::VulkanBackend gpu(device_);

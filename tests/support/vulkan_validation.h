@@ -1,14 +1,9 @@
 // The fixture of the Vulkan tests: the default device opened with VK_LAYER_KHRONOS_validation on, and
 // the check that the layer reported nothing, so every test also fails on any validation message:
-//     void initTestCase() {
-//         const std::string problem = qbtest::open_validated_device(device_);
-//         QVERIFY2(problem.empty(), problem.c_str());
-//     }
-//     void cleanup() {
-//         const std::string messages = qbtest::take_validation_messages(*device_);
-//         QVERIFY2(messages.empty(), messages.c_str());
-//     }
+//     void initTestCase() { QB_VERIFY_EMPTY(qbtest::open_validated_device(device_)); }
+//     void cleanup() { QB_VERIFY_EMPTY(qbtest::take_validation_messages(*device_)); }
 #pragma once
+#include <QtTest>
 #include <memory>
 #include <string>
 
@@ -24,3 +19,10 @@ std::string open_validated_device(std::shared_ptr<qb::gpu::Device>& device);
 std::string take_validation_messages(const qb::gpu::Device& device);
 
 }  // namespace qbtest
+
+// Fails the current test, with `text` as the message, unless the std::string `text` is empty.
+#define QB_VERIFY_EMPTY(text)                                       \
+    do {                                                            \
+        const std::string qb_verify_text_ = (text);                 \
+        QVERIFY2(qb_verify_text_.empty(), qb_verify_text_.c_str()); \
+    } while (false)
