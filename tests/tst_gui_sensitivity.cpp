@@ -195,6 +195,24 @@ private slots:
         QCOMPARE(printed["totals"]["bytes"].get<uint64_t>(), plan.resolved().total_bytes());
         QCOMPARE(printed["allocation"]["predicted_loss"].get<double>(), plan.predictedLoss().total);
     }
+
+    void a_calibration_file_gives_the_activation_cells_the_cli_prints() {
+        // The calibration file of the test above, opened in the GUI: the outlier map's activations.
+        const std::string calibration = (qbtest::scratch_dir() / "gui-calibration.qbh5").string();
+        window_->openAnalysisFile(path(calibration));
+        QVERIFY2(window_->log().lastError().isEmpty(), qPrintable(window_->log().lastError()));
+        QVERIFY(window_->explorer()->selectTensor("blk.1.ffn_down"));
+        QTRY_VERIFY(window_->weightView()->stats() && window_->weightView()->stats()->tensor == "blk.1.ffn_down");
+        OutlierMapView* map = window_->outlierView();
+        QTRY_VERIFY(map->showActivations(true));
+        QVERIFY(map->selectCell(5, 3));
+        QVERIFY(map->channelValues()->cell());
+        const qbtest::ProcessResult cli = qbtest::run_cli({"stats", qbtest::stories260k("gguf").string(), "--tensor",
+                                                           "^blk\\.1\\.ffn_down$", "--cell", "5,3", "--calib", calibration, "--json"});
+        QVERIFY2(cli.exit_code == 0, cli.err.c_str());
+        QVERIFY(nlohmann::json::parse(cli.out)["tensors"][0]["activation_cell"] == qb::to_json(*map->channelValues()->cell()));
+        QVERIFY(map->showActivations(false));
+    }
 };
 
 QTEST_MAIN(SensitivityTest)

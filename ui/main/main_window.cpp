@@ -450,7 +450,18 @@ void MainWindow::sensitivityFromDialog() {
 
 void MainWindow::openAnalysisFile(const QString& path) {
     try {
-        showSensitivity(loadSensitivity(path));
+        AnalysisContents contents = loadAnalysisFile(path);
+        if (!contents.result && contents.activations.empty())
+            throw qb::Error(path.toStdString(), "holds neither a sensitivity table nor activations (quantbench-cli sensitivity "
+                                                "or calibrate --out)");
+        if (!contents.result) {  // a calibration file: the activation maps of the outlier view
+            workspace_->setActivations(std::move(contents.activations));
+            if (const WeightStatsPtr stats = weightView_->stats())
+                outlierView_->showStats(stats, workspace_->activationsOf(stats->tensor));
+            log_->info(tr("Activations loaded from %1").arg(path));
+            return;
+        }
+        showSensitivity({std::move(*contents.result), std::move(contents.activations)});
         sensitivityFile_ = path;
         log_->info(tr("Sensitivity loaded from %1").arg(path));
     } catch (const std::exception& e) {

@@ -51,7 +51,7 @@ public:
     void quantize(const RunRequest& request, bool announce = false);
     void exportReportTo(const QString& path);     // the session's quantize runs, as `quantbench-cli report`
     void computeSensitivity(const SensitivityRequest& request);
-    void openAnalysisFile(const QString& path);  // its sensitivity table
+    void openAnalysisFile(const QString& path);  // its sensitivity table, or a calibration's activations
     void autoAssign(double bitsPerWeight);       // the plan from the sensitivity results at hand
     void showTab(Tab tab);
     void setErrorDialogsEnabled(bool enabled) { errorDialogsEnabled_ = enabled; }

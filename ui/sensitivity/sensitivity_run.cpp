@@ -53,13 +53,18 @@ QString sensitivityCliCommand(const SensitivityRequest& request) {
            QStringLiteral(" && ") + cliCommand(sensitivity);
 }
 
-SensitivityOutcome loadSensitivity(const QString& analysisFile) {
+AnalysisContents loadAnalysisFile(const QString& analysisFile) {
     const qb::AnalysisFile file(analysisFile.toStdString());
-    std::optional<qb::SensitivityResult> result = file.sensitivity();
-    if (!result) throw qb::Error(analysisFile.toStdString(), "holds no sensitivity table (run quantbench-cli sensitivity --out)");
-    SensitivityOutcome outcome{std::move(*result), {}};
-    for (const std::string& record : file.activation_records()) outcome.activations.push_back(file.activations(record));
-    return outcome;
+    AnalysisContents contents{file.sensitivity(), {}};
+    for (const std::string& record : file.activation_records()) contents.activations.push_back(file.activations(record));
+    return contents;
+}
+
+SensitivityOutcome loadSensitivity(const QString& analysisFile) {
+    AnalysisContents contents = loadAnalysisFile(analysisFile);
+    if (!contents.result)
+        throw qb::Error(analysisFile.toStdString(), "holds no sensitivity table (run quantbench-cli sensitivity --out)");
+    return {std::move(*contents.result), std::move(contents.activations)};
 }
 
 }  // namespace qbui

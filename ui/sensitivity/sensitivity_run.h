@@ -6,6 +6,7 @@
 #pragma once
 #include <QString>
 #include <QStringList>
+#include <optional>
 
 #include <vector>
 
@@ -40,5 +41,12 @@ QString sensitivityCliCommand(const SensitivityRequest& request);
 // The sensitivity table and activation summaries of an analysis file; throws qb::Error when it has no
 // sensitivity table.
 SensitivityOutcome loadSensitivity(const QString& analysisFile);
+// What an analysis file holds: a sensitivity table (`sensitivity --out`) and/or the activation summaries
+// of a calibration (`calibrate --out`). Throws qb::Error for a file that is not an analysis file.
+struct AnalysisContents {
+    std::optional<qb::SensitivityResult> result;
+    std::vector<qb::ActivationStats> activations;  // Hessians dropped
+};
+AnalysisContents loadAnalysisFile(const QString& analysisFile);
 
 }  // namespace qbui
