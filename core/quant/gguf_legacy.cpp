@@ -56,7 +56,9 @@ template <const LegacyType& T>
 void encode_blocks_weighted(int count, const float* x, const float* weight, uint8_t* y, size_t block_bytes) {
     const int levels = 1 << T.bits;
     float scales[kChunkBlocks], mins[kChunkBlocks];
-    if constexpr (T.store_affine != nullptr) {
+    // A run-time test: GCC 12 with -fsanitize=undefined cannot compare an inline function's address
+    // with nullptr in a constant expression (`if constexpr` fails to compile in the sanitizer build).
+    if (T.store_affine != nullptr) {
         uint8_t L[kChunkBlocks * kBlock];
         gguf::search_affine_scales(count, kBlock, levels - 1, x, weight, L, scales, mins, {-0.9f, 0.05f, 36, false});
         for (int b = 0; b < count; ++b) T.store_affine(scales[b], -mins[b], L + b * kBlock, y + b * block_bytes);
