@@ -6,7 +6,9 @@
 //     GLSL: uint holding one byte, since shaders cannot do arithmetic on 8-bit types everywhere);
 //   - encoded blocks are read in place through QB_BLOCK / QB_BYTE (block_bytes.inc);
 //   - tables are QB_CONST arrays (floats as bit patterns); functions start with QB_FN; array
-//     parameters are QB_IN(float) x[32], QB_OUT(block_byte) y[18];
+//     parameters are QB_IN(float) x[32], QB_OUT(block_byte) y[18], QB_INOUT(block_byte) L[256] (GLSL copies
+//     an out array back whole: elements a function leaves unwritten in a QB_OUT array are undefined in the
+//     caller's afterwards; an array it updates in place is QB_INOUT);
 //   - double is allowed where a sum must not depend on the order of float rounding (needs shaderFloat64);
 //   - a value whose rounding matters is declared QB_PRECISE (GLSL `precise`: no fused multiply-add;
 //     the CPU build uses -ffp-contract=off);
@@ -26,6 +28,7 @@
 #define QB_PRECISE
 #define QB_IN(type) const type
 #define QB_OUT(type) type
+#define QB_INOUT(type) type
 #define QB_BLOCK const block_byte*
 #define QB_BYTE(block, k) uint((block)[k])
 
@@ -58,6 +61,7 @@ inline float sqrt_exact(float x) { return std::sqrt(x); }
 #include "core/formulas/scaled_float.inc"
 #include "core/formulas/scale_search.inc"
 #include "core/formulas/kquants.inc"
+#include "core/formulas/iq4.inc"
 
 }  // namespace qb::formula
 
@@ -66,5 +70,6 @@ inline float sqrt_exact(float x) { return std::sqrt(x); }
 #undef QB_PRECISE
 #undef QB_IN
 #undef QB_OUT
+#undef QB_INOUT
 #undef QB_BLOCK
 #undef QB_BYTE

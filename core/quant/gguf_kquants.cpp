@@ -1,11 +1,14 @@
 // ggml's K-quants q2_k, q3_k, q4_k, q5_k, q6_k: 256-value super-blocks whose 16 or 8 sub-block scales are
 // themselves quantized against one or two f16 super-scales. Encoded and decoded exactly like
 // ggml-quants.c: without an importance vector like quantize_row_*_K_ref, with one like the
-// importance-weighted quantize_row_*_K_impl that llama-quantize runs with an imatrix.
+// importance-weighted quantize_row_*_K_impl that llama-quantize runs with an imatrix. The sub-block scale
+// searches run in SIMD lanes (gguf_scale_search.cpp); quantizing the scales and storing the block are the
+// formulas of core/formulas/kquants.inc, which the GPU's encoders run as well.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "core/formulas/formulas.h"
 #include "core/quant/format_families.h"
 #include "core/quant/gguf_block.h"
 #include "core/quant/gguf_scale_search.h"
@@ -21,12 +24,7 @@ constexpr int kSuper = 256;
 // Super-blocks encoded together, so that their sub-block scale searches fill the search lanes.
 constexpr int kBatch = 2;
 
-// Second pass of every K encoder: codes for the scales as stored. Affine: x ~ d * l - dm, l in [0, nmax].
-void requantize_affine(const float* x, int n, float d, float dm, int nmax, uint8_t* L) {
-    for (int i = 0; i < n; ++i) L[i] = uint8_t(std::clamp(nearest_int((x[i] + dm) / d), 0, nmax));
-}
-
-// Symmetric: x ~ d * l, l in [-half, half), stored as l + half.
+// Second pass of q6_k: codes for the scales as stored. Symmetric: x ~ d * l, l in [-half, half), stored as l + half.
 void requantize_symmetric(const float* x, int n, float d, int half, int8_t* L) {
     for (int i = 0; i < n; ++i) L[i] = int8_t(std::clamp(nearest_int(x[i] / d), -half, half - 1) + half);
 }
@@ -35,86 +33,12 @@ void requantize_symmetric(const float* x, int n, float d, int half, int8_t* L) {
 // the per-group sums of the weights of consecutive groups of `group` values (ggml's sw[]).
 void superblock_weights(int count, const float* x, const float* importance, float sigma2_factor, int group,
                         float* weights, float* group_sums) {
-    for (int s = 0; s < count; ++s) {
-        const int at = s * kSuper;
-        const float sigma2 = sigma2_factor * gguf::sum_of_squares(x + at, kSuper) / kSuper;
-        gguf::importance_weights(x + at, importance + at, kSuper, sigma2, weights + at);
-    }
+    for (int s = 0; s < count; ++s)
+        formula::k_importance_weights(x + s * kSuper, importance + s * kSuper, sigma2_factor, weights + s * kSuper);
     for (int j = 0; j < count * kSuper / group; ++j) {
         group_sums[j] = 0;
         for (int l = 0; l < group; ++l) group_sums[j] += weights[group * j + l];
     }
-}
-
-// Codes of 2 bits packed like q2_k / q3_k: in each 128-value half, byte l holds values l, l+32, l+64, l+96.
-template <typename Code>
-void pack_2bit(const Code* L, uint8_t* qs) {
-    for (int j = 0; j < kSuper; j += 128, qs += 32)
-        for (int l = 0; l < 32; ++l)
-            qs[l] = uint8_t((L[j + l] & 3) | (L[j + l + 32] & 3) << 2 | (L[j + l + 64] & 3) << 4 | (L[j + l + 96] & 3) << 6);
-}
-
-// The quantized sub-block scales of the importance-weighted encoders: a non-negative grid [0, nmax] with
-// one scale, searched with importance `weights` (ggml: make_qp_quants).
-float search_positive_scale(int n, int nmax, const float* x, const float* weights, uint8_t* L) {
-    float max = 0;
-    for (int i = 0; i < n; ++i) max = std::max(max, x[i]);
-    if (max < gguf::kGroupMaxEps) {
-        std::fill(L, L + n, uint8_t(0));
-        return 0.f;
-    }
-    float iscale = float(nmax) / max;
-    for (int i = 0; i < n; ++i) L[i] = uint8_t(nearest_int(iscale * x[i]));
-    const float scale = 1 / iscale;
-    float best_mse = 0;
-    for (int i = 0; i < n; ++i) {
-        const float diff = x[i] - scale * float(L[i]);
-        best_mse += weights[i] * diff * diff;
-    }
-    for (int is = -4; is <= 4; ++is) {
-        if (is == 0) continue;
-        const float iscale_is = (0.1f * float(is) + float(nmax)) / max;
-        const float scale_is = 1 / iscale_is;
-        float mse = 0;
-        for (int i = 0; i < n; ++i) {
-            const int l = std::min(nmax, nearest_int(iscale_is * x[i]));
-            const float diff = x[i] - scale_is * float(l);
-            mse += weights[i] * diff * diff;
-        }
-        if (mse < best_mse) {
-            best_mse = mse;
-            iscale = iscale_is;
-        }
-    }
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-        const int l = std::min(nmax, nearest_int(iscale * x[i]));
-        L[i] = uint8_t(l);
-        sumlx += weights[i] * x[i] * float(l);
-        suml2 += weights[i] * float(l) * float(l);
-    }
-    // Coordinate descent: move single codes while the weighted fit improves.
-    for (int itry = 0; itry < 5; ++itry) {
-        int changed = 0;
-        for (int i = 0; i < n; ++i) {
-            const float w = weights[i];
-            float slx = sumlx - w * x[i] * float(L[i]);
-            float sl2 = suml2 - w * float(L[i]) * float(L[i]);
-            if (!(slx > 0 && sl2 > 0)) continue;
-            const int new_l = std::min(nmax, nearest_int(x[i] * sl2 / slx));
-            if (new_l == L[i]) continue;
-            slx += w * x[i] * float(new_l);
-            sl2 += w * float(new_l) * float(new_l);
-            if (slx * slx * suml2 > sumlx * sumlx * sl2) {
-                L[i] = uint8_t(new_l);
-                sumlx = slx;
-                suml2 = sl2;
-                ++changed;
-            }
-        }
-        if (!changed) break;
-    }
-    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -125,61 +49,31 @@ constexpr size_t kQ2Bytes = 84;
 constexpr size_t kQ2CodesAt = 16;
 constexpr size_t kQ2DAt = 80;
 constexpr size_t kQ2DminAt = 82;
-
-void requantize_q2(const float* x, const uint8_t* y, uint8_t* L) {
-    const float d = load_half(y + kQ2DAt);
-    const float dmin = load_half(y + kQ2DminAt);
-    for (int j = 0; j < 16; ++j) {
-        const float dl = d * float(y[j] & 0xF);
-        if (!dl) continue;
-        requantize_affine(x + 16 * j, 16, dl, dmin * float(y[j] >> 4), 3, L + 16 * j);
-    }
-}
+constexpr int kQ2Groups = 16;
 
 // quantize_row_q2_K_ref: |x|-weighted mean-absolute-error searches, scales relative to the largest.
 void encode_q2_k_plain(int count, const float* x, uint8_t* y) {
-    constexpr float kScaleLevels = 15.f;
-    uint8_t L[kBatch * kSuper];
-    float weights[kBatch * kSuper] = {}, scales[kBatch * 16], mins[kBatch * 16];  // {}: quiets -Wmaybe-uninitialized
+    uint8_t L[kBatch * kSuper], scale_bytes[kQ2Groups];
+    float weights[kBatch * kSuper] = {}, scales[kBatch * kQ2Groups], mins[kBatch * kQ2Groups], d_dmin[2];
     for (int i = 0; i < count * kSuper; ++i) weights[i] = std::fabs(x[i]);
-    gguf::search_affine_scales(16 * count, 16, 3, x, weights, L, scales, mins, {-0.5f, 0.1f, 15, true});
+    gguf::search_affine_scales(kQ2Groups * count, 16, 3, x, weights, L, scales, mins, {-0.5f, 0.1f, 15, true});
     for (int s = 0; s < count; ++s, y += kQ2Bytes) {
-        const float* sc = scales + 16 * s;
-        const float* mn = mins + 16 * s;
-        float max_scale = 0, max_min = 0;
-        for (int j = 0; j < 16; ++j) {
-            max_scale = std::max(max_scale, sc[j]);
-            max_min = std::max(max_min, mn[j]);
-        }
-        std::memset(y, 0, 16);
-        if (max_scale > 0) {
-            const float iscale = kScaleLevels / max_scale;
-            for (int j = 0; j < 16; ++j) y[j] = uint8_t(nearest_int(iscale * sc[j]));
-        }
-        store_half(y + kQ2DAt, max_scale > 0 ? max_scale / kScaleLevels : 0.f);
-        if (max_min > 0) {
-            const float iscale = kScaleLevels / max_min;
-            for (int j = 0; j < 16; ++j) y[j] |= uint8_t(nearest_int(iscale * mn[j]) << 4);
-        }
-        store_half(y + kQ2DminAt, max_min > 0 ? max_min / kScaleLevels : 0.f);
-        requantize_q2(x + s * kSuper, y, L + s * kSuper);
-        pack_2bit(L + s * kSuper, y + kQ2CodesAt);
+        formula::q2_k_plain_scales(scales + kQ2Groups * s, mins + kQ2Groups * s, scale_bytes, d_dmin);
+        formula::q2_k_store_block(x + s * kSuper, scale_bytes, d_dmin, L + s * kSuper, y);
     }
 }
 
 // quantize_row_q2_K_impl: importance-weighted searches, then the 4-bit scales and mins searched too.
 void encode_q2_k_weighted(int count, const float* x, const float* importance, uint8_t* y) {
-    uint8_t L[kBatch * kSuper], scale_codes[16], min_codes[16];
-    float weights[kBatch * kSuper], scales[kBatch * 16], mins[kBatch * 16], group_weights[kBatch * 16];
+    uint8_t L[kBatch * kSuper], scale_bytes[kQ2Groups];
+    float weights[kBatch * kSuper], scales[kBatch * kQ2Groups], mins[kBatch * kQ2Groups];
+    float group_weights[kBatch * kQ2Groups], d_dmin[2];
     superblock_weights(count, x, importance, 1, 16, weights, group_weights);
-    gguf::search_affine_scales(16 * count, 16, 3, x, weights, L, scales, mins, {-0.9f, 0.05f, 36, false});
+    gguf::search_affine_scales(kQ2Groups * count, 16, 3, x, weights, L, scales, mins, {-0.9f, 0.05f, 36, false});
     for (int s = 0; s < count; ++s, y += kQ2Bytes) {
-        const int at = 16 * s;
-        store_half(y + kQ2DAt, search_positive_scale(16, 15, scales + at, group_weights + at, scale_codes));
-        store_half(y + kQ2DminAt, search_positive_scale(16, 15, mins + at, group_weights + at, min_codes));
-        for (int j = 0; j < 16; ++j) y[j] = uint8_t(scale_codes[j] | min_codes[j] << 4);
-        requantize_q2(x + s * kSuper, y, L + s * kSuper);
-        pack_2bit(L + s * kSuper, y + kQ2CodesAt);
+        const int at = kQ2Groups * s;
+        formula::q2_k_weighted_scales(scales + at, mins + at, group_weights + at, scale_bytes, d_dmin);
+        formula::q2_k_store_block(x + s * kSuper, scale_bytes, d_dmin, L + s * kSuper, y);
     }
 }
 
@@ -207,121 +101,32 @@ constexpr size_t kQ3CodesAt = 32;
 constexpr size_t kQ3ScalesAt = 96;
 constexpr size_t kQ3DAt = 108;
 
-void pack_q3_scales(const int8_t* stored, uint8_t* s) {
-    std::memset(s, 0, 12);
-    for (int j = 0; j < 16; ++j) {
-        const int l = stored[j];
-        if (j < 8) s[j] = uint8_t(l & 0xF);
-        else s[j - 8] |= uint8_t((l & 0xF) << 4);
-        s[8 + j % 4] |= uint8_t((l >> 4) << (2 * (j / 4)));
-    }
-}
-
 int q3_scale(const uint8_t* s, int j) {
     const int low = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
     return (low | ((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32;
 }
 
-// The Q3_K reference's sub-block scale: x^2-weighted rounding refinement (ggml: make_q3_quants).
-float search_q3_scale(const float* x, int8_t* L) {
-    constexpr int n = 16, nmax = 4;
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; ++i)
-        if (std::fabs(x[i]) > amax) {
-            amax = std::fabs(x[i]);
-            max = x[i];
-        }
-    if (amax < gguf::kGroupMaxEps) {
-        std::fill(L, L + n, int8_t(0));
-        return 0.f;
-    }
-    const float iscale = -float(nmax) / max;
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-        const int l = std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1);
-        L[i] = int8_t(l);
-        const float w = x[i] * x[i];
-        sumlx += w * x[i] * float(l);
-        suml2 += w * float(l) * float(l);
-    }
-    for (int itry = 0; itry < 5; ++itry) {
-        int changed = 0;
-        for (int i = 0; i < n; ++i) {
-            const float w = x[i] * x[i];
-            float slx = sumlx - w * x[i] * float(L[i]);
-            if (!(slx > 0)) continue;
-            float sl2 = suml2 - w * float(L[i]) * float(L[i]);
-            const int new_l = std::clamp(nearest_int(x[i] * sl2 / slx), -nmax, nmax - 1);
-            if (new_l == L[i]) continue;
-            slx += w * x[i] * float(new_l);
-            sl2 += w * float(new_l) * float(new_l);
-            if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
-                L[i] = int8_t(new_l);
-                sumlx = slx;
-                suml2 = sl2;
-                ++changed;
-            }
-        }
-        if (!changed) break;
-    }
-    for (int i = 0; i < n; ++i) L[i] = int8_t(L[i] + nmax);
-    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
-}
-
-void finish_q3_k(const float* x, int8_t* L, uint8_t* y) {
-    const float d = load_half(y + kQ3DAt);
-    for (int j = 0; j < 16; ++j) {
-        const float dl = d * float(q3_scale(y + kQ3ScalesAt, j));
-        if (!dl) continue;
-        requantize_symmetric(x + 16 * j, 16, dl, 4, L + 16 * j);
-    }
-    std::memset(y, 0, 32);
-    for (int j = 0; j < kSuper; ++j)
-        if (L[j] > 3) {
-            y[j % 32] |= uint8_t(1 << (j / 32));
-            L[j] = int8_t(L[j] - 4);
-        }
-    pack_2bit(L, y + kQ3CodesAt);
-}
-
 // quantize_row_q3_K_ref: x^2-weighted refinement per 16 values, scales relative to the largest.
 void encode_q3_k_plain(int count, const float* x, uint8_t* y) {
     for (int s = 0; s < count; ++s, x += kSuper, y += kQ3Bytes) {
-        int8_t L[kSuper], stored[16] = {};
+        uint8_t L[kSuper], stored[16];
         float scales[16];
-        float max_scale = 0, amax = 0;
-        for (int j = 0; j < 16; ++j) {
-            scales[j] = search_q3_scale(x + 16 * j, L + 16 * j);
-            if (std::fabs(scales[j]) > amax) {
-                amax = std::fabs(scales[j]);
-                max_scale = scales[j];
-            }
-        }
-        float d = 0.f;
-        if (max_scale) {
-            const float iscale = -32.f / max_scale;
-            for (int j = 0; j < 16; ++j)
-                stored[j] = int8_t(std::clamp<int>(int8_t(nearest_int(iscale * scales[j])), -32, 31) + 32);
-            d = 1 / iscale;
-        }
-        pack_q3_scales(stored, y + kQ3ScalesAt);
-        store_half(y + kQ3DAt, d);
-        finish_q3_k(x, L, y);
+        for (int j = 0; j < 16; ++j) scales[j] = formula::q3_k_search_scale(x + 16 * j, L + 16 * j);
+        const float d = formula::q3_k_plain_scales(scales, stored);
+        formula::q3_k_store_block(x, stored, d, L, y);
     }
 }
 
 // quantize_row_q3_K_impl: importance-weighted searches, then the 6-bit scales searched too.
 void encode_q3_k_weighted(int count, const float* x, const float* importance, uint8_t* y) {
-    int8_t L[kBatch * kSuper], stored[kBatch * 16];
+    int8_t L[kBatch * kSuper], stored[kBatch * 16];  // codes 0..7 and 0..63
     float weights[kBatch * kSuper], scales[kBatch * 16], group_weights[kBatch * 16], d[kBatch];
     superblock_weights(count, x, importance, 2, 16, weights, group_weights);
     gguf::search_symmetric_scales(16 * count, 16, 4, x, weights, L, scales);
     gguf::search_symmetric_scales(count, 16, 32, scales, group_weights, stored, d);
-    for (int s = 0; s < count; ++s, y += kQ3Bytes) {
-        pack_q3_scales(stored + 16 * s, y + kQ3ScalesAt);
-        store_half(y + kQ3DAt, d[s]);
-        finish_q3_k(x + s * kSuper, L + s * kSuper, y);
-    }
+    for (int s = 0; s < count; ++s, y += kQ3Bytes)
+        formula::q3_k_store_block(x + s * kSuper, reinterpret_cast<const uint8_t*>(stored + 16 * s), d[s],
+                                  reinterpret_cast<uint8_t*>(L + s * kSuper), y);
 }
 
 void decode_q3_k_block(const uint8_t* y, float* x) {
@@ -345,19 +150,6 @@ void decode_q3_k_block(const uint8_t* y, float* x) {
 
 constexpr size_t kK4ScalesAt = 4;
 
-void pack_k4_scales(const uint8_t* ls, const uint8_t* lm, uint8_t* s) {
-    for (int j = 0; j < 8; ++j) {
-        if (j < 4) {
-            s[j] = ls[j];
-            s[j + 4] = lm[j];
-        } else {
-            s[j + 4] = uint8_t((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
-            s[j - 4] |= uint8_t((ls[j] >> 4) << 6);
-            s[j] |= uint8_t((lm[j] >> 4) << 6);
-        }
-    }
-}
-
 void k4_scale_min(int j, const uint8_t* s, int& scale, int& min) {
     if (j < 4) {
         scale = s[j] & 63;
@@ -378,71 +170,32 @@ struct KAffine {
     static constexpr float kRmin = Bits == 4 ? -1.f : -0.5f;
     static constexpr int kSteps = Bits == 4 ? 20 : 15;
 
-    static void finish(const float* x, uint8_t* L, uint8_t* y) {
-        const float d = load_half(y);
-        const float dmin = load_half(y + 2);
-        for (int j = 0; j < 8; ++j) {
-            int scale, min;
-            k4_scale_min(j, y + kK4ScalesAt, scale, min);
-            const float dl = d * float(scale);
-            if (!dl) continue;
-            requantize_affine(x + 32 * j, 32, dl, dmin * float(min), kMax, L + 32 * j);
-        }
-        uint8_t* qs = y + kNibblesAt;
-        if constexpr (Bits == 5) std::memset(y + kHighBitsAt, 0, 32);
-        for (int n = 0, pair = 0; n < kSuper; n += 64, ++pair, qs += 32)
-            for (int j = 0; j < 32; ++j) {
-                const int lo = L[n + j], hi = L[n + j + 32];
-                qs[j] = uint8_t((lo & 0xF) | (hi & 0xF) << 4);
-                if constexpr (Bits == 5) y[kHighBitsAt + j] |= uint8_t((lo >> 4) << (2 * pair) | (hi >> 4) << (2 * pair + 1));
-            }
-    }
-
     // quantize_row_q{4,5}_K_ref: per 32 values a search weighted by rms + |x|, 6-bit scales and mins
     // relative to the largest.
     static void encode_plain(int count, const float* x, uint8_t* y) {
         uint8_t L[kBatch * kSuper], ls[8], lm[8];
-        float weights[kBatch * kSuper], scales[kBatch * 8], mins[kBatch * 8];
+        float weights[kBatch * kSuper], scales[kBatch * 8], mins[kBatch * 8], d_dmin[2];
         for (int j = 0; j < 8 * count; ++j) {
             const float av_x = std::sqrt(gguf::sum_of_squares(x + 32 * j, 32) / 32);
             for (int l = 32 * j; l < 32 * j + 32; ++l) weights[l] = av_x + std::fabs(x[l]);
         }
         gguf::search_affine_scales(8 * count, 32, kMax, x, weights, L, scales, mins, {kRmin, 0.1f, kSteps, false});
         for (int s = 0; s < count; ++s, y += kBytes) {
-            const float* sc = scales + 8 * s;
-            const float* mn = mins + 8 * s;
-            float max_scale = 0, max_min = 0;
-            for (int j = 0; j < 8; ++j) {
-                max_scale = std::max(max_scale, sc[j]);
-                max_min = std::max(max_min, mn[j]);
-            }
-            const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-            const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-            for (int j = 0; j < 8; ++j) {
-                ls[j] = std::min<uint8_t>(63, uint8_t(nearest_int(inv_scale * sc[j])));
-                lm[j] = std::min<uint8_t>(63, uint8_t(nearest_int(inv_min * mn[j])));
-            }
-            pack_k4_scales(ls, lm, y + kK4ScalesAt);
-            store_half(y, max_scale / 63.f);
-            store_half(y + 2, max_min / 63.f);
-            finish(x + s * kSuper, L + s * kSuper, y);
+            formula::k_affine_plain_scales(scales + 8 * s, mins + 8 * s, ls, lm, d_dmin);
+            formula::k_affine_store_block(Bits, x + s * kSuper, ls, lm, d_dmin, L + s * kSuper, y);
         }
     }
 
     // quantize_row_q{4,5}_K_impl: importance-weighted searches, then the 6-bit scales and mins searched too.
     static void encode_weighted(int count, const float* x, const float* importance, uint8_t* y) {
         uint8_t L[kBatch * kSuper], ls[8], lm[8];
-        float weights[kBatch * kSuper], scales[kBatch * 8], mins[kBatch * 8], group_weights[kBatch * 8];
+        float weights[kBatch * kSuper], scales[kBatch * 8], mins[kBatch * 8], group_weights[kBatch * 8], d_dmin[2];
         superblock_weights(count, x, importance, 2, 32, weights, group_weights);
         gguf::search_affine_scales(8 * count, 32, kMax, x, weights, L, scales, mins, {-0.9f, 0.05f, 36, false});
         for (int s = 0; s < count; ++s, y += kBytes) {
             const int at = 8 * s;
-            const float d = search_positive_scale(8, 63, scales + at, group_weights + at, ls);
-            const float dmin = search_positive_scale(8, 63, mins + at, group_weights + at, lm);
-            pack_k4_scales(ls, lm, y + kK4ScalesAt);
-            store_half(y, d);
-            store_half(y + 2, dmin);
-            finish(x + s * kSuper, L + s * kSuper, y);
+            formula::k_affine_weighted_scales(scales + at, mins + at, group_weights + at, ls, lm, d_dmin);
+            formula::k_affine_store_block(Bits, x + s * kSuper, ls, lm, d_dmin, L + s * kSuper, y);
         }
     }
 

@@ -21,7 +21,6 @@ using gguf::nearest_int;
 using gguf::store_half;
 
 constexpr int kBlock = 32;
-constexpr int kHalf = kBlock / 2;
 constexpr int kChunkBlocks = 16;  // blocks whose importance-weighted searches run together
 
 // ---------------------------------------------------------------------------------------------------
@@ -108,9 +107,6 @@ constexpr int kIq4Tries = 7;
 constexpr int kSuperBlock = 256;
 constexpr size_t kIq4NlBytes = 18;
 constexpr size_t kIq4XsBytes = 136;
-constexpr size_t kXsScalesHighAt = 2;
-constexpr size_t kXsScalesLowAt = 4;
-constexpr size_t kXsNibblesAt = 8;
 
 // Weights of `groups` 32-value groups: importance-scaled with sigma2 from the whole super-block of n
 // values, else x^2.
@@ -122,15 +118,12 @@ void grid_weights(const float* x, const float* importance, int groups, float sig
 
 float grid_sigma2(const float* x, int n) { return gguf::sum_of_squares(x, n) * (2.f / float(n)); }
 
-void pack_nibbles(const uint8_t* L, uint8_t* q) {
-    for (int j = 0; j < kHalf; ++j) q[j] = uint8_t(L[j] | (L[j + kHalf] << 4));
-}
-
+// The scales are searched in SIMD lanes (gguf_scale_search.cpp), then the blocks stored with the formulas
+// of core/formulas/iq4.inc, which the GPU's encoders run as well.
 void encode_iq4_nl(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance,
                    const uint8_t*) {
     gguf::require_whole_blocks(f, n);
     float weight[kChunkBlocks * kBlock], scales[kChunkBlocks];
-    uint8_t L[kChunkBlocks * kBlock];
     const int64_t blocks = n / kBlock;
     for (int64_t first = 0; first < blocks; first += kChunkBlocks) {
         const int count = int(std::min<int64_t>(kChunkBlocks, blocks - first));
@@ -141,38 +134,8 @@ void encode_iq4_nl(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, c
                          grid_sigma2(xc + at, kBlock), weight + at);
         }
         gguf::search_grid_scales(count, kBlock, kIq4Grid.data(), kIq4Tries, xc, weight, scales);
-        gguf::assign_grid_codes(count, kBlock, kIq4Grid.data(), xc, scales, L);
-        for (int b = 0; b < count; ++b) {
-            uint8_t* block = y + (first + b) * kIq4NlBytes;
-            store_half(block, scales[b]);
-            pack_nibbles(L + b * kBlock, block + 2);
-        }
+        for (int b = 0; b < count; ++b) formula::iq4_nl_store_block(xc + b * kBlock, scales[b], y + (first + b) * kIq4NlBytes);
     }
-}
-
-// The 6-bit scales of one iq4_xs super-block relative to its largest group scale; returns each group's
-// effective scale d * (stored - 32).
-void store_iq4_xs_scales(const float* scales, uint8_t* y, float* group_scales) {
-    constexpr int kGroups = kSuperBlock / kBlock;
-    float max_scale = 0, amax_scale = 0;
-    for (int g = 0; g < kGroups; ++g)
-        if (std::fabs(scales[g]) > amax_scale) {
-            amax_scale = std::fabs(scales[g]);
-            max_scale = scales[g];
-        }
-    const float d = -max_scale / 32;
-    store_half(y, d);
-    const float id = d ? 1 / d : 0.f;
-    uint16_t scales_high = 0;
-    std::memset(y + kXsScalesLowAt, 0, 4);
-    for (int g = 0; g < kGroups; ++g) {
-        const int l = std::clamp(nearest_int(id * scales[g]), -32, 31);
-        group_scales[g] = d * float(l);
-        const int stored = l + 32;
-        y[kXsScalesLowAt + g / 2] |= uint8_t((stored & 0xF) << 4 * (g % 2));
-        scales_high |= uint16_t((stored >> 4) << 2 * g);
-    }
-    std::memcpy(y + kXsScalesHighAt, &scales_high, 2);
 }
 
 void encode_iq4_xs(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float* importance,
@@ -180,8 +143,7 @@ void encode_iq4_xs(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, c
     gguf::require_whole_blocks(f, n);
     constexpr int kBatch = 2;  // super-blocks whose group searches run together
     constexpr int kGroups = kSuperBlock / kBlock;
-    float weight[kBatch * kSuperBlock], scales[kBatch * kGroups], group_scales[kBatch * kGroups];
-    uint8_t L[kBatch * kSuperBlock];
+    float weight[kBatch * kSuperBlock], scales[kBatch * kGroups];
     const int64_t superblocks = n / kSuperBlock;
     for (int64_t first = 0; first < superblocks; first += kBatch) {
         const int count = int(std::min<int64_t>(kBatch, superblocks - first));
@@ -193,10 +155,7 @@ void encode_iq4_xs(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, c
         }
         gguf::search_grid_scales(count * kGroups, kBlock, kIq4Grid.data(), kIq4Tries, xc, weight, scales);
         for (int s = 0; s < count; ++s)
-            store_iq4_xs_scales(scales + s * kGroups, y + (first + s) * kIq4XsBytes, group_scales + s * kGroups);
-        gguf::assign_grid_codes(count * kGroups, kBlock, kIq4Grid.data(), xc, group_scales, L);
-        for (int g = 0; g < count * kGroups; ++g)
-            pack_nibbles(L + g * kBlock, y + (first + g / kGroups) * kIq4XsBytes + kXsNibblesAt + (g % kGroups) * kHalf);
+            formula::iq4_xs_store_block(xc + s * kSuperBlock, scales + s * kGroups, y + (first + s) * kIq4XsBytes);
     }
 }
 

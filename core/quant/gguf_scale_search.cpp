@@ -236,20 +236,6 @@ void search_grid_scales(int groups, int n, const float* grid, int ntry, const fl
     }
 }
 
-void assign_grid_codes(int groups, int n, const float* grid, const float* x, const float* scales, uint8_t* L) {
-    Chunk chunk;
-    for (int first = 0; first < groups; first += kLanes) {
-        const int offset = first * n;
-        load_chunk(chunk, std::min(kLanes, groups - first), n, x + offset, nullptr);
-        Lanes inverse{};
-        for (int g = 0; g < chunk.groups; ++g) inverse[g] = scales[first + g] ? 1 / scales[first + g] : 0.f;
-        for (int i = 0; i < n; ++i) {
-            const LaneInts index = nearest_grid(inverse * chunk.x[i], grid).index;
-            for (int g = 0; g < chunk.groups; ++g) L[offset + g * n + i] = uint8_t(index[g]);
-        }
-    }
-}
-
 void search_symmetric_scales(int groups, int n, int nmax, const float* x, const float* weights, int8_t* L,
                              float* scales) {
     Chunk chunk;

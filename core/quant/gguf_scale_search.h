@@ -31,10 +31,8 @@ void search_affine_scales(int groups, int n, int nmax, const float* x, const flo
 
 // Non-linear grid: x ~ scale * grid[L] with grid 16 sorted values (iq4_nl's). Least-squares scale for
 // each of the 2*ntry+2 stretchings of the grid to max (ggml: the search of quantize_row_iq4_nl_impl).
-// The codes are assigned afterwards from the scales as stored, by assign_grid_codes: nearest grid entry
-// to x / scale (0 for scale 0), with ggml's best_index_int8 distance rounding on near-ties.
+// The codes are assigned afterwards from the scales as stored (core/formulas/iq4.inc).
 void search_grid_scales(int groups, int n, const float* grid, int ntry, const float* x, const float* weights,
                         float* scales);
-void assign_grid_codes(int groups, int n, const float* grid, const float* x, const float* scales, uint8_t* L);
 
 }  // namespace qb::gguf

@@ -37,9 +37,12 @@
 namespace {
 
 constexpr int kRuns = 5;
-const char* const kFormats[] = {"f16",  "bf16", "fp8_e4m3", "q8_0",  "q4_0",          "q4_1",       "q5_0",
-                                "q4_k", "q6_k", "nf4",      "mxfp4", "mxint8",        "int4_g128_asym", "int4_pc_sym"};
-const char* const kDecodeOnlyFormats[] = {"q5_k", "iq4_xs"};
+const char* const kFormats[] = {"f16",  "bf16", "fp8_e4m3", "q8_0",   "q4_0",   "q4_1",  "q5_0",
+                                "q2_k", "q3_k", "q4_k",     "q5_k",   "q6_k",   "iq4_nl", "iq4_xs",
+                                "nf4",  "mxfp4", "mxint8",  "int4_g128_asym", "int4_pc_sym"};
+// Encoded again with an importance vector (llama-quantize's imatrix searches; the grid's clipping search).
+const char* const kWeightedFormats[] = {"q4_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs",
+                                        "int4_g128_asym_clip"};
 const char* const kMatmulFormats[] = {"f16", "q8_0", "q4_0", "q4_k", "int4_g128_asym"};
 
 struct Shape {
@@ -81,7 +84,7 @@ struct Row {
 
 void print_row(const Row& r, const Shape& shape) {
     const double gb = shape.f32_gigabytes();
-    std::printf("%-20s %9.2f %9.2f %9.2f %12.3f %11.3f %10s\n", r.kernel.c_str(), gb / r.cpu_s, gb / r.vulkan_s,
+    std::printf("%-20s %9.3f %9.3f %9.3f %12.3f %11.3f %10s\n", r.kernel.c_str(), gb / r.cpu_s, gb / r.vulkan_s,
                 r.timing.kernel_s > 0 ? gb / r.timing.kernel_s : 0.0, r.timing.device_copy_s, r.timing.host_copy_s,
                 r.identical ? "yes" : "NO");
 }
@@ -101,14 +104,20 @@ double time_vulkan(qb::gpu::VulkanBackend& gpu, const std::function<void()>& fn,
     return best;
 }
 
+// importance: per-column weights (the kernel is then "encode <format> +imp"), or nullptr.
 Row bench_encode(const qb::FormatInfo& f, const Shape& shape, const std::vector<float>& w, qb::Backend& cpu,
-                 qb::gpu::VulkanBackend& gpu) {
+                 qb::gpu::VulkanBackend& gpu, const float* importance = nullptr) {
     std::vector<uint8_t> want(f.tensor_bytes(shape.rows, shape.cols)), got(want.size());
-    Row r{.kernel = "encode " + f.name};
+    Row r{.kernel = "encode " + f.name + (importance ? " +imp" : "")};
     qb::Backend& vulkan = gpu;
-    r.cpu_s = best_seconds([&] { cpu.encode(f, shape.rows, shape.cols, w.data(), want.data()); });
-    r.vulkan_s = time_vulkan(gpu, [&] { vulkan.encode(f, shape.rows, shape.cols, w.data(), got.data()); }, r.timing);
+    r.cpu_s = best_seconds([&] { cpu.encode(f, shape.rows, shape.cols, w.data(), want.data(), importance); });
+    r.vulkan_s = time_vulkan(gpu, [&] { vulkan.encode(f, shape.rows, shape.cols, w.data(), got.data(), importance); },
+                             r.timing);
     r.identical = got == want;
+    if (!gpu.accelerates_encode(f, importance != nullptr)) {  // the CPU ran it: no kernel time
+        r.kernel += " (cpu)";
+        r.timing = {};
+    }
     return r;
 }
 
@@ -220,9 +229,12 @@ void bench_codecs(const Shape& shape, qb::gpu::VulkanBackend& gpu, qb::Backend& 
     const std::vector<float> w = synthetic_weights(shape);
     std::printf("%-20s %9s %9s %9s %12s %11s %10s\n", "kernel", "cpu GB/s", "vk GB/s", "kern GB/s", "dev copy s",
                 "host copy s", "identical");
+    std::vector<float> importance(size_t(shape.cols));
+    for (int64_t c = 0; c < shape.cols; ++c) importance[size_t(c)] = 0.05f + float((c * 7919) % 97) * 0.1f;
     for (const char* name : kFormats) print_row(bench_encode(qb::format_by_name(name), shape, w, cpu, gpu), shape);
+    for (const char* name : kWeightedFormats)
+        print_row(bench_encode(qb::format_by_name(name), shape, w, cpu, gpu, importance.data()), shape);
     for (const char* name : kFormats) print_row(bench_decode(qb::format_by_name(name), shape, w, cpu, gpu), shape);
-    for (const char* name : kDecodeOnlyFormats) print_row(bench_decode(qb::format_by_name(name), shape, w, cpu, gpu), shape);
     print_row(bench_statistics(shape, w, cpu, gpu), shape);
 }
 

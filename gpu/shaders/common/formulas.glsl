@@ -9,6 +9,7 @@
 #define QB_PRECISE precise
 #define QB_IN(type) in type
 #define QB_OUT(type) out type
+#define QB_INOUT(type) inout type
 #define block_byte uint
 // A block is a byte offset into the buffer the shader names BLOCK_BYTES (declared before the formulas).
 #define QB_BLOCK uint
