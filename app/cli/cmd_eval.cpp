@@ -14,6 +14,8 @@
 #include "core/jobs/job.h"
 #include "core/model/model.h"
 #include "core/util/error.h"
+#include "gpu/gpu_linear.h"
+#include "gpu/vulkan_backend.h"
 
 namespace qbcli {
 namespace {
@@ -53,7 +55,7 @@ void print_ppl(const char* label, const qb::PerplexityResult& r) {
 }  // namespace
 
 int run_eval(const CommandArgs& argv) {
-    Args args(argv, {{"text", "ctx", "protocol", "chunks", "threads", "base"}, {"kld", "json"}});
+    Args args(argv, {{"text", "ctx", "protocol", "chunks", "threads", "base", "device"}, {"kld", "json"}});
     if (args.positionals().size() != 1) throw qb::Error("usage", "eval needs exactly one MODEL");
     if (!args.has("text")) throw qb::Error("usage", "eval needs --text FILE");
     if (args.flag("kld") != args.has("base")) throw qb::Error("usage", "--kld and --base MODEL go together");
@@ -66,15 +68,31 @@ int run_eval(const CommandArgs& argv) {
     if (options.max_chunks < 0) throw qb::Error("usage", "--chunks must be positive");
 
     const std::string model_path = args.positionals()[0], text_path = args.value("text");
+    // The weight products run on the chosen device (dequantize-multiply from the stored bytes; tensors
+    // without a kernel there stay on the CPU); everything else of the forward pass on the CPU. With a
+    // device, the CPU keeps no decoded copy of the weights (resident budget 0): the products it still
+    // runs decode their rows as they go.
+    const qb::gpu::BackendChoice device = qb::gpu::select_backend(args.value("device", "cpu"), {.cpu_threads = options.forward.threads});
+    if (!device.notice.empty()) std::fprintf(stderr, "%s\n", device.notice.c_str());
+    std::optional<qb::gpu::GpuLinearExecutor> gpu;
+    if (auto* vulkan = dynamic_cast<qb::gpu::VulkanBackend*>(device.backend.get())) {
+        // The backend owns the device and outlives the executor: a non-owning pointer to it.
+        gpu.emplace(std::shared_ptr<qb::gpu::Device>(std::shared_ptr<void>(), &vulkan->device()));
+        options.forward.executor = &*gpu;
+    }
+    const std::string device_text = gpu ? gpu->description() : "CPU";
+    std::fprintf(stderr, "weight products on %s\n", device_text.c_str());
+
     const qb::Model model = qb::load_model(model_path);
     const qb::EvalText text = qb::evaluation_text(qb::model_tokenizer(model), read_text_file(text_path));
     const qb::JobControl decode_progress = progress_printer("decoding weights");
-    const qb::Transformer net(model, options.forward.threads, &decode_progress);
+    const int64_t resident_budget = gpu ? 0 : qb::kResidentWeightBudget;
+    const qb::Transformer net(model, options.forward.threads, &decode_progress, resident_budget);
     std::optional<qb::Model> base_model;
     std::optional<qb::Transformer> base;
     if (args.has("base")) {
         base_model.emplace(qb::load_model(args.value("base")));
-        base.emplace(*base_model, options.forward.threads, &decode_progress);
+        base.emplace(*base_model, options.forward.threads, &decode_progress, resident_budget);
     }
 
     const qb::JobControl eval_progress = progress_printer(base ? "kld" : "perplexity");
@@ -100,6 +118,7 @@ int run_eval(const CommandArgs& argv) {
                               {"ctx", ppl.ctx},
                               {"chunks", ppl.chunks},
                               {"scored_tokens", ppl.tokens},
+                              {"device", device_text},
                               {"seconds", seconds},
                               {"tokens_per_second", tokens_per_second}};
         out.update(ppl_json(ppl));
@@ -122,6 +141,7 @@ int run_eval(const CommandArgs& argv) {
     std::printf("text       %s (%zu tokens)\n", text_path.c_str(), text.tokens.size());
     std::printf("protocol   %s, ctx %lld, %lld chunks, %lld scored tokens\n", std::string(qb::protocol_name(ppl.protocol)).c_str(),
                 (long long)ppl.ctx, (long long)ppl.chunks, (long long)ppl.tokens);
+    std::printf("device     %s\n", device_text.c_str());
     print_ppl("PPL", ppl);
     if (kld) {
         print_ppl("base PPL", kld->base);

@@ -24,7 +24,7 @@ constexpr Command kCommands[] = {
      "                                               a format's grid levels and error histogram; an outlier-map cell's values",
      qbcli::run_stats},
     {"eval",
-     "eval MODEL --text FILE [--ctx 512] [--protocol llama.cpp|paper] [--chunks N] [--threads N] [--base MODEL --kld] [--json]\n"
+     "eval MODEL --text FILE [--ctx 512] [--protocol llama.cpp|paper] [--chunks N] [--threads N] [--base MODEL --kld] [--device cpu|vulkan|auto] [--json]\n"
      "                                               perplexity (llama.cpp or paper protocol), KL divergence from a base",
      qbcli::run_eval},
     {"plan",

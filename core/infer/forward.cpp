@@ -56,7 +56,11 @@ public:
         normalize(x.data() + first * embd_, rows, "output_norm", normed.data());
         std::vector<float> logits(size_t(rows * net_.classifier_.rows));
         linear(net_.classifier_, normed.data(), rows, logits.data(), net_.classifier_.rows);
-        if (options_.stats) options_.stats->peak_streamed_weight_bytes = gauge_.peak();
+        if (options_.stats) {
+            options_.stats->peak_streamed_weight_bytes = gauge_.peak();
+            options_.stats->executor_products = executor_products_;
+            options_.stats->cpu_products = cpu_products_;
+        }
         return logits;
     }
 
@@ -123,8 +127,9 @@ private:
     // y (rows x l.rows, row stride y_stride) = x · Wᵀ + b.
     void linear(const Linear& l, const float* x, int64_t rows, float* y, int64_t y_stride) const {
         if (options_.on_linear_input) options_.on_linear_input(l.name, x, rows, l.cols);
-        net_.multiply(l.name, override_of(l.name), {x, rows, l.cols, l.cols}, {y, rows, l.rows, y_stride}, threads(),
-                      &gauge_);
+        const bool on_executor = net_.multiply(l.name, override_of(l.name), {x, rows, l.cols, l.cols},
+                                               {y, rows, l.rows, y_stride}, threads(), &gauge_, options_.executor);
+        ++(on_executor ? executor_products_ : cpu_products_);
         if (!l.has_bias) return;
         const float* bias = values(l.name + ".bias");
         for_rows(rows, l.rows, threads(), [&](int64_t begin, int64_t end) {
@@ -241,6 +246,7 @@ private:
     int64_t n_ = 0, embd_ = 0;
     std::optional<Rotary> rotary_;
     mutable ByteGauge gauge_;  // buffers of streamed weights
+    mutable int64_t executor_products_ = 0, cpu_products_ = 0;
 };
 
 namespace {
@@ -364,12 +370,19 @@ int64_t Transformer::resident_weight_bytes() const {
     return values * int64_t(sizeof(float));
 }
 
-void Transformer::multiply(const std::string& name, const std::vector<float>* override, ConstMatrixRef x, MatrixRef y,
-                           int threads, ByteGauge* gauge) const {
+bool Transformer::multiply(const std::string& name, const std::vector<float>* override, ConstMatrixRef x, MatrixRef y,
+                           int threads, ByteGauge* gauge, LinearExecutor* executor) const {
     const int64_t rows = y.cols, cols = x.cols;
-    if (override) return matmul_nt(x, {override->data(), rows, cols, cols}, y, threads);
-    if (auto m = matrices_.find(name); m != matrices_.end()) return matmul_nt(x, m->second, y, threads);
+    if (override) {
+        matmul_nt(x, {override->data(), rows, cols, cols}, y, threads);
+        return false;
+    }
     const TensorView& stored = views_.at(name);
+    if (executor && executor->multiply(stored, x, y)) return true;
+    if (auto m = matrices_.find(name); m != matrices_.end()) {
+        matmul_nt(x, m->second, y, threads);
+        return false;
+    }
     // Mapped pages are dropped as soon as their rows are decoded (where the rows are stored in order), and
     // the whole tensor's after the product: the next use reads them from the file (page cache) again.
     const RowSource source{rows, cols, [&stored](int64_t first, int64_t count, float* dst) {
@@ -378,6 +391,7 @@ void Transformer::multiply(const std::string& name, const std::vector<float>* ov
                            }};
     matmul_nt(x, source, y, threads, gauge);
     stored.evict_pages();
+    return false;
 }
 
 std::vector<float> Transformer::forward(std::span<const int32_t> tokens, const ForwardOptions& options) const {

@@ -11,7 +11,10 @@
 // Per call, ForwardOptions can
 //   - replace any tensor by f32 values (overrides: "quantize only this tensor" runs share the decoded model),
 //   - observe the input of every linear layer (calibration), named by the weight tensor it multiplies,
-//   - restrict the logits to the last rows (perplexity scores only part of a chunk).
+//   - restrict the logits to the last rows (perplexity scores only part of a chunk),
+//   - run the weight products on another device (a LinearExecutor, linear_executor.h, such as the Vulkan
+//     dequantize-multiply of gpu/gpu_linear.h) from the stored (quantized) bytes; products it declines,
+//     and those of overridden tensors, stay on the CPU.
 // A Transformer is immutable after construction: concurrent forward calls are safe.
 #pragma once
 #include <cstdint>
@@ -23,6 +26,7 @@
 #include <vector>
 
 #include "core/infer/arch_compute.h"
+#include "core/infer/linear_executor.h"
 #include "core/infer/matmul.h"
 #include "core/model/model.h"
 
@@ -43,6 +47,8 @@ using LinearInputHook = std::function<void(const std::string& tensor, const floa
 // weights; resident ones are Transformer::resident_weight_bytes()).
 struct ForwardStats {
     int64_t peak_streamed_weight_bytes = 0;
+    int64_t executor_products = 0;  // weight products the executor ran
+    int64_t cpu_products = 0;       // weight products run on the CPU (no executor, declined, or overridden)
 };
 
 struct ForwardOptions {
@@ -51,6 +57,7 @@ struct ForwardOptions {
     LinearInputHook on_linear_input;
     int64_t first_logit_position = 0;  // logits are computed for positions first_logit_position..n-1 only
     ForwardStats* stats = nullptr;     // filled when set
+    LinearExecutor* executor = nullptr;  // weight products (nullptr: the CPU, matmul.h); not owned
 };
 
 // Linear weights of at most this many f32 bytes in total are decoded once at construction.
@@ -93,10 +100,10 @@ private:
     void check_vector_sizes(const Model& model) const;
     void load_weights(const Model& model, int threads, const JobControl* job, int64_t resident_budget_bytes);
     int64_t numel(const std::string& name) const;  // 0 for a tensor the model does not have
-    // y = x · Wᵀ for the linear weight `name` (override, resident or streamed): the one place the forward
-    // pass multiplies by a weight.
-    void multiply(const std::string& name, const std::vector<float>* override, ConstMatrixRef x, MatrixRef y,
-                  int threads, ByteGauge* gauge) const;
+    // y = x · Wᵀ for the linear weight `name` (override, executor, resident or streamed): the one place the
+    // forward pass multiplies by a weight. Returns true when `executor` ran it.
+    bool multiply(const std::string& name, const std::vector<float>* override, ConstMatrixRef x, MatrixRef y,
+                  int threads, ByteGauge* gauge, LinearExecutor* executor) const;
 
     std::string architecture_;
     ArchCompute compute_;
