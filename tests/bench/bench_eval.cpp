@@ -5,7 +5,11 @@
 // forward pass's only mode before weights were streamed) and streamed from the mapping ("streamed"); each
 // line gives the peak resident memory of that run alone. Beside them, matrix products on one of the large
 // model's shapes: a naive scalar loop, plain, pre-packed and decoded-on-the-fly (f32 and q4_0 rows) operands.
-// Usage: bench_eval [--threads N] [--data DIR] [--small-only] [--layers L] [--work DIR]; DIR defaults to
+// Then the forward pass with its weight products on the Vulkan device (gpu/gpu_linear.h) beside the CPU, same
+// run: stories260K (f32, llama.cpp's Q4_K_M) and a 1-layer model of Llama-2-7B shapes in q4_0 (ctx 128, 2
+// chunks: a software Vulkan device such as lavapipe is slow). --no-gpu skips it, --gpu-only runs only it.
+// Usage: bench_eval [--threads N] [--data DIR] [--small-only] [--layers L] [--work DIR] [--no-gpu|--gpu-only];
+// DIR defaults to
 // $QB_DATA_DIR, else ../shared/data; --work is where the large model's GGUF files are written (default: the
 // temporary directory; removed afterwards).
 #include <unistd.h>
@@ -29,6 +33,8 @@
 #include "core/quant/format.h"
 #include "core/util/error.h"
 #include "core/util/parallel.h"
+#include "gpu/gpu_linear.h"
+#include "gpu/vk_device.h"
 #include "tests/bench/support.h"
 
 using namespace qb;
@@ -39,6 +45,7 @@ struct Config {
     int threads = 2;
     std::string data = std::getenv("QB_DATA_DIR") ? std::getenv("QB_DATA_DIR") : "../shared/data";
     bool small_only = false;
+    bool gpu = true, gpu_only = false;
     int64_t layers = 2;
     std::filesystem::path work = std::filesystem::temp_directory_path() / ("bench_eval_" + std::to_string(getpid()));
 };
@@ -52,7 +59,9 @@ Config parse(int argc, char** argv) {
         else if (arg == "--small-only") c.small_only = true;
         else if (arg == "--layers" && i + 1 < argc) c.layers = std::atoll(argv[++i]);
         else if (arg == "--work" && i + 1 < argc) c.work = std::filesystem::path(argv[++i]) / "bench_eval";
-        else throw Error("usage", "bench_eval [--threads N] [--data DIR] [--small-only] [--layers L] [--work DIR]");
+        else if (arg == "--no-gpu") c.gpu = false;
+        else if (arg == "--gpu-only") c.gpu_only = true;
+        else throw Error("usage", "bench_eval [--threads N] [--data DIR] [--small-only] [--layers L] [--work DIR] [--no-gpu|--gpu-only]");
     }
     return c;
 }
@@ -306,6 +315,58 @@ void bench_large(const Config& c) {
     }
 }
 
+// One perplexity run with the weight products on the CPU and one on the Vulkan device (resident weights,
+// uploaded during the first chunk), same model and tokens; tokens/s of the whole evaluation.
+void report_gpu_eval(const char* label, const Model& model, const EvalText& text, int64_t ctx, int64_t max_chunks,
+                     int threads, const std::shared_ptr<gpu::Device>& device) {
+    const Transformer net(model, threads);
+    gpu::GpuLinearExecutor executor(device);
+    for (LinearExecutor* where : {static_cast<LinearExecutor*>(nullptr), static_cast<LinearExecutor*>(&executor)}) {
+        EvalOptions options;
+        options.ctx = ctx;
+        options.max_chunks = max_chunks;
+        options.forward.threads = threads;
+        options.forward.executor = where;
+        const double t0 = qbbench::seconds_now(), cpu0 = cpu_seconds();
+        const PerplexityResult r = evaluate_perplexity(net, text, options);
+        const double seconds = qbbench::seconds_now() - t0, cpu = cpu_seconds() - cpu0;
+        const double tokens = double(r.chunks * r.ctx);
+        std::printf("  %-26s %-7s eval %lld x %lld tokens: %8.3f s = %8.1f tokens/s (%8.1f per CPU-second)  ppl %.6f%s\n",
+                    label, where ? "vulkan" : "cpu", (long long)r.chunks, (long long)r.ctx, seconds, tokens / seconds,
+                    tokens / cpu, r.ppl,
+                    where ? ("  resident " + std::to_string(executor.resident_bytes() >> 10) + " KiB").c_str() : "");
+        std::fflush(stdout);
+    }
+}
+
+void bench_gpu_forward(const Config& c) {
+    const gpu::DeviceStatus status = gpu::open_default_device();
+    if (!status.available()) {
+        std::printf("forward pass on Vulkan: skipped (%s)\n", status.reason.c_str());
+        return;
+    }
+    const gpu::DeviceInfo& info = status.device->info();
+    qbbench::print_header("forward pass, weight products on the CPU and on Vulkan (" + info.name + ", " + info.driver_name +
+                          "), same run");
+    const Model f32 = load_model(c.data + "/models/stories260K/gguf/stories260K-f32.gguf");
+    const Model q4km = load_model(c.data + "/models/stories260K/gguf-llamacpp/stories260K-Q4_K_M.gguf");
+    const EvalText text = evaluation_text(model_tokenizer(f32), read_file(c.data + "/text/tinystories-snippet-30k.txt"));
+    report_gpu_eval("stories260K f32", f32, text, 512, 0, c.threads, status.device);
+    report_gpu_eval("stories260K Q4_K_M", q4km, text, 512, 0, c.threads, status.device);
+
+    EvalText random;
+    random.bos_id = 1;
+    for (int64_t i = 0; i < 2 * 128; ++i) random.tokens.push_back(int32_t((i * 7919 + 13) % 32000));
+    std::filesystem::create_directories(c.work);
+    struct Cleanup {
+        std::filesystem::path dir;
+        ~Cleanup() { std::filesystem::remove_all(dir); }
+    } cleanup{c.work};
+    const std::filesystem::path path = c.work / "llama7b-shape-1-layer-q4_0.gguf";
+    write_synthetic_llama(path, 1, format_by_name("q4_0"), c.threads);
+    report_gpu_eval("7B shapes, 1 layer, q4_0", load_model(path), random, 128, 2, c.threads, status.device);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -313,12 +374,17 @@ int main(int argc, char** argv) {
         std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines appear as they are measured
         const Config c = parse(argc, argv);
         std::printf("bench_eval: %d threads (hardware %d)\n", c.threads, hardware_threads());
+        if (c.gpu_only) {
+            bench_gpu_forward(c);
+            return 0;
+        }
         bench_stories(c);
         if (!c.small_only) {
             bench_matmul(c, 64);
             bench_matmul(c, 512);
             bench_large(c);
         }
+        if (c.gpu) bench_gpu_forward(c);
         std::printf("peak RSS of the process %.1f MiB\n", double(qbbench::peak_rss_bytes()) / (1 << 20));
         return 0;
     } catch (const std::exception& e) {
