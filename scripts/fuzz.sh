@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (GGUF, safetensors, llama2.c readers and model loading) with clang,
-# ASan and UBSan in build-fuzz, runs each for a bounded time on seed corpora made from the shared test
-# data, and prints executions and findings per target. Exits non-zero when a target found a crash.
+# Builds the libFuzzer targets (GGUF, safetensors, llama2.c readers and model loading; the tokenizer loaders
+# for tokenizer.model, tokenizer.json, llama2.c tok*.bin and GGUF metadata, each also encoding and decoding
+# text) with clang, ASan and UBSan in build-fuzz, runs each for a bounded time on seed corpora made from the
+# shared test data and tests/data, and prints executions and findings per target. Exits non-zero when a
+# target found a crash.
 # Usage: scripts/fuzz.sh [seconds per target, default 60] [targets...]
 # Environment: QB_DATA_DIR (default ../shared/data), QB_FUZZ_BUILD_DIR (default build-fuzz), JOBS (default 2),
 #              QB_FUZZ_FLAGS (extra libFuzzer flags, e.g. -max_len=32768 to explore headers faster).
-# Needs clang and libclang-rt-14-dev (libFuzzer).
+# Needs clang, libclang-rt-14-dev (libFuzzer) and python3 (tests/fuzz/make_tokenizer_seeds.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -13,7 +15,9 @@ root=$(pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_gguf fuzz_safetensors fuzz_llama2c)
+[ ${#targets[@]} -gt 0 ] ||
+  targets=(fuzz_gguf fuzz_safetensors fuzz_llama2c fuzz_tokenizer_model fuzz_tokenizer_json fuzz_llama2c_tokenizer
+           fuzz_gguf_tokenizer)
 data=${QB_DATA_DIR:-$root/../shared/data}
 build=${QB_FUZZ_BUILD_DIR:-$root/build-fuzz}
 stories=$data/models/stories260K
@@ -92,6 +96,8 @@ make_seeds() {
     fuzz_llama2c)
       cp "$stories/llama2c/stories260K.bin" "$corpus/"
       tiny_llama2c > "$corpus/tiny.bin" ;;
+    fuzz_tokenizer_model | fuzz_tokenizer_json | fuzz_llama2c_tokenizer | fuzz_gguf_tokenizer)
+      python3 tests/fuzz/make_tokenizer_seeds.py "$target" "$corpus" "$data" "$root" ;;
   esac
 }
 
@@ -113,7 +119,7 @@ for target in "${targets[@]}"; do
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   findings=$(find "$artifacts" -type f | wc -l)
-  summary+=("$(printf '%-18s executions %10s   findings %3s   corpus %5s files' "$target" "${execs:-0}" "$findings" "$(ls "$corpus" | wc -l)")")
+  summary+=("$(printf '%-22s executions %10s   findings %3s   corpus %5s files' "$target" "${execs:-0}" "$findings" "$(ls "$corpus" | wc -l)")")
   if [ "$status" -ne 0 ] || [ "$findings" -gt 0 ]; then
     failed=1
     echo "fuzz: $target found a problem (exit $status); see $log and $artifacts"

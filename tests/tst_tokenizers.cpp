@@ -557,6 +557,27 @@ private slots:
         const std::vector<int32_t> ids = {1, 512};
         QVERIFY(error_of([&] { tokenizer.decode(ids); }).contains("token id 512 is outside the vocabulary of 512"));
     }
+
+    void rejects_tokenizer_json_ids_that_are_floats_or_beyond_its_tokens() {
+        const auto dir = qbtest::scratch_dir() / "json-absurd-id";
+        std::filesystem::create_directories(dir);
+        const auto path = dir / "tokenizer.json";
+        const std::string file = path.string();
+        // Found by fuzz_tokenizer_json: a float id too large for int64 was converted anyway (undefined behaviour).
+        write_file(path, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 19122222222222222222222222222222222}, "merges": []},
+                             "pre_tokenizer": {"type": "ByteLevel"}})");
+        QCOMPARE(error_of([&] { load_tokenizer_from_json(path); }),
+                 QString::fromStdString(file + ": token 'b' has id 1.912222222222222e+34, not an integer"));
+        // An id is refused before the piece table is resized to it (16M ids took ~500 MB before).
+        write_file(path, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 16000000}, "merges": []},
+                             "pre_tokenizer": {"type": "ByteLevel"}})");
+        QCOMPARE(error_of([&] { load_tokenizer_from_json(path); }),
+                 QString::fromStdString(file + ": token 'b' has id 16000000, outside the 2 tokens the file defines"));
+        write_file(path, R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"},
+                             "added_tokens": [{"id": 16000000, "content": "<x>"}]})");
+        QCOMPARE(error_of([&] { load_tokenizer_from_json(path); }),
+                 QString::fromStdString(file + ": added token has id 16000000, outside the 2 tokens the file defines"));
+    }
 };
 
 QTEST_GUILESS_MAIN(TokenizersTest)

@@ -268,13 +268,24 @@ void read_json_pre_tokenizer(const json& pre, const std::string& file, Vocabular
     unsupported("Split regex '" + regex + "'");
 }
 
-void read_json_model(const json& model, const std::string& file, Vocabulary& vocab) {
+// A token id: an integer (a float such as 1e34 has no int64 value), and, as every id below the largest must
+// have a piece, below the number of pieces the file defines (vocab entries plus added tokens), so that no
+// table is sized by an absurd id.
+int64_t json_id(const json& value, size_t defined, const std::string& file, const std::string& what) {
+    if (!value.is_number_integer()) throw Error(file, what + " has id " + value.dump().substr(0, 40) + ", not an integer");
+    const int64_t id = value.get<int64_t>();  // an unsigned id beyond int64 wraps negative and is refused here
+    if (id < 0 || uint64_t(id) >= defined)
+        throw Error(file, what + " has id " + std::to_string(id) + ", outside the " + std::to_string(defined) +
+                              " tokens the file defines");
+    return id;
+}
+
+void read_json_model(const json& model, size_t defined, const std::string& file, Vocabulary& vocab) {
     if (!model.is_object() || model.value("type", "") != "BPE")
         throw Error(file, "tokenizer model type '" + (model.is_object() ? model.value("type", "?") : "?") +
                               "' is not supported (only BPE)");
     for (const auto& [piece, id] : model.at("vocab").items()) {
-        const int64_t index = id.get<int64_t>();
-        if (index < 0 || index > (int64_t(1) << 24)) throw Error(file, "token '" + piece + "' has id " + std::to_string(index));
+        const int64_t index = json_id(id, defined, file, "token '" + piece + "'");
         if (size_t(index) >= vocab.pieces.size()) vocab.pieces.resize(size_t(index) + 1);
         vocab.pieces[size_t(index)] = piece;
     }
@@ -285,10 +296,9 @@ void read_json_model(const json& model, const std::string& file, Vocabulary& voc
     vocab.ignore_merges = model.value("ignore_merges", false);
 }
 
-void read_json_added_tokens(const json& added, const std::string& file, Vocabulary& vocab) {
+void read_json_added_tokens(const json& added, size_t defined, const std::string& file, Vocabulary& vocab) {
     for (const json& token : added) {
-        const int64_t id = token.at("id").get<int64_t>();
-        if (id < 0 || id > (int64_t(1) << 24)) throw Error(file, "added token has id " + std::to_string(id));
+        const int64_t id = json_id(token.at("id"), defined, file, "added token");
         if (size_t(id) >= vocab.pieces.size()) {
             vocab.pieces.resize(size_t(id) + 1);
             vocab.types.resize(size_t(id) + 1, TokenType::Normal);
@@ -339,9 +349,12 @@ Vocabulary read_json_vocabulary(const std::filesystem::path& path) {
     vocab.algorithm = TokenizerAlgorithm::ByteLevelBpe;
     vocab.source = file;
     try {
-        read_json_model(root.at("model"), file, vocab);
+        const json& added = root.value("added_tokens", json::array());
+        const json& model = root.at("model");
+        const size_t defined = (model.is_object() ? model.value("vocab", json::object()).size() : 0) + added.size();
+        read_json_model(model, defined, file, vocab);
         vocab.types.assign(vocab.pieces.size(), TokenType::Normal);
-        read_json_added_tokens(root.value("added_tokens", json::array()), file, vocab);
+        read_json_added_tokens(added, defined, file, vocab);
         read_json_pre_tokenizer(root.value("pre_tokenizer", json()), file, vocab);
         read_json_specials(root, path, vocab);
     } catch (const json::exception& e) {

@@ -11,6 +11,10 @@
 
 #include "core/quant/format.h"
 
+namespace qb {
+class Tokenizer;
+}
+
 namespace qbfuzz {
 
 // Writes `bytes` to `name` in this process's private folder and returns its path.
@@ -25,5 +29,11 @@ void decode(const qb::FormatInfo* format, std::span<const uint8_t> data, int64_t
 
 // Loads the model at `path` and, unless the caller decoded the same bytes already, its tensors.
 void load_model(const std::filesystem::path& path, bool decode_tensors = true);
+
+// Runs a loaded tokenizer over a fixed text (ASCII, spaces, newlines, accents, CJK, emoji, invalid UTF-8,
+// special-token spellings) and over text made of its own pieces, with and without BOS, parsing specials and
+// with SentencePiece's whitespace rules, then decodes the ids and renders pieces. An id outside the
+// vocabulary from encode() is a finding (abort), as is any exception other than qb::Error.
+void exercise_tokenizer(const qb::Tokenizer& tokenizer);
 
 }  // namespace qbfuzz
