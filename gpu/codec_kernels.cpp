@@ -85,13 +85,14 @@ constexpr Encoder kEncoders[] = {
     {"q5_k", nullptr, "encode_kquant", kind<2>, 64, true, Importance::Columns, Interface::Columns},
     {"q2_k", nullptr, "encode_kquant", kind<3>, 64, true, Importance::Columns, Interface::Columns},
     {"q3_k", nullptr, "encode_kquant", kind<4>, 64, true, Importance::Columns, Interface::Columns},
+    {"iq4_xs", nullptr, "encode_kquant", kind<5>, 64, true, Importance::Columns, Interface::Columns},
     {"iq4_nl", nullptr, "encode_kquant", kind<6>, 64, true, Importance::Columns, Interface::Columns},
     {"", is_unit_grid, "encode_grid", grid_constants, 64, true, Importance::Columns, Interface::Columns},
 };
 
-// Not listed: iq4_xs (encode_kquant's TYPE 5, iq4.inc's iq4_xs_encode_block, bit-exact when the
-// CPU runs that formula): lavapipe 22.3 loses most of the block's bytes in that kernel (only byte 0
-// survives; smaller variants lose whole groups), so iq4_xs encodes on the CPU until it is understood.
+// llvmpipe (lavapipe) ends every loop of an invocation once the shader's loops have run 65535 iterations
+// in total (one counter for the whole inlined shader), silently: later loops run once. Keep a kernel's
+// loop iterations per invocation well below that (scale_search.inc's grid_nearest has no loops for this).
 
 const Encoder* find_encoder(const FormatInfo& format) {
     for (const Encoder& encoder : kEncoders)

@@ -2,6 +2,7 @@
 // device (lavapipe in CI) with the validation layer on: every test also fails on any validation message.
 #include <QtTest>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -39,10 +40,7 @@ const Exception kCpuOnlyFormats[] = {
 };
 
 // Formats the GPU decodes but the CPU encodes.
-const Exception kCpuEncodedFormats[] = {
-    {"iq4_xs", "lavapipe 22.3 loses most bytes of the kernel that runs iq4.inc's iq4_xs_encode_block (which is "
-               "bit-exact on the CPU): disabled in gpu/codec_kernels.cpp"},
-};
+const std::array<Exception, 0> kCpuEncodedFormats{};  // none at present
 
 const char* reason_in(std::span<const Exception> list, const FormatInfo& f) {
     for (const Exception& e : list)
@@ -71,11 +69,10 @@ std::vector<const FormatInfo*> gpu_formats(bool encoders = true) {
 
 // In llama.cpp's quant vectors: ggml's bytes of the test rows (with and without the imatrix), and ggml's
 // floats of those bytes.
-// (iq4_xs: kCpuEncodedFormats.)
-const char* const kLlamaEncodedFormats[] = {"f16",  "bf16", "q8_0", "q4_0", "q4_1", "q5_0",  "q5_1",
-                                            "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl"};
-const char* const kLlamaWeightedFormats[] = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0",  "q2_k",
-                                             "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl"};
+const char* const kLlamaEncodedFormats[] = {"f16",  "bf16", "q8_0", "q4_0", "q4_1", "q5_0",   "q5_1",
+                                            "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"};
+const char* const kLlamaWeightedFormats[] = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0",   "q2_k",
+                                             "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"};
 const char* const kLlamaDecodedFormats[] = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k",  "q3_k",
                                             "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"};
 // Formats whose encoders treat NaN and Inf deterministically (ggml's block types do not).
