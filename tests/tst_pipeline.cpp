@@ -135,6 +135,73 @@ private slots:
         QCOMPARE(run.provenance.calibration_tokens, int64_t(4096));
     }
 
+    // Hessians in budget-sized groups, in file order (issue 5): a budget below two layers' Hessians writes the
+    // default budget's bytes while holding at most one group (or one record, if larger) at a time; so does
+    // a given calibration without Hessians (compare's shared statistics).
+    void gptq_hessians_in_a_small_budget_write_the_same_bytes() {
+        QuantPlan plan = preset_plan("q4_0", stories());
+        plan.defaults.algorithm = "gptq";
+        const ResolvedPlan resolved = resolve_plan(plan, stories(), PlanTarget::Gguf);
+        const std::filesystem::path dir = qbtest::scratch_dir() / "gptq_budget";
+        std::filesystem::create_directories(dir);
+        const auto options_for = [&](const std::string& name, AllocationMemory& memory) {
+            QuantizeJobOptions options = options_to(dir / name, false);
+            options.calibration_text = read_text_file(snippet_path());
+            options.calibration.tokens = 4096;
+            options.hessian_memory = &memory;
+            return options;
+        };
+
+        AllocationMemory whole;
+        const RunResult reference = run_quantize_job(stories(), plan, resolved, options_for("whole.gguf", whole));
+        QCOMPARE(whole.calibration_passes, 1);  // every Hessian fits the default budget: one pass, as before
+        QVERIFY(whole.records > 0);
+        QCOMPARE(whole.peak_hessians_held, whole.records);
+        QCOMPARE(whole.peak_group_hessian_bytes, whole.all_hessian_bytes);
+
+        // About one layer's Hessians (q4_0 leaves the 172-wide ffn_down unquantized: 3 records of 64² per layer,
+        // and the classifier's), above any one record's.
+        const uint64_t record_bytes = uint64_t(stories().hparams.n_embd * stories().hparams.n_embd) * sizeof(double);
+        const uint64_t budget = whole.all_hessian_bytes / uint64_t(stories().hparams.n_layer);
+        QVERIFY(budget >= record_bytes);
+        QVERIFY(budget < 2 * 3 * record_bytes);
+
+        AllocationMemory small;
+        QuantizeJobOptions options = options_for("small.gguf", small);
+        options.calibration.hessian_memory_bytes = budget;
+        const RunResult grouped = run_quantize_job(stories(), plan, resolved, options);
+        qInfo("gptq: %lld records, budget %llu bytes: %d passes, at most %lld Hessians / %llu bytes held (all: %llu)",
+              (long long)small.records, (unsigned long long)budget, small.calibration_passes,
+              (long long)small.peak_hessians_held, (unsigned long long)small.peak_group_hessian_bytes,
+              (unsigned long long)small.all_hessian_bytes);
+        QVERIFY(small.calibration_passes > 2);
+        QCOMPARE(small.records, whole.records);
+        QCOMPARE(small.all_hessian_bytes, whole.all_hessian_bytes);
+        QVERIFY(small.peak_group_hessian_bytes <= budget);
+        QVERIFY(small.peak_hessians_held < whole.peak_hessians_held);
+        QCOMPARE(file_bytes((dir / "small.gguf").string()), file_bytes((dir / "whole.gguf").string()));
+        QCOMPARE(grouped.tensors.size(), reference.tensors.size());
+        for (size_t i = 0; i < grouped.tensors.size(); ++i) {
+            QCOMPARE(grouped.tensors[i].algorithm, reference.tensors[i].algorithm);
+            if (std::isfinite(reference.tensors[i].hessian_error))
+                QCOMPARE(grouped.tensors[i].hessian_error, reference.tensors[i].hessian_error);
+        }
+
+        // A given calibration with the statistics only: the job calibrates the Hessians group by group.
+        AllocationMemory given;
+        options = options_for("given.gguf", given);
+        options.calibration.hessian_memory_bytes = budget;
+        bool hessians = false;
+        std::vector<std::string> tensors;
+        for (const auto& a : resolved.tensors) tensors.push_back(a.name);
+        const Calibration statistics =
+            calibrate_for(stories(), *options.calibration_text, options.calibration, tensors, hessians, nullptr, 0);
+        run_quantize_job(stories(), plan, resolved, options, nullptr, &statistics);
+        QCOMPARE(given.records, whole.records);
+        QVERIFY(given.peak_group_hessian_bytes <= budget);
+        QCOMPARE(file_bytes((dir / "given.gguf").string()), file_bytes((dir / "whole.gguf").string()));
+    }
+
     void awq_without_a_calibration_text_is_rejected_before_anything_runs() {
         QuantPlan plan = uniform_plan("q8_0");
         plan.fallback = true;

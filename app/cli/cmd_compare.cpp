@@ -6,7 +6,6 @@
 #include "app/cli/cmd_calibrate.h"
 #include "app/cli/cmd_quantize.h"
 #include "app/cli/commands.h"
-#include "core/algo/algorithm.h"
 #include "core/plan/presets.h"
 #include "core/report/report.h"
 #include "core/util/atomic_file.h"
@@ -38,14 +37,6 @@ bool any_needs_calibration(const qb::Model& model, const std::vector<qb::QuantPl
     return false;
 }
 
-// Only Hessian-based algorithms (GPTQ) need the Hessians; the others use the small per-channel statistics.
-bool any_needs_hessians(const qb::Model& model, const std::vector<qb::QuantPlan>& plans, qb::PlanTarget target) {
-    for (const auto& plan : plans)
-        for (const auto& a : qb::resolve_plan(plan, model, target).tensors)
-            if (a.quantized() && !a.algorithm.empty() && qb::algorithm_by_name(a.algorithm).needs_hessian) return true;
-    return false;
-}
-
 }  // namespace
 
 int run_compare(const CommandArgs& argv) {
@@ -58,15 +49,20 @@ int run_compare(const CommandArgs& argv) {
     const qb::PlanTarget target = plan_target_of(args);
     const std::string command = command_line("compare", argv);
     qb::QuantizeJobOptions options = job_options(args, command);
+    // The per-channel statistics are shared by every configuration; the Hessians (GPTQ) are not kept here:
+    // each job calibrates the ones it needs in groups of --hessian-memory-mb (run_quantize_job), so memory
+    // stays one group's Hessians however many configurations and layers there are. A plan whose AWQ search
+    // uses Hessians calibrates them itself, up front.
     const std::optional<qb::Calibration> calibration =
-        full_calibration(model, options, any_needs_calibration(model, plans, target), any_needs_hessians(model, plans, target));
+        full_calibration(model, options, any_needs_calibration(model, plans, target), false);
 
     const std::filesystem::path dir = args.value("out-dir", "compare-out");
     std::filesystem::create_directories(dir);
     std::vector<qb::RunResult> runs;
     for (const auto& plan : plans) {
         options.output = dir / (plan.name + extension_of(target));
-        runs.push_back(run_configuration(model, plan, target, options, calibration ? &*calibration : nullptr));
+        const bool eager = qb::plan_needs_eager_hessians(qb::resolve_plan(plan, model, target));
+        runs.push_back(run_configuration(model, plan, target, options, calibration && !eager ? &*calibration : nullptr));
         qb::save_run_result(runs.back(), dir / (plan.name + ".run.json"));
     }
     const qb::ReportFormat format = qb::report_format_by_name(args.value("format", "md"));

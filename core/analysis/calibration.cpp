@@ -43,13 +43,19 @@ std::vector<RecordShape> discover_records(const Transformer& model, int32_t toke
     return shapes;
 }
 
+bool keeps_hessian(const CalibrationOptions& options, const std::string& record) {
+    return options.full_hessian &&
+           (options.hessian_records.empty() ||
+            std::find(options.hessian_records.begin(), options.hessian_records.end(), record) != options.hessian_records.end());
+}
+
 // Consecutive records whose Hessians fit the budget together (at least one per group); one group of all
 // records when no Hessian is kept.
 std::vector<std::vector<size_t>> hessian_groups(const std::vector<RecordShape>& shapes, const CalibrationOptions& options) {
     std::vector<std::vector<size_t>> groups(1);
     uint64_t used = 0;
     for (size_t i = 0; i < shapes.size(); ++i) {
-        const uint64_t bytes = options.full_hessian ? uint64_t(shapes[i].channels * shapes[i].channels) * sizeof(double) : 0;
+        const uint64_t bytes = keeps_hessian(options, shapes[i].name) ? uint64_t(shapes[i].channels * shapes[i].channels) * sizeof(double) : 0;
         if (!groups.back().empty() && used + bytes > options.hessian_memory_bytes) {
             groups.emplace_back();
             used = 0;
@@ -200,8 +206,8 @@ public:
     void run_pass(int pass, const ActivationSink& sink, JobControl* control) {
         pass_ = pass;
         hessians_.clear();
-        if (options_.full_hessian)
-            for (size_t i : groups_[size_t(pass)]) hessians_.emplace(i, HessianAccumulator(shapes_[i].channels));
+        for (size_t i : groups_[size_t(pass)])
+            if (keeps_hessian(options_, shapes_[i].name)) hessians_.emplace(i, HessianAccumulator(shapes_[i].channels));
         ForwardOptions forward;
         forward.threads = threads_;
         forward.on_linear_input = [this](const std::string& tensor, const float* x, int64_t rows, int64_t) { observe(tensor, x, rows); };

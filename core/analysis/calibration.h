@@ -53,6 +53,9 @@ struct CalibrationOptions {
     HeatMapSpec token_map{256, 256, HeatMapReduce::Max};  // max_rows: channel cells, max_cols: token cells
     bool full_hessian = true;
     uint64_t hessian_memory_bytes = uint64_t(4) << 30;
+    // With full_hessian: the records that get one (the others are summarised only and take no budget);
+    // empty: every record.
+    std::vector<std::string> hessian_records;
 };
 
 struct ActivationStats {

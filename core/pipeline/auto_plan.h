@@ -37,7 +37,8 @@ struct AutoPlanOptions {
     PlanTarget target = PlanTarget::Gguf;
 };
 
-// What the loss table cost in Hessian memory (auto_plan_streaming; zeros for auto_plan).
+// What the loss table cost in Hessian memory (auto_plan_streaming; zeros for auto_plan). The quantize job
+// (quantize_job.h) counts its grouped Hessians in the same fields.
 struct AllocationMemory {
     int calibration_passes = 0;       // passes over the calibration text, one per group of records
     int64_t records = 0;              // input records turned into losses

@@ -2,6 +2,9 @@
 
 #include <chrono>
 #include <ctime>
+#include <algorithm>
+#include <cstdint>
+#include <map>
 #include <set>
 
 #include "core/algo/algorithm.h"
@@ -71,9 +74,124 @@ std::string runnable_algorithm(const TensorAssignment& a, const Calibration* cal
     return calibration->run.record_of.count(a.name) ? a.algorithm : "rtn";
 }
 
+uint64_t hessian_bytes(int64_t channels) { return uint64_t(channels) * uint64_t(channels) * sizeof(double); }
+
+// Consecutive records whose Hessians fit the budget together, at least one per group (calibrate()'s rule).
+std::vector<std::vector<std::string>> budget_groups(const std::vector<std::pair<std::string, uint64_t>>& records,
+                                                    uint64_t budget) {
+    std::vector<std::vector<std::string>> groups;
+    uint64_t used = 0;
+    for (const auto& [record, bytes] : records) {
+        if (groups.empty() || (!groups.back().empty() && used + bytes > budget)) {
+            groups.emplace_back();
+            used = 0;
+        }
+        groups.back().push_back(record);
+        used += bytes;
+    }
+    return groups;
+}
+
+// The Hessians the producers need and the calibration lacks, one group at a time (header): groups of records
+// in the order they are asked for, each loaded by one calibration pass for its records only, the previous
+// group dropped first. The producers run one at a time (the exporters call them sequentially).
+class LazyHessians {
+public:
+    LazyHessians(const Model& model, const QuantizeJobOptions& options, JobControl* job, AllocationMemory& memory)
+        : model_(model), options_(options), job_(job), memory_(memory) {}
+
+    // Groups the records lacking a Hessian (in the order given) by calibrate()'s rule.
+    void plan(const std::vector<std::string>& records, const Calibration& calibration) {
+        std::vector<std::pair<std::string, uint64_t>> sized;
+        for (const std::string& record : records) {
+            const ActivationStats* stats = calibration.find(record);
+            if (!stats || stats->hessian || group_of_.count(record)) continue;
+            sized.emplace_back(record, hessian_bytes(stats->channels));
+        }
+        for (const auto& group : budget_groups(sized, options_.calibration.hessian_memory_bytes)) {
+            for (const std::string& record : group) group_of_[record] = groups_.size();
+            groups_.push_back(group);
+        }
+        for (const auto& [record, bytes] : sized) {
+            memory_.all_hessian_bytes += bytes;
+            ++memory_.records;
+        }
+    }
+
+    // Takes over the Hessians the calibration accumulated (after `passes` passes) as the group held.
+    void adopt(Calibration& calibration, int passes) {
+        memory_.calibration_passes += passes;
+        std::vector<std::string> group;
+        std::vector<std::pair<std::string, HessianMatrix>> taken;
+        for (ActivationStats& stats : calibration.records)
+            if (stats.hessian) {
+                group.push_back(stats.record);
+                group_of_[stats.record] = groups_.size();
+                memory_.all_hessian_bytes += hessian_bytes(stats.hessian->dim);
+                ++memory_.records;
+                taken.emplace_back(stats.record, std::move(*stats.hessian));
+                stats.hessian.reset();
+            }
+        if (group.empty()) return;
+        groups_.push_back(group);
+        hold(groups_.size() - 1, std::move(taken));
+    }
+
+    // The record's Hessian, loading its group when it is not the one held; nullptr when not planned here.
+    const HessianMatrix* find(const std::string& record) {
+        const auto group = group_of_.find(record);
+        if (group == group_of_.end()) return nullptr;
+        if (group->second != current_) load(group->second);
+        const auto it = held_.find(record);
+        return it == held_.end() ? nullptr : &it->second;
+    }
+
+private:
+    void load(size_t group) {
+        held_.clear();  // the previous group first: at most one group at a time
+        current_ = SIZE_MAX;
+        if (!options_.calibration_text) throw Error(groups_[group].front(), "its algorithm needs a Hessian: give a calibration text");
+        CalibrationOptions options = options_.calibration;
+        options.full_hessian = true;
+        options.hessian_records = groups_[group];
+        std::vector<std::pair<std::string, HessianMatrix>> taken;
+        const Transformer net(model_, options_.threads, job_);
+        const CalibrationRun run = calibrate(
+            net, evaluation_text(model_tokenizer(model_), options_.calibration_text->text), options,
+            [&](ActivationStats&& stats) {
+                const auto it = group_of_.find(stats.record);
+                if (stats.hessian && it != group_of_.end() && it->second == group)
+                    taken.emplace_back(stats.record, std::move(*stats.hessian));
+            },
+            job_, options_.threads);
+        memory_.calibration_passes += run.passes;
+        hold(group, std::move(taken));
+    }
+
+    void hold(size_t group, std::vector<std::pair<std::string, HessianMatrix>> taken) {
+        uint64_t bytes = 0;
+        for (auto& [record, hessian] : taken) {
+            bytes += hessian_bytes(hessian.dim);
+            held_.emplace(record, std::move(hessian));
+        }
+        current_ = group;
+        memory_.peak_hessians_held = std::max(memory_.peak_hessians_held, int64_t(held_.size()));
+        memory_.peak_group_hessian_bytes = std::max(memory_.peak_group_hessian_bytes, bytes);
+    }
+
+    const Model& model_;
+    const QuantizeJobOptions& options_;
+    JobControl* job_;
+    AllocationMemory& memory_;
+    std::vector<std::vector<std::string>> groups_;
+    std::map<std::string, size_t> group_of_;
+    size_t current_ = SIZE_MAX;
+    std::map<std::string, HessianMatrix> held_;
+};
+
 QuantizeResult quantize_tensor(const TensorAssignment& a, const std::string& algorithm_name, const TensorView& source,
-                               const Calibration* calibration, const AwqFolding& folding, const JobControl* job,
-                               int threads, Backend* backend) {
+                               const Calibration* calibration, LazyHessians& hessians, const AwqFolding& folding,
+                               const JobControl* job, int threads, Backend* backend) {
     const Algorithm& algorithm = algorithm_by_name(algorithm_name);
     const bool awq = algorithm_name == "awq";  // applies the folded input scales itself
     const std::vector<float> weight = folding.apply(a.name, source.shape, source.to_f32(threads), !awq);
@@ -92,14 +210,16 @@ QuantizeResult quantize_tensor(const TensorAssignment& a, const std::string& alg
         request.mean_abs = input.mean_abs;
         request.mean_square = input.mean_sq;
         if (algorithm.needs_hessian && input.hessian) request.hessian = input.hessian->values;
+        else if (algorithm.needs_hessian)
+            if (const HessianMatrix* h = hessians.find(input.record)) request.hessian = h->values;
     }
     return quantize_matrix(algorithm_name, request);
 }
 
 // The exporter's plan with a producer per quantized tensor that runs its algorithm and records its errors.
 ExportPlan producing_plan(const Model& model, const ResolvedPlan& resolved, const fs::path& output,
-                          const Calibration* calibration, const AwqFolding& folding, std::vector<TensorRun>& runs,
-                          const JobControl* job, int threads, Backend* backend) {
+                          const Calibration* calibration, LazyHessians& hessians, const AwqFolding& folding,
+                          std::vector<TensorRun>& runs, const JobControl* job, int threads, Backend* backend) {
     ExportPlan plan = export_plan_of(resolved, output);
     plan.threads = threads;
     runs.clear();
@@ -114,11 +234,11 @@ ExportPlan producing_plan(const Model& model, const ResolvedPlan& resolved, cons
                 entry.produce = awq_folded_producer(folding, source, entry.format ? *entry.format : *source.format, threads);
             continue;
         }
-        entry.produce = [a, &source = model.tensor(a->name), &run = runs.back(), calibration, &folding, job, threads,
-                         backend] {
+        entry.produce = [a, &source = model.tensor(a->name), &run = runs.back(), calibration, &hessians, &folding, job,
+                         threads, backend] {
             const auto start = Clock::now();
             run.algorithm = folding.algorithm_for(a->name, runnable_algorithm(*a, calibration));
-            QuantizeResult q = quantize_tensor(*a, run.algorithm, source, calibration, folding, job, threads, backend);
+            QuantizeResult q = quantize_tensor(*a, run.algorithm, source, calibration, hessians, folding, job, threads, backend);
             run.mse = q.error.mse;
             run.sqnr_db = q.error.sqnr_db;
             run.cosine = q.error.cosine;
@@ -207,6 +327,38 @@ RunProvenance provenance_of(const Model& model, const QuantPlan& plan, const Qua
     return p;
 }
 
+// The input records of the tensors whose algorithm needs a Hessian, in file order.
+std::vector<std::string> hessian_records(const ResolvedPlan& plan, const CalibrationRun& run) {
+    std::vector<std::string> records;
+    for (const auto& a : plan.tensors) {
+        const Algorithm* algorithm = a.quantized() ? algorithm_of(a) : nullptr;
+        if (!algorithm || !algorithm->needs_hessian) continue;
+        const auto it = run.record_of.find(a.name);
+        if (it != run.record_of.end() && std::find(records.begin(), records.end(), it->second) == records.end())
+            records.push_back(it->second);
+    }
+    return records;
+}
+
+// The records of `tensors` with their summaries, and Hessians for `hessian_records` (empty: none).
+Calibration summarized(const Model& model, const TextFile& text, const CalibrationOptions& options,
+                       const std::vector<std::string>& tensors, const std::vector<std::string>& hessian_records,
+                       JobControl* job, int threads) {
+    std::set<std::string> wanted;
+    for (const auto& t : tensors) wanted.insert(input_record_name(t));
+    const Transformer net(model, threads, job);
+    CalibrationOptions kept = options;
+    kept.full_hessian = !hessian_records.empty();
+    kept.hessian_records = hessian_records;
+    Calibration calibration;
+    calibration.run = calibrate(net, evaluation_text(model_tokenizer(model), text.text), kept,
+                                [&](ActivationStats&& stats) {
+                                    if (wanted.count(stats.record)) calibration.records.push_back(std::move(stats));
+                                },
+                                job, threads);
+    return calibration;
+}
+
 std::vector<std::string> calibrated_tensors(const ResolvedPlan& plan, bool& hessians) {
     std::vector<std::string> names;
     hessians = false;
@@ -224,6 +376,17 @@ std::vector<std::string> calibrated_tensors(const ResolvedPlan& plan, bool& hess
 bool plan_needs_calibration(const ResolvedPlan& plan) {
     bool hessians = false;
     return !calibrated_tensors(plan, hessians).empty();
+}
+
+bool plan_needs_eager_hessians(const ResolvedPlan& plan) {
+    bool awq = false, hessians = false;
+    for (const auto& a : plan.tensors) {
+        const Algorithm* algorithm = a.quantized() ? algorithm_of(a) : nullptr;
+        if (!algorithm) continue;
+        awq = awq || a.algorithm == "awq";
+        hessians = hessians || algorithm->needs_hessian;
+    }
+    return awq && hessians;
 }
 
 Calibration calibrate_for(const Model& model, const TextFile& text, const CalibrationOptions& options,
@@ -248,27 +411,54 @@ RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const Reso
     RunResult result;
     result.config = resolved.plan_name;
 
+    AllocationMemory memory;
+    LazyHessians lazy(model, options, job, memory);
     std::optional<Calibration> own_calibration;
     bool hessians = false;
     const std::vector<std::string> calibrated = calibrated_tensors(resolved, hessians);
     if (!calibrated.empty() && !calibration) {
         if (!options.calibration_text)
             throw Error(calibrated.front(), "its algorithm needs calibration: give a calibration text");
-        own_calibration = calibrate_for(model, *options.calibration_text, options.calibration, calibrated, hessians,
-                                        job, options.threads);
+        if (hessians && plan_needs_eager_hessians(resolved)) {
+            own_calibration = calibrate_for(model, *options.calibration_text, options.calibration, calibrated, true,
+                                            job, options.threads);
+        } else if (hessians) {
+            // The first group is accumulated with the summaries (one pass when every Hessian fits, as before);
+            // it is sized from the weights' input widths, as the records are only known once calibrated.
+            std::vector<std::pair<std::string, uint64_t>> sized;
+            for (const auto& a : resolved.tensors) {
+                const Algorithm* algorithm = a.quantized() ? algorithm_of(a) : nullptr;
+                const std::string record = input_record_name(a.name);
+                if (!algorithm || !algorithm->needs_hessian ||
+                    std::any_of(sized.begin(), sized.end(), [&](const auto& r) { return r.first == record; }))
+                    continue;
+                sized.emplace_back(record, hessian_bytes(model.tensor(a.name).cols()));
+            }
+            const auto groups = budget_groups(sized, options.calibration.hessian_memory_bytes);
+            own_calibration = summarized(model, *options.calibration_text, options.calibration, calibrated,
+                                         groups.front(), job, options.threads);
+            lazy.adopt(*own_calibration, own_calibration->run.passes);
+            lazy.plan(hessian_records(resolved, own_calibration->run), *own_calibration);
+        } else {
+            own_calibration = calibrate_for(model, *options.calibration_text, options.calibration, calibrated, false,
+                                            job, options.threads);
+        }
         calibration = &*own_calibration;
+    } else if (calibration && hessians) {
+        lazy.plan(hessian_records(resolved, calibration->run), *calibration);
     }
     result.seconds.calibration = seconds_since(start);
 
     auto stage = Clock::now();
     const AwqFolding folding = plan_awq_folding(model, resolved, calibration, job, options.threads);
     const ExportPlan plan_out =
-        producing_plan(model, resolved, options.output, calibration, folding, result.tensors, job, options.threads,
-                       options.backend);
+        producing_plan(model, resolved, options.output, calibration, lazy, folding, result.tensors, job,
+                       options.threads, options.backend);
     result.plan_summary = plan_summary(plan_out, resolve_export_plan(plan_out, model, nullptr));
     Model intended;
     result.file_bytes = export_model(model, plan_out, job, &intended);
     OutputGuard guard(options.output);
+    if (options.hessian_memory) *options.hessian_memory = memory;
     result.seconds.quantization = seconds_since(stage);
 
     stage = Clock::now();

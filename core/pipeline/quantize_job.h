@@ -1,12 +1,20 @@
 // The quantize pipeline: a model and a resolved plan in, a validated quantized model file and a RunResult out.
 //
 //   1. calibration (only when an algorithm of the plan needs a Hessian or activation statistics): the base
-//      model runs over the calibration text once per group of input records whose Hessians fit the memory
-//      budget (calibrate() with a sink); only the records of the planned tensors are kept;
+//      model runs over the calibration text (calibrate() with a sink); only the records of the planned
+//      tensors are kept, with their summaries (per-channel vectors for AWQ / imatrix) for all of them;
 //   2. export: for each tensor in file order the plan's algorithm (core/algo registry) encodes the source
 //      weights inside the exporter's producer, so one tensor's weights are in memory at a time; the file is
 //      written atomically; a tensor no linear layer multiplies (token_embd) has no calibration input and
 //      takes rtn when its algorithm needs one;
+//      Hessians (GPTQ) are bounded by calibration.hessian_memory_bytes: the records whose tensors need one are
+//      grouped in file order (the exporters call the producers one at a time in that order), consecutive
+//      records whose Hessians fit the budget together (at least one per group, calibrate()'s rule); the first
+//      calibration also accumulates the first group's Hessians, and when a producer needs a Hessian of a later
+//      group, the previous group is dropped and the text is run again for that group's Hessians only. Peak:
+//      one group's Hessians (or one record's, if larger). When every Hessian fits, that is one pass, as
+//      before. Exception: a plan whose AWQ fold search would use Hessians (awq beside a Hessian algorithm)
+//      needs them all before export and calibrates them up front (plan_needs_eager_hessians);
 //   3. round-trip validation: the written file is reloaded and compared with what was intended;
 //   4. evaluation (optional) of the RELOADED file: perplexity on a text, and the base model's perplexity
 //      over the same tokens for Δppl; with kld, KL(base || quantized) and top-1 agreement.
@@ -22,6 +30,7 @@
 #include "core/infer/perplexity.h"
 #include "core/jobs/job.h"
 #include "core/model/model.h"
+#include "core/pipeline/auto_plan.h"
 #include "core/pipeline/run_result.h"
 #include "core/plan/quant_plan.h"
 #include "core/plan/resolved_plan.h"
@@ -44,10 +53,18 @@ struct QuantizeJobOptions {
     // choice; not owned). nullptr: the CPU code. The CPU and Vulkan backends write the same bytes for
     // deterministic algorithms (rtn, imatrix); GPTQ's agree as its updater states.
     Backend* backend = nullptr;
+    // Out (not owned), when given: the Hessian memory of the job (AllocationMemory's counters: passes over
+    // the text, records given a Hessian, peak Hessians and bytes held at once, all Hessians' bytes); zeros
+    // when the job calibrates no Hessian itself (none needed, or all in the given calibration).
+    AllocationMemory* hessian_memory = nullptr;
 };
 
 // True when some tensor's algorithm needs calibration inputs.
 bool plan_needs_calibration(const ResolvedPlan& plan);
+
+// True when the plan's AWQ fold search would use Hessians (an awq tensor beside an algorithm needing one):
+// such a plan calibrates every Hessian before export instead of group by group.
+bool plan_needs_eager_hessians(const ResolvedPlan& plan);
 
 // Per-input-record calibration of the base model, keeping the records of `tensors` only (with Hessians
 // when `hessians`). Progress and cancellation through job.
@@ -55,7 +72,8 @@ Calibration calibrate_for(const Model& model, const TextFile& text, const Calibr
                           const std::vector<std::string>& tensors, bool hessians, JobControl* job, int threads);
 
 // Runs the pipeline above. `plan` is the QuantPlan `resolved` came from (recorded as provenance); `resolved`
-// must have an exporter target. `calibration`, when given, is used instead of running one.
+// must have an exporter target. `calibration`, when given, is used instead of running one; a Hessian a
+// tensor needs that it lacks is calibrated group by group as above (options.calibration_text).
 // Throws Error naming the problem, Cancelled when cancelled; neither leaves an output.
 RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const ResolvedPlan& resolved,
                            const QuantizeJobOptions& options, JobControl* job = nullptr,
