@@ -340,23 +340,29 @@ std::vector<std::string> hessian_records(const ResolvedPlan& plan, const Calibra
     return records;
 }
 
-// The records of `tensors` with their summaries, and Hessians for `hessian_records` (empty: none).
-Calibration summarized(const Model& model, const TextFile& text, const CalibrationOptions& options,
-                       const std::vector<std::string>& tensors, const std::vector<std::string>& hessian_records,
-                       JobControl* job, int threads) {
+// One calibration pass keeping the records of `tensors` only.
+Calibration calibrate_records(const Model& model, const TextFile& text, const CalibrationOptions& options,
+                              const std::vector<std::string>& tensors, JobControl* job, int threads) {
     std::set<std::string> wanted;
     for (const auto& t : tensors) wanted.insert(input_record_name(t));
     const Transformer net(model, threads, job);
-    CalibrationOptions kept = options;
-    kept.full_hessian = !hessian_records.empty();
-    kept.hessian_records = hessian_records;
     Calibration calibration;
-    calibration.run = calibrate(net, evaluation_text(model_tokenizer(model), text.text), kept,
+    calibration.run = calibrate(net, evaluation_text(model_tokenizer(model), text.text), options,
                                 [&](ActivationStats&& stats) {
                                     if (wanted.count(stats.record)) calibration.records.push_back(std::move(stats));
                                 },
                                 job, threads);
     return calibration;
+}
+
+// The records of `tensors` with their summaries, and Hessians for `hessian_records` (empty: none).
+Calibration summarized(const Model& model, const TextFile& text, const CalibrationOptions& options,
+                       const std::vector<std::string>& tensors, const std::vector<std::string>& hessian_records,
+                       JobControl* job, int threads) {
+    CalibrationOptions kept = options;
+    kept.full_hessian = !hessian_records.empty();
+    kept.hessian_records = hessian_records;
+    return calibrate_records(model, text, kept, tensors, job, threads);
 }
 
 std::vector<std::string> calibrated_tensors(const ResolvedPlan& plan, bool& hessians) {
@@ -391,18 +397,9 @@ bool plan_needs_eager_hessians(const ResolvedPlan& plan) {
 
 Calibration calibrate_for(const Model& model, const TextFile& text, const CalibrationOptions& options,
                           const std::vector<std::string>& tensors, bool hessians, JobControl* job, int threads) {
-    std::set<std::string> wanted;
-    for (const auto& t : tensors) wanted.insert(input_record_name(t));
-    const Transformer net(model, threads, job);
     CalibrationOptions kept = options;
     kept.full_hessian = hessians;
-    Calibration calibration;
-    calibration.run = calibrate(net, evaluation_text(model_tokenizer(model), text.text), kept,
-                                [&](ActivationStats&& stats) {
-                                    if (wanted.count(stats.record)) calibration.records.push_back(std::move(stats));
-                                },
-                                job, threads);
-    return calibration;
+    return calibrate_records(model, text, kept, tensors, job, threads);
 }
 
 RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const ResolvedPlan& resolved,
