@@ -6,9 +6,7 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "core/algo/algorithm.h"
 #include "core/algo/awq.h"
@@ -42,13 +40,6 @@ double lp_error(const std::vector<float>& a, const float* b, double p) {
     return sum;
 }
 
-std::string read_text(const std::string& relative, size_t max_bytes = std::string::npos) {
-    std::ifstream in(qbtest::data_path(relative), std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str().substr(0, max_bytes);
-}
-
 // ---------------------------------------------------------------------------------------------------
 // stories260K end to end
 
@@ -65,7 +56,7 @@ struct Stories {
 
     Stories() : model(load_model(qbtest::stories260k("gguf"))), net(model) {
         const Tokenizer tokenizer = model_tokenizer(model);
-        snippet = evaluation_text(tokenizer, read_text("text/tinystories-snippet-30k.txt"));
+        snippet = evaluation_text(tokenizer, qbtest::tinystories_snippet());
         for (const TensorView& t : model.tensors)
             if (tensor_layer(t.name) >= 0 && t.shape.size() == 2) linears.push_back(t.name);
         calibrate(tokenizer);
@@ -75,7 +66,7 @@ struct Stories {
     // H = Σ x xᵀ of every linear input over 8 sequences of 512 WikiText-2 validation tokens (BOS first).
     void calibrate(const Tokenizer& tokenizer) {
         const std::vector<int32_t> tokens =
-            tokenizer.encode(normalize_newlines(read_text("text/wiki.valid.tokens", 60000)), false);
+            tokenizer.encode(normalize_newlines(qbtest::read_text("text/wiki.valid.tokens", 60000)), false);
         QVERIFY(int64_t(tokens.size()) >= kCalibrationTokens);
         ForwardOptions options;
         options.on_linear_input = [&](const std::string& tensor, const float* x, int64_t rows, int64_t cols) {

@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/analysis/calibration.h"
 #include "core/analysis/sensitivity.h"
@@ -19,13 +18,6 @@ using namespace qb;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_text(const fs::path& path, size_t max_bytes = std::string::npos) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str().substr(0, max_bytes);
-}
 
 // stories260K calibrated on 4 chunks of 64 tokens, with a small sensitivity table, kept in memory.
 struct Analysed {
@@ -299,7 +291,7 @@ print(json.dumps(out))
             Hdf5Writer file(target);
             file.set_attribute("/", "format", std::string("quantbench-analysis"));
         }
-        QCOMPARE(read_text(target), std::string("previous result"));  // replaced only by a complete file
+        QCOMPARE(qbtest::read_file(target), std::string("previous result"));  // replaced only by a complete file
         QCOMPARE(files_in(folder).size(), size_t(1));
         {
             Hdf5Writer file(target);

@@ -5,7 +5,6 @@
 #include <iterator>
 #include <numeric>
 #include <random>
-#include <sstream>
 
 #include "core/export/export_plan.h"
 #include "core/export/gguf_export.h"
@@ -120,18 +119,11 @@ void compare_tensors(const GgufFile& written, const GgufFile& reference) {
     }
 }
 
-std::string read_text(const std::string& relative) {
-    std::ifstream in(qbtest::data_path(relative), std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 double perplexity_ctx128(const Model& model) {
-    static const std::string text = read_text("text/tinystories-snippet-30k.txt");
     EvalOptions options;
     options.ctx = 128;
-    return evaluate_perplexity(Transformer(model), evaluation_text(model_tokenizer(model), text), options).ppl;
+    return evaluate_perplexity(Transformer(model), evaluation_text(model_tokenizer(model), qbtest::tinystories_snippet()),
+                               options).ppl;
 }
 
 // ---- an independent GPTQ v1 decoder, bit by bit ----

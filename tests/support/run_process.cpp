@@ -1,8 +1,6 @@
 #include "tests/support/run_process.h"
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,16 +8,6 @@
 #include "tests/support/test_data.h"
 
 namespace qbtest {
-namespace {
-
-std::string slurp(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-}  // namespace
 
 ProcessResult run_process(const std::string& program, const std::vector<std::string>& args,
                           const std::map<std::string, std::string>& extra_env) {
@@ -43,8 +31,8 @@ ProcessResult run_process(const std::string& program, const std::vector<std::str
     ::wait4(pid, &status, 0, &usage);
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     result.peak_rss_bytes = uint64_t(usage.ru_maxrss) * 1024;
-    result.out = slurp(out_path);
-    result.err = slurp(err_path);
+    result.out = read_file(out_path);
+    result.err = read_file(err_path);
     return result;
 }
 

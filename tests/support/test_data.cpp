@@ -35,12 +35,14 @@ std::filesystem::path stories260k(const std::string& form) {
     return data_path("models/stories260K/llama2c/stories260K.bin");
 }
 
-std::string read_text(const std::string& relative, size_t max_bytes) {
-    std::ifstream in(data_path(relative), std::ios::binary);
+std::string read_file(const std::filesystem::path& path, size_t max_bytes) {
+    std::ifstream in(path, std::ios::binary);
     std::stringstream s;
     s << in.rdbuf();
     return s.str().substr(0, max_bytes);
 }
+
+std::string read_text(const std::string& relative, size_t max_bytes) { return read_file(data_path(relative), max_bytes); }
 
 const std::string& tinystories_snippet() {
     static const std::string text = read_text("text/tinystories-snippet-30k.txt");

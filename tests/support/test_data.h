@@ -16,7 +16,9 @@ std::filesystem::path data_path(const std::string& relative);
 // The stories260K model in one of its three forms: "gguf", "hf", "llama2c".
 std::filesystem::path stories260k(const std::string& form);
 
-// A shared text file's bytes as stored (CRLF kept), cut to the first `max_bytes`.
+// A file's bytes as stored (CRLF kept), cut to the first `max_bytes`; empty when it cannot be read.
+std::string read_file(const std::filesystem::path& path, size_t max_bytes = std::string::npos);
+// read_file of a shared data file.
 std::string read_text(const std::string& relative, size_t max_bytes = std::string::npos);
 // text/tinystories-snippet-30k.txt, stories260K's in-domain evaluation text (read once).
 const std::string& tinystories_snippet();
