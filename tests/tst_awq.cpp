@@ -14,6 +14,7 @@
 #include "core/plan/quant_plan.h"
 #include "core/quant/format.h"
 #include "core/util/error.h"
+#include "tests/support/synthetic_model.h"
 #include "tests/support/test_data.h"
 
 using namespace qb;
@@ -27,67 +28,13 @@ const Model& stories() {
 
 std::string snippet_path() { return qbtest::data_path("text/tinystories-snippet-30k.txt").string(); }
 
-// In-memory f32 model of an architecture (random weights), as the forward tests build them.
-struct Synthetic {
-    Model model;
-    std::mt19937 rng{7};
-
-    void add(const std::string& name, std::vector<int64_t> shape, float scale, float offset = 0.0f) {
-        int64_t n = 1;
-        for (int64_t d : shape) n *= d;
-        std::normal_distribution<float> normal(0.0f, 1.0f);
-        auto values = std::make_shared<std::vector<float>>(size_t(n));
-        for (float& v : *values) v = offset + scale * normal(rng);
-        TensorView t;
-        t.name = t.source_name = name;
-        t.source_file = "synthetic";
-        t.shape = std::move(shape);
-        t.format = &format_by_name("f32");
-        t.data = {reinterpret_cast<const uint8_t*>(values->data()), values->size() * sizeof(float)};
-        t.keep_alive = values;
-        model.tensors.push_back(std::move(t));
-    }
-};
-
-// gpt2: LayerNorm with biases, fused qkv, non-gated gelu MLP, learned positions, tied; llama: GQA 4/2, SwiGLU.
-std::unique_ptr<Synthetic> synthetic(const std::string& architecture) {
-    auto s = std::make_unique<Synthetic>();
-    const bool gpt2 = architecture == "gpt2";
-    HyperParams& hp = s->model.hparams;
-    hp.n_vocab = 50, hp.n_embd = 32, hp.n_layer = 2, hp.n_head = 4, hp.n_head_kv = gpt2 ? 4 : 2, hp.head_dim = 8;
-    hp.n_ff = 72, hp.n_ctx = 96, hp.rope_dims = gpt2 ? 0 : 8, hp.norm_eps = 1e-5, hp.tied_embeddings = gpt2;
-    s->model.architecture = architecture;
-    s->model.source_path = "synthetic-" + architecture;
-    const int64_t e = hp.n_embd, q = hp.n_head * hp.head_dim, kv = hp.n_head_kv * hp.head_dim, ff = hp.n_ff;
-    auto norm = [&](const std::string& name) {
-        s->add(name, {e}, 0.3f, 1.0f);
-        if (gpt2) s->add(name + ".bias", {e}, 0.1f);
-    };
-    auto linear = [&](const std::string& name, int64_t rows, int64_t cols) {
-        s->add(name, {rows, cols}, 1.0f / std::sqrt(float(cols)));
-        if (gpt2) s->add(name + ".bias", {rows}, 0.1f);
-    };
-    s->add("token_embd", {hp.n_vocab, e}, 0.5f);
-    if (gpt2) s->add("position_embd", {hp.n_ctx, e}, 0.2f);
-    for (int64_t l = 0; l < hp.n_layer; ++l) {
-        const std::string blk = "blk." + std::to_string(l) + ".";
-        norm(blk + "attn_norm");
-        if (gpt2) {
-            linear(blk + "attn_qkv", q + 2 * kv, e);
-        } else {
-            linear(blk + "attn_q", q, e);
-            linear(blk + "attn_k", kv, e);
-            linear(blk + "attn_v", kv, e);
-        }
-        linear(blk + "attn_output", e, q);
-        norm(blk + "ffn_norm");
-        if (!gpt2) linear(blk + "ffn_gate", ff, e);
-        linear(blk + "ffn_up", ff, e);
-        linear(blk + "ffn_down", e, ff);
-    }
-    norm("output_norm");
-    if (!gpt2) linear("output", hp.n_vocab, e);
-    return s;
+// In-memory f32 model of an architecture (random weights): "gpt2" (LayerNorm, fused qkv, biases, non-gated
+// MLP) or "llama" (GQA 4/2, SwiGLU), with norm weights spread wider than the forward tests'.
+Model synthetic(const std::string& architecture) {
+    qbtest::SyntheticSpec spec = architecture == "gpt2" ? qbtest::gpt2_spec() : qbtest::llama_gqa_spec();
+    spec.norm_spread = 0.3f;
+    spec.seed = 7;
+    return qbtest::synthetic_model(spec);
 }
 
 // Log-uniform scales in [1/8, 8] for every group that can fold.
@@ -185,8 +132,8 @@ private slots:
 
     void folding_is_exact_for_layernorm_fused_qkv_biases_and_gqa() {
         for (const std::string architecture : {"gpt2", "llama"}) {
-            const auto s = synthetic(architecture);
-            const std::vector<AwqFoldGroup> groups = awq_fold_groups(s->model);
+            const Model model = synthetic(architecture);
+            const std::vector<AwqFoldGroup> groups = awq_fold_groups(model);
             const AwqFolding folding = fold_awq_scales(groups, random_scales(groups, 2));
             if (architecture == "gpt2") {
                 QVERIFY(folding.find("blk.0.attn_norm.bias"));         // LayerNorm: bias divided too
@@ -194,24 +141,24 @@ private slots:
                 QCOMPARE(folding.find("blk.0.attn_qkv")->row_divisors[0], 1.0f);  // q rows untouched
                 QVERIFY(!folding.find("blk.0.ffn_down"));              // non-gated: not folded
             }
-            const double change = relative_logit_change(s->model, folding, some_tokens(50, 20));
+            const double change = relative_logit_change(model, folding, some_tokens(50, 20));
             qInfo("%s: max relative logit change %.2e", architecture.c_str(), change);
             QVERIFY2(change < 1e-5, qPrintable(QString::fromStdString(architecture) + " " + QString::number(change)));
         }
     }
 
     void non_gated_ffn_down_cannot_fold_and_takes_rtn_with_the_reason() {
-        const auto s = synthetic("gpt2");
-        const std::vector<AwqFoldGroup> groups = awq_fold_groups(s->model);
+        const Model model = synthetic("gpt2");
+        const std::vector<AwqFoldGroup> groups = awq_fold_groups(model);
         QVERIFY(groups[3].name == "blk.0.ffn_out");
         QVERIFY(groups[3].problem.find("nonlinear") != std::string::npos);
         std::vector<std::vector<float>> scales(groups.size());
         scales[3].assign(72, 2.0f);
         QVERIFY_THROWS_EXCEPTION(Error, fold_awq_scales(groups, scales));
 
-        const ResolvedPlan resolved = resolve_plan(awq_plan("int4_pc_asym", "awq"), s->model, PlanTarget::Analysis);
-        const Calibration calibration = synthetic_calibration(s->model);
-        const AwqFolding folding = plan_awq_folding(s->model, resolved, &calibration);
+        const ResolvedPlan resolved = resolve_plan(awq_plan("int4_pc_asym", "awq"), model, PlanTarget::Analysis);
+        const Calibration calibration = synthetic_calibration(model);
+        const AwqFolding folding = plan_awq_folding(model, resolved, &calibration);
         QCOMPARE(folding.algorithm_for("blk.0.ffn_down", "awq"), std::string("rtn"));
         QVERIFY(folding.unscaled.at("blk.1.ffn_down").find("nonlinear") != std::string::npos);
         QCOMPARE(folding.algorithm_for("blk.0.attn_qkv", "awq"), std::string("awq"));
@@ -219,19 +166,19 @@ private slots:
         QVERIFY(folding.find("blk.0.attn_norm.bias"));
         QVERIFY(folding.unscaled.count("token_embd"));  // nothing to fold an embedding's scales into
         // Searched scales folded without quantization keep the function too.
-        const double change = relative_logit_change(s->model, folding, some_tokens(50, 20));
+        const double change = relative_logit_change(model, folding, some_tokens(50, 20));
         QVERIFY2(change < 1e-5, qPrintable(QString::number(change)));
     }
 
     void consumers_of_one_input_with_other_algorithms_keep_awq_unscaled() {
-        const auto s = synthetic("llama");
+        const Model model = synthetic("llama");
         QuantPlan plan = awq_plan("int4_pc_asym", "awq");
         plan.overrides["blk.0.attn_k"] = PlanChoice{};
         plan.overrides["blk.0.attn_k"].format = "int4_pc_asym";
         plan.overrides["blk.0.attn_k"].algorithm = "rtn";
-        const ResolvedPlan resolved = resolve_plan(plan, s->model, PlanTarget::Analysis);
-        const Calibration calibration = synthetic_calibration(s->model);
-        const AwqFolding folding = plan_awq_folding(s->model, resolved, &calibration);
+        const ResolvedPlan resolved = resolve_plan(plan, model, PlanTarget::Analysis);
+        const Calibration calibration = synthetic_calibration(model);
+        const AwqFolding folding = plan_awq_folding(model, resolved, &calibration);
         QVERIFY(folding.unscaled.at("blk.0.attn_q").find("blk.0.attn_k (rtn)") != std::string::npos);
         QCOMPARE(folding.algorithm_for("blk.0.attn_v", "awq"), std::string("rtn"));
         QVERIFY(!folding.find("blk.0.attn_norm"));

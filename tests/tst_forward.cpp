@@ -11,6 +11,7 @@
 #include "core/model/model.h"
 #include "core/quant/format.h"
 #include "core/util/error.h"
+#include "tests/support/synthetic_model.h"
 #include "tests/support/test_data.h"
 #include "tests/support/error_text.h"
 
@@ -18,110 +19,12 @@ using namespace qb;
 
 namespace {
 
-// ---- synthetic models: f32 tensors in memory, random values --------------------------------------------
+using qbtest::gpt2_spec, qbtest::neox_spec, qbtest::llama_gqa_spec, qbtest::qwen2_spec;
+using qbtest::synthetic_model, qbtest::SyntheticSpec;
 
-struct Synthetic {
-    Model model;
-    std::mt19937 rng{42};
-
-    void add(const std::string& name, std::vector<int64_t> shape, float scale, float offset = 0.0f) {
-        int64_t n = 1;
-        for (int64_t d : shape) n *= d;
-        std::normal_distribution<float> normal(0.0f, 1.0f);
-        auto values = std::make_shared<std::vector<float>>(size_t(n));
-        for (float& v : *values) v = offset + scale * normal(rng);
-        TensorView t;
-        t.name = t.source_name = name;
-        t.source_file = "synthetic";
-        t.shape = std::move(shape);
-        t.format = &format_by_name("f32");
-        t.data = {reinterpret_cast<const uint8_t*>(values->data()), values->size() * sizeof(float)};
-        t.keep_alive = values;
-        model.tensors.push_back(std::move(t));
-    }
-    void set_zero(const std::string& name) {
-        for (TensorView& t : model.tensors)
-            if (t.name == name) std::fill_n(const_cast<float*>(reinterpret_cast<const float*>(t.data.data())), t.numel(), 0.0f);
-    }
-};
-
-struct SyntheticSpec {
-    std::string architecture;
-    bool fused_qkv = false, qkv_bias = false, all_biases = false, gated = true, learned_positions = false, tied = false;
-    bool layer_norm = false, parallel_residual = false;
-    int64_t n_head = 4, n_head_kv = 4, rope_dims = 8;
-};
-
-Synthetic make_model(const SyntheticSpec& spec) {
-    Synthetic s;
-    HyperParams& hp = s.model.hparams;
-    hp.n_vocab = 50, hp.n_embd = 32, hp.n_layer = 2, hp.n_head = spec.n_head, hp.n_head_kv = spec.n_head_kv;
-    hp.head_dim = 8, hp.n_ff = 72, hp.n_ctx = 96, hp.rope_dims = spec.rope_dims, hp.rope_theta = 10000.0;
-    hp.norm_eps = 1e-5, hp.tied_embeddings = spec.tied, hp.parallel_residual = spec.parallel_residual;
-    s.model.architecture = spec.architecture;
-    s.model.source_path = "synthetic-" + spec.architecture;
-    const int64_t e = hp.n_embd, q = hp.n_head * hp.head_dim, kv = hp.n_head_kv * hp.head_dim, ff = hp.n_ff;
-    auto norm = [&](const std::string& name) {
-        s.add(name, {e}, 0.1f, 1.0f);
-        if (spec.layer_norm) s.add(name + ".bias", {e}, 0.1f);
-    };
-    auto linear = [&](const std::string& name, int64_t rows, int64_t cols, bool bias) {
-        s.add(name, {rows, cols}, 1.0f / std::sqrt(float(cols)));
-        if (bias) s.add(name + ".bias", {rows}, 0.1f);
-    };
-    s.add("token_embd", {hp.n_vocab, e}, 0.5f);
-    if (spec.learned_positions) s.add("position_embd", {hp.n_ctx, e}, 0.2f);
-    for (int64_t l = 0; l < hp.n_layer; ++l) {
-        const std::string blk = "blk." + std::to_string(l) + ".";
-        norm(blk + "attn_norm");
-        if (spec.fused_qkv) {
-            linear(blk + "attn_qkv", q + 2 * kv, e, spec.qkv_bias);
-        } else {
-            linear(blk + "attn_q", q, e, spec.qkv_bias);
-            linear(blk + "attn_k", kv, e, spec.qkv_bias);
-            linear(blk + "attn_v", kv, e, spec.qkv_bias);
-        }
-        linear(blk + "attn_output", e, q, spec.all_biases);
-        norm(blk + "ffn_norm");
-        if (spec.gated) linear(blk + "ffn_gate", ff, e, false);
-        linear(blk + "ffn_up", ff, e, spec.all_biases);
-        linear(blk + "ffn_down", e, ff, spec.all_biases);
-    }
-    norm("output_norm");
-    if (!spec.tied) linear("output", hp.n_vocab, e, false);
-    return s;
-}
-
-SyntheticSpec gpt2_spec() {
-    SyntheticSpec s;
-    s.architecture = "gpt2";
-    s.fused_qkv = s.qkv_bias = s.all_biases = s.learned_positions = s.tied = s.layer_norm = true;
-    s.gated = false;
-    return s;
-}
-
-SyntheticSpec neox_spec() {
-    SyntheticSpec s;
-    s.architecture = "gpt-neox";
-    s.fused_qkv = s.qkv_bias = s.all_biases = s.layer_norm = s.parallel_residual = true;
-    s.gated = false;
-    s.rope_dims = 4;  // partial rotary: half of each head
-    return s;
-}
-
-SyntheticSpec llama_gqa_spec() {
-    SyntheticSpec s;
-    s.architecture = "llama";
-    s.n_head_kv = 2;
-    return s;
-}
-
-SyntheticSpec qwen2_spec() {
-    SyntheticSpec s;
-    s.architecture = "qwen2";
-    s.qkv_bias = true;
-    s.n_head_kv = 1;
-    return s;
+void zero_tensor(Model& model, const std::string& name) {
+    const TensorView& t = model.tensor(name);
+    std::fill_n(const_cast<float*>(reinterpret_cast<const float*>(t.data.data())), t.numel(), 0.0f);
 }
 
 // ---- independent naive forward in double precision ------------------------------------------------------
@@ -359,17 +262,17 @@ private slots:
     void synthetic_models_match_a_naive_double_forward() {
         QFETCH(int, which);
         const SyntheticSpec spec = std::vector{gpt2_spec(), neox_spec(), llama_gqa_spec(), qwen2_spec()}[size_t(which)];
-        const Synthetic s = make_model(spec);
-        const Transformer net(s.model, 2);
-        const std::vector<int32_t> tokens = test_tokens(90, s.model.hparams.n_vocab);  // crosses an attention row block
-        const std::vector<Vec> expected = Reference{s.model, spec}.run(tokens);
+        const Model model = synthetic_model(spec);
+        const Transformer net(model, 2);
+        const std::vector<int32_t> tokens = test_tokens(90, model.hparams.n_vocab);  // crosses an attention row block
+        const std::vector<Vec> expected = Reference{model, spec}.run(tokens);
         const double difference = max_abs_difference(net.forward(tokens), expected, 0);
         QVERIFY2(difference < 1e-4, qPrintable(QString::number(difference)));
     }
 
     void logits_can_be_limited_to_the_last_positions() {
-        const Synthetic s = make_model(llama_gqa_spec());
-        const Transformer net(s.model);
+        const Model model = synthetic_model(llama_gqa_spec());
+        const Transformer net(model);
         const std::vector<int32_t> tokens = test_tokens(40, 50);
         ForwardOptions options;
         options.first_logit_position = 25;
@@ -380,8 +283,8 @@ private slots:
 
     void weight_overrides_replace_a_tensor_without_copying_the_model() {
         const SyntheticSpec spec = neox_spec();
-        Synthetic s = make_model(spec);
-        const Transformer net(s.model);
+        Model model = synthetic_model(spec);
+        const Transformer net(model);
         const std::vector<int32_t> tokens = test_tokens(20, 50);
         const std::vector<float> base = net.forward(tokens);
 
@@ -393,14 +296,14 @@ private slots:
         WeightOverrides zero{{"blk.1.ffn_down", std::vector<float>(net.weight("blk.1.ffn_down").size(), 0.0f)}};
         options.overrides = &zero;
         const std::vector<float> overridden = net.forward(tokens, options);
-        s.set_zero("blk.1.ffn_down");
-        QVERIFY(max_abs_difference(overridden, Reference{s.model, spec}.run(tokens), 0) < 1e-4);
+        zero_tensor(model, "blk.1.ffn_down");
+        QVERIFY(max_abs_difference(overridden, Reference{model, spec}.run(tokens), 0) < 1e-4);
         QVERIFY(overridden != base);
     }
 
     void rejects_bad_overrides_and_tokens() {
-        const Synthetic s = make_model(llama_gqa_spec());
-        const Transformer net(s.model);
+        const Model model = synthetic_model(llama_gqa_spec());
+        const Transformer net(model);
         WeightOverrides wrong_size{{"blk.0.attn_q", std::vector<float>(5)}};
         WeightOverrides unknown{{"blk.9.attn_q", std::vector<float>(5)}};
         ForwardOptions options;
@@ -418,13 +321,13 @@ private slots:
     }
 
     void rejects_unsupported_architecture_and_misshapen_tensors() {
-        Synthetic s = make_model(llama_gqa_spec());
-        s.model.architecture = "mamba";
-        QCOMPARE(error_of([&] { Transformer net(s.model); }),
+        Model model = synthetic_model(llama_gqa_spec());
+        model.architecture = "mamba";
+        QCOMPARE(error_of([&] { Transformer net(model); }),
                  QString("architecture: no forward pass for 'mamba' (supported: llama, mistral, qwen2, gpt2, gpt-neox)"));
-        Synthetic t = make_model(llama_gqa_spec());
-        t.model.hparams.n_head_kv = 4;
-        QCOMPARE(error_of([&] { Transformer net(t.model); }),
+        Model gqa_as_mha = synthetic_model(llama_gqa_spec());
+        gqa_as_mha.hparams.n_head_kv = 4;
+        QCOMPARE(error_of([&] { Transformer net(gqa_as_mha); }),
                  QString("synthetic-llama: tensor 'blk.0.attn_k' is 16x32, expected 32x32"));
     }
 

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <fstream>
+#include <memory>
+#include <random>
 #include <vector>
 
 #include "core/io/safetensors_writer.h"
@@ -54,6 +56,28 @@ qb::SafetensorsOutput random_tensor(const std::string& name, std::vector<int64_t
     return out;
 }
 
+// Tensors of normal values offset + scale * N(0, 1), appended to a model in the order they are added.
+struct RandomTensors {
+    qb::Model& model;
+    std::mt19937 rng;
+
+    void add(const std::string& name, std::vector<int64_t> shape, float scale, float offset = 0.0f) {
+        int64_t n = 1;
+        for (int64_t d : shape) n *= d;
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        auto values = std::make_shared<std::vector<float>>(size_t(n));
+        for (float& v : *values) v = offset + scale * normal(rng);
+        qb::TensorView t;
+        t.name = t.source_name = name;
+        t.source_file = "synthetic";
+        t.shape = std::move(shape);
+        t.format = &qb::format_by_name("f32");
+        t.data = {reinterpret_cast<const uint8_t*>(values->data()), values->size() * sizeof(float)};
+        t.keep_alive = values;
+        model.tensors.push_back(std::move(t));
+    }
+};
+
 }  // namespace
 
 uint64_t write_synthetic_llama(const std::filesystem::path& folder, const SyntheticLlama& s) {
@@ -88,6 +112,79 @@ uint64_t write_synthetic_llama(const std::filesystem::path& folder, const Synthe
            << ", \"max_position_embeddings\": 4096, \"rms_norm_eps\": 1e-05, \"rope_theta\": 10000.0,"
               " \"tie_word_embeddings\": true}\n";
     return std::filesystem::file_size(folder / "model.safetensors");
+}
+
+SyntheticSpec gpt2_spec() {
+    SyntheticSpec s;
+    s.architecture = "gpt2";
+    s.fused_qkv = s.qkv_bias = s.all_biases = s.learned_positions = s.tied = s.layer_norm = true;
+    s.gated = false;
+    return s;
+}
+
+SyntheticSpec neox_spec() {
+    SyntheticSpec s;
+    s.architecture = "gpt-neox";
+    s.fused_qkv = s.qkv_bias = s.all_biases = s.layer_norm = s.parallel_residual = true;
+    s.gated = false;
+    s.rope_dims = 4;  // partial rotary: half of each head
+    return s;
+}
+
+SyntheticSpec llama_gqa_spec() {
+    SyntheticSpec s;
+    s.architecture = "llama";
+    s.n_head_kv = 2;
+    return s;
+}
+
+SyntheticSpec qwen2_spec() {
+    SyntheticSpec s;
+    s.architecture = "qwen2";
+    s.qkv_bias = true;
+    s.n_head_kv = 1;
+    return s;
+}
+
+qb::Model synthetic_model(const SyntheticSpec& spec) {
+    qb::Model model;
+    qb::HyperParams& hp = model.hparams;
+    hp.n_vocab = 50, hp.n_embd = 32, hp.n_layer = 2, hp.n_head = spec.n_head, hp.n_head_kv = spec.n_head_kv;
+    hp.head_dim = 8, hp.n_ff = 72, hp.n_ctx = 96, hp.rope_dims = spec.rope_dims, hp.rope_theta = 10000.0;
+    hp.norm_eps = 1e-5, hp.tied_embeddings = spec.tied, hp.parallel_residual = spec.parallel_residual;
+    model.architecture = spec.architecture;
+    model.source_path = "synthetic-" + spec.architecture;
+    RandomTensors random{model, std::mt19937(spec.seed)};
+    const int64_t e = hp.n_embd, q = hp.n_head * hp.head_dim, kv = hp.n_head_kv * hp.head_dim, ff = hp.n_ff;
+    auto norm = [&](const std::string& name) {
+        random.add(name, {e}, spec.norm_spread, 1.0f);
+        if (spec.layer_norm) random.add(name + ".bias", {e}, 0.1f);
+    };
+    auto linear = [&](const std::string& name, int64_t rows, int64_t cols, bool bias) {
+        random.add(name, {rows, cols}, 1.0f / std::sqrt(float(cols)));
+        if (bias) random.add(name + ".bias", {rows}, 0.1f);
+    };
+    random.add("token_embd", {hp.n_vocab, e}, 0.5f);
+    if (spec.learned_positions) random.add("position_embd", {hp.n_ctx, e}, 0.2f);
+    for (int64_t l = 0; l < hp.n_layer; ++l) {
+        const std::string blk = "blk." + std::to_string(l) + ".";
+        norm(blk + "attn_norm");
+        if (spec.fused_qkv) {
+            linear(blk + "attn_qkv", q + 2 * kv, e, spec.qkv_bias);
+        } else {
+            linear(blk + "attn_q", q, e, spec.qkv_bias);
+            linear(blk + "attn_k", kv, e, spec.qkv_bias);
+            linear(blk + "attn_v", kv, e, spec.qkv_bias);
+        }
+        linear(blk + "attn_output", e, q, spec.all_biases);
+        norm(blk + "ffn_norm");
+        if (spec.gated) linear(blk + "ffn_gate", ff, e, false);
+        linear(blk + "ffn_up", ff, e, spec.all_biases);
+        linear(blk + "ffn_down", e, ff, spec.all_biases);
+    }
+    norm("output_norm");
+    if (!spec.tied) linear("output", hp.n_vocab, e, false);
+    return model;
 }
 
 }  // namespace qbtest
