@@ -64,6 +64,7 @@ struct Encoder {
     Importance importance = Importance::Ignored;
     Interface interface = Interface::Units;
     uint32_t legacy_type = 0;  // encode_legacy_weighted's TYPE
+    uint32_t invocations_per_unit = 1;  // encode_kquant: one invocation per sub-block of a super-block
 };
 
 constexpr Encoder kEncoders[] = {
@@ -80,13 +81,13 @@ constexpr Encoder kEncoders[] = {
     {"fp4", nullptr, "encode_scaled_float", kind<1>, 64, true},
     {"mxfp4", nullptr, "encode_scaled_float", kind<2>, 64, true},
     {"mxint8", nullptr, "encode_scaled_float", kind<3>, 64, true},
-    {"q4_k", nullptr, "encode_kquant", kind<0>, 64, true, Importance::Columns, Interface::Columns},
-    {"q6_k", nullptr, "encode_kquant", kind<1>, 64, true, Importance::Columns, Interface::Columns},
-    {"q5_k", nullptr, "encode_kquant", kind<2>, 64, true, Importance::Columns, Interface::Columns},
-    {"q2_k", nullptr, "encode_kquant", kind<3>, 64, true, Importance::Columns, Interface::Columns},
-    {"q3_k", nullptr, "encode_kquant", kind<4>, 64, true, Importance::Columns, Interface::Columns},
-    {"iq4_xs", nullptr, "encode_kquant", kind<5>, 64, true, Importance::Columns, Interface::Columns},
-    {"iq4_nl", nullptr, "encode_kquant", kind<6>, 64, true, Importance::Columns, Interface::Columns},
+    {"q4_k", nullptr, "encode_kquant", kind<0>, 64, true, Importance::Columns, Interface::Columns, 0, 8},
+    {"q6_k", nullptr, "encode_kquant", kind<1>, 64, true, Importance::Columns, Interface::Columns, 0, 16},
+    {"q5_k", nullptr, "encode_kquant", kind<2>, 64, true, Importance::Columns, Interface::Columns, 0, 8},
+    {"q2_k", nullptr, "encode_kquant", kind<3>, 64, true, Importance::Columns, Interface::Columns, 0, 16},
+    {"q3_k", nullptr, "encode_kquant", kind<4>, 64, true, Importance::Columns, Interface::Columns, 0, 16},
+    {"iq4_xs", nullptr, "encode_iq4", kind<0>, 64, true, Importance::Columns, Interface::Columns},
+    {"iq4_nl", nullptr, "encode_iq4", kind<1>, 64, true, Importance::Columns, Interface::Columns},
     {"", is_unit_grid, "encode_grid", grid_constants, 64, true, Importance::Columns, Interface::Columns},
 };
 
@@ -251,7 +252,7 @@ StreamTiming encode_on(Device& device, const FormatInfo& format, int64_t rows, i
     if (weighted) weights.write(importance, size_t(cols) * sizeof(float));
     return stream_units(device, g, io, job, "encode",
                         [&](Sequence& s, const Buffer& in, const Buffer& out, uint64_t first, uint64_t count) {
-                            const uint64_t groups = groups_for(count, encoder->workgroup);
+                            const uint64_t groups = groups_for(count * encoder->invocations_per_unit, encoder->workgroup);
                             const uint32_t units = uint32_t(count);
                             const ColumnsPush push{units, uint32_t(first % g.units_per_row), uint32_t(g.units_per_row),
                                                    uint32_t(weighted)};
