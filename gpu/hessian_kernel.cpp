@@ -74,17 +74,10 @@ StreamTiming DeviceHessian::add(const float* x, int64_t rows) {
 }
 
 HessianMatrix DeviceHessian::finish() && {
-    HessianMatrix h{dim_, tokens_, std::vector<double>(size_t(dim_ * dim_))};
+    std::vector<double> sums(size_t(dim_ * dim_));
     for (const Slab& slab : slabs_)
-        slab.sums.read_into(h.values.data() + slab.first_row * dim_, size_t(slab.rows * dim_) * sizeof(double));
-    const double scale = tokens_ > 0 ? 1.0 / double(tokens_) : 0.0;
-    for (int64_t i = 0; i < dim_; ++i)
-        for (int64_t j = i; j < dim_; ++j) {
-            const double value = h.values[size_t(i * dim_ + j)] * scale;
-            h.values[size_t(i * dim_ + j)] = value;
-            h.values[size_t(j * dim_ + i)] = value;
-        }
-    return h;
+        slab.sums.read_into(sums.data() + slab.first_row * dim_, size_t(slab.rows * dim_) * sizeof(double));
+    return hessian_from_upper_sums(dim_, tokens_, std::move(sums));
 }
 
 }  // namespace qb::gpu

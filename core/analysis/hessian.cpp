@@ -20,6 +20,18 @@ double HessianMatrix::trace() const {
     return sum;
 }
 
+HessianMatrix hessian_from_upper_sums(int64_t dim, int64_t tokens, std::vector<double> sums) {
+    HessianMatrix h{dim, tokens, std::move(sums)};
+    const double scale = tokens > 0 ? 1.0 / double(tokens) : 0.0;
+    for (int64_t i = 0; i < dim; ++i)
+        for (int64_t j = i; j < dim; ++j) {
+            const double value = h.values[size_t(i * dim + j)] * scale;
+            h.values[size_t(i * dim + j)] = value;
+            h.values[size_t(j * dim + i)] = value;
+        }
+    return h;
+}
+
 HessianAccumulator::HessianAccumulator(int64_t dim) : dim_(dim) {
     if (dim < 1) throw Error("hessian", "dimension " + std::to_string(dim) + " is not positive");
     sums_.assign(size_t(dim * dim), 0.0);
@@ -66,16 +78,6 @@ void HessianAccumulator::add_block(const float* x, int64_t rows, int threads) {
     }
 }
 
-HessianMatrix HessianAccumulator::finish() && {
-    HessianMatrix h{dim_, tokens_, std::move(sums_)};
-    const double scale = tokens_ > 0 ? 1.0 / double(tokens_) : 0.0;
-    for (int64_t i = 0; i < dim_; ++i)
-        for (int64_t j = i; j < dim_; ++j) {
-            const double value = h.values[size_t(i * dim_ + j)] * scale;
-            h.values[size_t(i * dim_ + j)] = value;
-            h.values[size_t(j * dim_ + i)] = value;
-        }
-    return h;
-}
+HessianMatrix HessianAccumulator::finish() && { return hessian_from_upper_sums(dim_, tokens_, std::move(sums_)); }
 
 }  // namespace qb

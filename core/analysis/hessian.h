@@ -25,6 +25,10 @@ struct HessianMatrix {
     double trace() const;
 };
 
+// H from Σ x xᵀ over `tokens` tokens (dim × dim, row-major) of which only the upper triangle (col >= row) is
+// authoritative: divided by the token count (all zero for none) and mirrored into the lower triangle.
+HessianMatrix hessian_from_upper_sums(int64_t dim, int64_t tokens, std::vector<double> sums);
+
 class HessianAccumulator {
 public:
     static constexpr int64_t kTokensPerProduct = 512;
