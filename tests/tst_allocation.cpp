@@ -16,6 +16,7 @@
 #include "core/quant/format.h"
 #include "core/util/error.h"
 #include "tests/support/test_data.h"
+#include "tests/support/error_text.h"
 
 using namespace qb;
 
@@ -88,15 +89,6 @@ double loss_scale(const AllocationProblem& p) {
     for (const auto& t : p.tensors)
         for (const auto& c : t.candidates) s += std::fabs(c.predicted_loss);
     return 1.0 + s;
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 // Llama-2-7B's 224 block matrices with 8 GGUF candidates each; loss = parameters * 4^-bpw * a random
@@ -208,7 +200,7 @@ private slots:
         p.fixed_bytes = 100;
         p.fixed_parameters = 100;
         p.tensors.push_back({"blk.0.attn_q", 700, {{"q4_0", "", 400, 2.0}, {"q8_0", "", 700, 1.0}}});
-        QCOMPARE(error_of([&] { allocate_exact(p, AllocationBudget::bits_per_weight(4.0)); }),
+        QCOMPARE(error_message([&] { allocate_exact(p, AllocationBudget::bits_per_weight(4.0)); }),
                  std::string("allocation: the budget of 400 bytes (4.0000 bpw) is below the smallest achievable size of "
                              "500 bytes (5.0000 bpw)"));
         QCOMPARE(allocate_exact(p, AllocationBudget::bits_per_weight(5.0)).choice, std::vector<size_t>{0});
@@ -226,7 +218,7 @@ private slots:
         const auto down = std::find_if(p.tensors.begin(), p.tensors.end(), [](const auto& t) { return t.name == "blk.4.ffn_down"; });
         QCOMPARE(down->candidates.size(), size_t(1));
         QCOMPARE(down->candidates[0].format, std::string("f16"));
-        QCOMPARE(error_of([&] { allocate_exact(p, AllocationBudget::bits_per_weight(6.0)); }),
+        QCOMPARE(error_message([&] { allocate_exact(p, AllocationBudget::bits_per_weight(6.0)); }),
                  std::string("allocation: token_embd: predicted loss of iq4_nl is not a finite number"));
         for (auto& t : p.tensors)
             for (auto& c : t.candidates) c.predicted_loss = double(t.parameters) * std::pow(4.0, -format_by_name(c.format).nominal_bits);
@@ -287,10 +279,10 @@ private slots:
         everything.hessian_memory_bytes = uint64_t(1) << 40;
         const Calibration full = calibrate(net, evaluation_text(model_tokenizer(model), text), everything);
         AutoPlan before, streamed;
-        const std::string before_error = error_of([&] { before = auto_plan(model, full, text, options); });
-        QVERIFY2(before_error == "(no error)", before_error.c_str());
-        const std::string streamed_error = error_of([&] { streamed = auto_plan_streaming(model, text, calibration, text, options); });
-        QVERIFY2(streamed_error == "(no error)", streamed_error.c_str());
+        const std::string before_error = error_message([&] { before = auto_plan(model, full, text, options); });
+        QVERIFY2(before_error == "no error", before_error.c_str());
+        const std::string streamed_error = error_message([&] { streamed = auto_plan_streaming(model, text, calibration, text, options); });
+        QVERIFY2(streamed_error == "no error", streamed_error.c_str());
 
         QCOMPARE(plan_to_json(streamed.plan), plan_to_json(before.plan));
         QCOMPARE(streamed.allocation.choice, before.allocation.choice);

@@ -21,6 +21,7 @@
 #include "core/util/half.h"
 #include "tests/support/run_process.h"
 #include "tests/support/test_data.h"
+#include "tests/support/error_text.h"
 
 using namespace qb;
 namespace fs = std::filesystem;
@@ -57,15 +58,6 @@ Chooser q8_0_matrices(const FormatInfo* fallback) {
         if (t.shape.size() == 1) return &format_by_name("f32");
         return t.cols() % 32 != 0 && fallback ? fallback : &format_by_name("q8_0");
     };
-}
-
-std::string error_of(const std::function<void()>& action) {
-    try {
-        action();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "no error";
 }
 
 std::vector<uint8_t> file_bytes(const fs::path& path) {
@@ -320,7 +312,7 @@ private slots:
     void q8_0_export_without_fallback_names_blk0_ffn_down_and_the_reason() {
         const Model& gguf = stories("gguf");
         const ExportPlan plan = plan_for(gguf, ExportTarget::Gguf, qbtest::scratch_dir() / "q8.gguf", q8_0_matrices(nullptr));
-        QCOMPARE(error_of([&] { export_model(gguf, plan); }),
+        QCOMPARE(error_message([&] { export_model(gguf, plan); }),
                  plan.output.string() + ": tensor 'blk.0.ffn_down': row length 172 is not a multiple of q8_0's block of 32");
         QVERIFY(entries_beside(plan.output).empty());
     }
@@ -556,14 +548,14 @@ private slots:
         const auto before = file_bytes(copy);
         for (const fs::path& output : {copy, link}) {
             const ExportPlan plan = plan_for(model, ExportTarget::Gguf, output, q8_0_matrices(&format_by_name("f16")));
-            QCOMPARE(error_of([&] { export_model(model, plan); }),
+            QCOMPARE(error_message([&] { export_model(model, plan); }),
                      output.string() + ": the output would overwrite the input model " + copy.string());
         }
         QVERIFY(file_bytes(copy) == before);
 
         const Model& hf = stories("hf");
         const ExportPlan into_source = plan_for(hf, ExportTarget::Safetensors, qbtest::stories260k("hf"));
-        QVERIFY(error_of([&] { export_model(hf, into_source); }).find("would overwrite the input model") != std::string::npos);
+        QVERIFY(error_message([&] { export_model(hf, into_source); }).find("would overwrite the input model") != std::string::npos);
     }
 
     void a_failing_producer_leaves_no_file_and_its_error_propagates() {
@@ -573,7 +565,7 @@ private slots:
             for (auto& entry : plan.tensors)
                 if (entry.name == "blk.2.attn_q")
                     entry.produce = []() -> std::vector<uint8_t> { throw Error("quantizer", "GPTQ diverged"); };
-            QCOMPARE(error_of([&] { export_model(gguf, plan); }), std::string("quantizer: GPTQ diverged"));
+            QCOMPARE(error_message([&] { export_model(gguf, plan); }), std::string("quantizer: GPTQ diverged"));
             QVERIFY(entries_beside(plan.output).empty());
         }
     }
@@ -594,18 +586,18 @@ private slots:
         const Model& gguf = stories("gguf");
         ExportPlan plan = plan_for(gguf, ExportTarget::Gguf, qbtest::scratch_dir() / "bad.gguf");
         plan.tensors.erase(plan.tensors.begin() + 3);
-        QCOMPARE(error_of([&] { validate_export_plan(plan, gguf); }),
+        QCOMPARE(error_message([&] { validate_export_plan(plan, gguf); }),
                  plan.output.string() + ": tensor 'blk.0.attn_k' is missing from the export plan");
         plan = plan_for(gguf, ExportTarget::Gguf, plan.output);
         plan.tensors[2].produce = [] { return std::vector<uint8_t>(3); };
-        QCOMPARE(error_of([&] { export_model(gguf, plan); }),
+        QCOMPARE(error_message([&] { export_model(gguf, plan); }),
                  plan.output.string() + ": tensor 'blk.0.attn_q': producer gave 3 bytes, f32 of its shape needs 16384");
         QVERIFY(entries_beside(plan.output).empty());
 
         const Model& hf = stories("hf");
         ExportPlan gptq = plan_for(hf, ExportTarget::Gptq, qbtest::scratch_dir() / "bad-gptq");
         gptq.tensors[2] = {"blk.0.attn_q", &format_by_name("int4_g32_sym"), {}, std::vector<int32_t>(64, 0)};
-        QCOMPARE(error_of([&] { validate_export_plan(gptq, hf); }),
+        QCOMPARE(error_message([&] { validate_export_plan(gptq, hf); }),
                  gptq.output.string() + ": tensor 'blk.0.attn_q': the act-order list is not a permutation of the 64 input columns");
     }
 

@@ -11,6 +11,7 @@
 #include "gpu/vk_sequence.h"
 #include "gpu/vulkan_backend.h"
 #include "tests/support/vulkan_validation.h"
+#include "tests/support/error_text.h"
 
 using namespace qb;
 using gpu::DeviceInfo;
@@ -27,15 +28,6 @@ DeviceInfo usable(uint32_t index, std::string name, DeviceType type) {
     d.compute_queue_family = 0;
     d.storage_8bit = d.storage_16bit = true;
     return d;
-}
-
-std::string error_text(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return {};
 }
 
 }  // namespace
@@ -63,7 +55,7 @@ private slots:
         QCOMPARE(gpu::choose_device(devices, ""), size_t(1));
         QCOMPARE(devices[0].unusable_reason(), std::string("supports only Vulkan 1.1.0 (1.2 needed)"));
         devices[1].storage_8bit = false;
-        QCOMPARE(error_text([&] { gpu::choose_device(devices, ""); }),
+        QCOMPARE(error_message([&] { gpu::choose_device(devices, ""); }),
                  std::string("vulkan: no usable Vulkan device: 'old GPU' supports only Vulkan 1.1.0 (1.2 needed)"));
     }
 
@@ -71,7 +63,7 @@ private slots:
         const std::vector<DeviceInfo> devices = {usable(0, "NVIDIA H100", DeviceType::Discrete), usable(1, "llvmpipe (LLVM 15)", DeviceType::Cpu)};
         QCOMPARE(gpu::choose_device(devices, "1"), size_t(1));
         QCOMPARE(gpu::choose_device(devices, "LLVMPIPE"), size_t(1));
-        QCOMPARE(error_text([&] { gpu::choose_device(devices, "radeon"); }),
+        QCOMPARE(error_message([&] { gpu::choose_device(devices, "radeon"); }),
                  std::string("vulkan: QB_VULKAN_DEVICE=radeon matches none of the devices: 0 'NVIDIA H100', 1 'llvmpipe (LLVM 15)'"));
     }
 

@@ -15,6 +15,7 @@
 #include "core/model/model.h"
 #include "core/util/error.h"
 #include "tests/support/test_data.h"
+#include "tests/support/error_text.h"
 
 using namespace qb;
 namespace fs = std::filesystem;
@@ -74,16 +75,6 @@ size_t offset_field(const std::vector<uint8_t>& bytes, const std::string& name, 
     return type_field(bytes, name, n_dims) + 4;
 }
 
-// The message of the Error `fn` throws, or "no error".
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "no error";
-}
-
 // A safetensors file made by hand: header length (or an override), header text, `data_bytes` zero bytes.
 fs::path raw_safetensors(const std::string& name, const std::string& header, size_t data_bytes,
                          std::optional<uint64_t> header_length = std::nullopt) {
@@ -99,7 +90,7 @@ fs::path raw_safetensors(const std::string& name, const std::string& header, siz
 
 std::string safetensors_error(const std::string& name, const std::string& header, size_t data_bytes) {
     const fs::path path = raw_safetensors(name, header, data_bytes);
-    return error_of([&] { SafetensorsFile f(path); });
+    return error_message([&] { SafetensorsFile f(path); });
 }
 
 // A copy of the stories260K HF folder whose config.json is edited by `edit` and whose tensors are
@@ -148,40 +139,40 @@ private slots:
         QFETCH(QString, message);
         const fs::path path = damaged_copy(stories_gguf(), "cut-" + std::to_string(cut) + ".gguf",
                                            [&](auto& b) { b.resize(size_t(cut)); });
-        QCOMPARE(QString::fromStdString(error_of([&] { GgufFile f(path); })), QString::fromStdString(path.string()) + ": " + message);
-        QCOMPARE(QString::fromStdString(error_of([&] { load_model(path); })), QString::fromStdString(path.string()) + ": " + message);
+        QCOMPARE(QString::fromStdString(error_message([&] { GgufFile f(path); })), QString::fromStdString(path.string()) + ": " + message);
+        QCOMPARE(QString::fromStdString(error_message([&] { load_model(path); })), QString::fromStdString(path.string()) + ": " + message);
     }
 
     void rejects_gguf_claiming_two_to_the_sixty_tensors() {
         const fs::path path = damaged_copy(stories_gguf(), "huge-count.gguf", [](auto& b) { poke<uint64_t>(b, 8, uint64_t(1) << 60); });
-        QCOMPARE(error_of([&] { GgufFile f(path); }),
+        QCOMPARE(error_message([&] { GgufFile f(path); }),
                  path.string() + ": truncated or corrupt: header claims 1152921504606846976 tensors, but only 1185448 bytes follow");
     }
 
     void rejects_gguf_with_bad_magic() {
         const fs::path path = damaged_copy(stories_gguf(), "bad-magic.gguf", [](auto& b) { b[3] = 'X'; });
-        QCOMPARE(error_of([&] { load_model(path); }), path.string() + ": not a GGUF file (bad magic)");
+        QCOMPARE(error_message([&] { load_model(path); }), path.string() + ": not a GGUF file (bad magic)");
     }
 
     void rejects_unsupported_gguf_versions() {
         const fs::path v4 = damaged_copy(stories_gguf(), "v4.gguf", [](auto& b) { poke<uint32_t>(b, 4, 4); });
-        QCOMPARE(error_of([&] { GgufFile f(v4); }), v4.string() + ": unsupported GGUF version 4 (supported: 2, 3)");
+        QCOMPARE(error_message([&] { GgufFile f(v4); }), v4.string() + ": unsupported GGUF version 4 (supported: 2, 3)");
         const fs::path swapped = damaged_copy(stories_gguf(), "big-endian.gguf", [](auto& b) { poke<uint32_t>(b, 4, 0x03000000u); });
-        QCOMPARE(error_of([&] { GgufFile f(swapped); }),
+        QCOMPARE(error_message([&] { GgufFile f(swapped); }),
                  swapped.string() + ": unsupported GGUF version 50331648 (a big-endian file; only little-endian GGUF is supported)");
     }
 
     void rejects_unknown_ggml_type() {
         const fs::path path = damaged_copy(stories_gguf(), "bad-type.gguf",
                                            [](auto& b) { poke<uint32_t>(b, type_field(b, "blk.1.attn_k.weight", 2), 99); });
-        QCOMPARE(error_of([&] { GgufFile f(path); }), path.string() + ": tensor 'blk.1.attn_k.weight' has unknown ggml type id 99");
+        QCOMPARE(error_message([&] { GgufFile f(path); }), path.string() + ": tensor 'blk.1.attn_k.weight' has unknown ggml type id 99");
     }
 
     void rejects_tensor_offset_past_end_of_file() {
         const fs::path path = damaged_copy(stories_gguf(), "far-offset.gguf", [](auto& b) {
             poke<uint64_t>(b, offset_field(b, "output.weight", 2), uint64_t(1) << 40);
         });
-        QCOMPARE(error_of([&] { GgufFile f(path); }),
+        QCOMPARE(error_message([&] { GgufFile f(path); }),
                  path.string() + ": truncated: tensor 'output.weight' needs bytes 1099511627776..1099511758848 of the data "
                                  "section, which has 1171200");
     }
@@ -190,14 +181,14 @@ private slots:
         const fs::path path = damaged_copy(stories_gguf(), "unaligned.gguf", [](auto& b) {
             poke<uint64_t>(b, offset_field(b, "output.weight", 2), 1040130);
         });
-        QCOMPARE(error_of([&] { GgufFile f(path); }), path.string() + ": tensor 'output.weight' offset 1040130 is not aligned to 32");
+        QCOMPARE(error_message([&] { GgufFile f(path); }), path.string() + ": tensor 'output.weight' offset 1040130 is not aligned to 32");
     }
 
     void rejects_overlapping_tensors() {
         const fs::path path = damaged_copy(stories_gguf(), "overlap.gguf", [](auto& b) {
             poke<uint64_t>(b, offset_field(b, "blk.0.attn_norm.weight", 1), 1024);
         });
-        QCOMPARE(error_of([&] { GgufFile f(path); }),
+        QCOMPARE(error_message([&] { GgufFile f(path); }),
                  path.string() + ": tensors 'token_embd.weight' and 'blk.0.attn_norm.weight' overlap (bytes 0..131072 and "
                                  "1024..1280 of the data section)");
     }
@@ -207,33 +198,33 @@ private slots:
             const size_t at = tensor_info_offset(b, "blk.0.attn_k.weight") + 8;
             b[at + 11] = 'q';  // blk.0.attn_k.weight -> blk.0.attn_q.weight
         });
-        QCOMPARE(error_of([&] { GgufFile f(path); }), path.string() + ": duplicate tensor name 'blk.0.attn_q.weight'");
+        QCOMPARE(error_message([&] { GgufFile f(path); }), path.string() + ": duplicate tensor name 'blk.0.attn_q.weight'");
     }
 
     void rejects_gguf_of_unknown_architecture() {
         const fs::path path = damaged_copy(stories_gguf(), "mamba.gguf", [](auto& b) { std::memcpy(b.data() + 64, "mamba", 5); });
-        QCOMPARE(error_of([&] { load_model(path); }), path.string() + ": unknown architecture 'mamba' " + kSupported);
+        QCOMPARE(error_message([&] { load_model(path); }), path.string() + ": unknown architecture 'mamba' " + kSupported);
     }
 
     // ---- safetensors ---------------------------------------------------------------------------
     void rejects_safetensors_header_length_past_end_of_file() {
         const fs::path path = raw_safetensors("long-header.safetensors", "{}", 20, 1000);
-        QCOMPARE(error_of([&] { SafetensorsFile f(path); }),
+        QCOMPARE(error_message([&] { SafetensorsFile f(path); }),
                  path.string() + ": header length 1000 runs past the end of the file (30 bytes)");
         const fs::path absurd = raw_safetensors("absurd-header.safetensors", "{}", 20, uint64_t(1) << 62);
-        QCOMPARE(error_of([&] { SafetensorsFile f(absurd); }),
+        QCOMPARE(error_message([&] { SafetensorsFile f(absurd); }),
                  absurd.string() + ": header length 4611686018427387904 exceeds the limit of 100000000 bytes");
         const fs::path tiny = qbtest::scratch_dir() / "tiny.safetensors";
         write_all(tiny, std::vector<uint8_t>{1, 2, 3});
-        QCOMPARE(error_of([&] { load_model(tiny); }).substr(0, tiny.string().size()), tiny.string());
-        QCOMPARE(error_of([&] { SafetensorsFile f(tiny); }),
+        QCOMPARE(error_message([&] { load_model(tiny); }).substr(0, tiny.string().size()), tiny.string());
+        QCOMPARE(error_message([&] { SafetensorsFile f(tiny); }),
                  tiny.string() + ": truncated: header length needs 8 bytes at offset 0, file has 3");
     }
 
     void rejects_invalid_json_header() {
         const std::string header = R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]})";  // one brace short
         const fs::path path = raw_safetensors("bad-json.safetensors", header, 8);
-        QCOMPARE(error_of([&] { SafetensorsFile f(path); }), path.string() + ": header is not valid JSON (syntax error at byte 61)");
+        QCOMPARE(error_message([&] { SafetensorsFile f(path); }), path.string() + ": header is not valid JSON (syntax error at byte 61)");
         QCOMPARE(safetensors_error("array.safetensors", "[1, 2]", 0), (qbtest::scratch_dir() / "array.safetensors").string() +
                                                                            ": header is not a JSON object");
     }
@@ -245,7 +236,7 @@ private slots:
         fs::create_directories(dir);
         fs::copy_file(qbtest::data_path("models/stories260K/hf/model.safetensors"), dir / "model.safetensors");
         std::ofstream(dir / "config.json") << R"({"model_type": "llama", "hidden_size": 450560e494592})";
-        QCOMPARE(error_of([&] { load_model(dir); }),
+        QCOMPARE(error_message([&] { load_model(dir); }),
                  (dir / "config.json").string() + ": file is not valid JSON (a number is out of range)");
     }
 
@@ -306,13 +297,13 @@ private slots:
         write_safetensors(dir / "model-00001-of-00002.safetensors", {{"a", "F32", {1}, bytes}});
         const fs::path index = dir / "model.safetensors.index.json";
         write_safetensors_index(index, {{"a", "model-00001-of-00002.safetensors"}, {"b", "model-00002-of-00002.safetensors"}}, 8);
-        QCOMPARE(error_of([&] { SafetensorsSet s(index); }),
+        QCOMPARE(error_message([&] { SafetensorsSet s(index); }),
                  index.string() + ": shard 'model-00002-of-00002.safetensors' (for tensor 'b') does not exist");
         write_safetensors_index(index, {{"a", "model-00001-of-00002.safetensors"}, {"c", "model-00001-of-00002.safetensors"}}, 8);
-        QCOMPARE(error_of([&] { SafetensorsSet s(index); }),
+        QCOMPARE(error_message([&] { SafetensorsSet s(index); }),
                  index.string() + ": tensor 'c' is listed in shard 'model-00001-of-00002.safetensors', which does not contain it");
         write_safetensors_index(index, {{"a", "../../etc/passwd"}}, 8);
-        QCOMPARE(error_of([&] { SafetensorsSet s(index); }),
+        QCOMPARE(error_message([&] { SafetensorsSet s(index); }),
                  index.string() + ": shard '../../etc/passwd' (for tensor 'a') is not a file name beside the index");
     }
 
@@ -322,9 +313,9 @@ private slots:
         fs::create_directories(dir);
         const fs::path file = dir / "model.safetensors";
         fs::copy_file(qbtest::data_path("models/stories260K/hf/model.safetensors"), file, fs::copy_options::overwrite_existing);
-        QCOMPARE(error_of([&] { load_model(file); }),
+        QCOMPARE(error_message([&] { load_model(file); }),
                  file.string() + ": no config.json beside the model (it states the architecture and hyper-parameters)");
-        QCOMPARE(error_of([&] { load_model(dir); }),
+        QCOMPARE(error_message([&] { load_model(dir); }),
                  file.string() + ": no config.json beside the model (it states the architecture and hyper-parameters)");
     }
 
@@ -333,18 +324,18 @@ private slots:
             c["model_type"] = "falcon";
             c["architectures"] = {"FalconForCausalLM"};
         });
-        QCOMPARE(error_of([&] { load_model(dir); }), (dir / "config.json").string() + ": unknown architecture 'falcon' " + kSupported);
+        QCOMPARE(error_message([&] { load_model(dir); }), (dir / "config.json").string() + ": unknown architecture 'falcon' " + kSupported);
     }
 
     void rejects_config_without_head_count() {
         const fs::path dir = edited_hf_folder("no-heads", [](nlohmann::json& c) { c.erase("num_attention_heads"); });
-        QCOMPARE(error_of([&] { load_model(dir); }),
+        QCOMPARE(error_message([&] { load_model(dir); }),
                  (dir / "model.safetensors").string() + ": missing or invalid hyper-parameter: attention heads");
     }
 
     void rejects_config_that_contradicts_tensor_shapes() {
         const fs::path dir = edited_hf_folder("wrong-ff", [](nlohmann::json& c) { c["intermediate_size"] = 100; });
-        QCOMPARE(error_of([&] { load_model(dir); }),
+        QCOMPARE(error_message([&] { load_model(dir); }),
                  (dir / "model.safetensors").string() + ": tensor 'model.layers.0.mlp.gate_proj.weight' (blk.0.ffn_gate) has "
                                                         "shape [172, 64], but the hyper-parameters give [100, 64]");
     }
@@ -352,28 +343,28 @@ private slots:
     void rejects_model_missing_a_tensor() {
         const fs::path dir = edited_hf_folder("missing-up", [](nlohmann::json&) {},
                                               [](const std::string& name) { return name != "model.layers.2.mlp.up_proj.weight"; });
-        QCOMPARE(error_of([&] { load_model(dir); }),
+        QCOMPARE(error_message([&] { load_model(dir); }),
                  (dir / "model.safetensors").string() + ": missing tensor 'model.layers.2.mlp.up_proj.weight' (blk.2.ffn_up)");
     }
 
     void rejects_tensor_foreign_to_the_architecture() {
         const fs::path dir = edited_hf_folder("as-gpt2", [](nlohmann::json& c) { c["model_type"] = "gpt2"; });
-        QCOMPARE(error_of([&] { load_model(dir); }),
+        QCOMPARE(error_message([&] { load_model(dir); }),
                  (dir / "model.safetensors").string() + ": tensor 'model.embed_tokens.weight' is not part of a gpt2 model");
     }
 
     // ---- llama2.c ------------------------------------------------------------------------------
     void rejects_truncated_llama2c_checkpoint() {
         const fs::path path = damaged_copy(qbtest::stories260k("llama2c"), "cut.bin", [](auto& b) { b.resize(1000000); });
-        QCOMPARE(error_of([&] { load_model(path); }),
+        QCOMPARE(error_message([&] { load_model(path); }),
                  path.string() + ": file has 1000000 bytes, but its llama2.c v0 header (dim 64, 5 layers, vocab 512) implies 1056540");
     }
 
     void rejects_llama2c_header_out_of_range() {
         const fs::path path = damaged_copy(qbtest::stories260k("llama2c"), "neg-layers.bin", [](auto& b) { poke<int32_t>(b, 8, -3); });
-        QCOMPARE(error_of([&] { Llama2cFile f(path); }), path.string() + ": header value n_layers = -3 is out of range (1..4096)");
+        QCOMPARE(error_message([&] { Llama2cFile f(path); }), path.string() + ": header value n_layers = -3 is out of range (1..4096)");
         const fs::path heads = damaged_copy(qbtest::stories260k("llama2c"), "odd-heads.bin", [](auto& b) { poke<int32_t>(b, 12, 3); });
-        QCOMPARE(error_of([&] { Llama2cFile f(heads); }), heads.string() + ": header value n_kv_heads = 4 is out of range (1..3)");
+        QCOMPARE(error_message([&] { Llama2cFile f(heads); }), heads.string() + ": header value n_kv_heads = 4 is out of range (1..3)");
     }
 
     void rejects_llama2c_version_2() {
@@ -382,22 +373,22 @@ private slots:
         poke<int32_t>(bytes, 4, 2);
         const fs::path path = qbtest::scratch_dir() / "v2.bin";
         write_all(path, bytes);
-        QCOMPARE(error_of([&] { load_model(path); }),
+        QCOMPARE(error_message([&] { load_model(path); }),
                  path.string() + ": llama2.c version 2 checkpoints (int8 groups) are not supported; export version 0 or 1");
     }
 
     // ---- dispatch ------------------------------------------------------------------------------
     void rejects_missing_paths_and_unknown_files() {
         const fs::path missing = qbtest::scratch_dir() / "nothing-here.gguf";
-        QCOMPARE(error_of([&] { load_model(missing); }), missing.string() + ": no such file or folder");
+        QCOMPARE(error_message([&] { load_model(missing); }), missing.string() + ": no such file or folder");
         const fs::path text = qbtest::scratch_dir() / "notes.txt";
         std::ofstream(text) << "hello";
-        QCOMPARE(error_of([&] { load_model(text); }),
+        QCOMPARE(error_message([&] { load_model(text); }),
                  text.string() + ": not a model file Quantbench knows (GGUF, .safetensors, model.safetensors.index.json, "
                                  "llama2.c .bin, or a folder holding them)");
         const fs::path empty_dir = qbtest::scratch_dir() / "empty-folder";
         fs::create_directories(empty_dir);
-        QCOMPARE(error_of([&] { load_model(empty_dir); }),
+        QCOMPARE(error_message([&] { load_model(empty_dir); }),
                  empty_dir.string() + ": no model.safetensors, model.safetensors.index.json or .gguf file in the folder");
     }
 };

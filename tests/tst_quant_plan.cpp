@@ -14,6 +14,7 @@
 #include "core/util/error.h"
 #include "tests/support/run_process.h"
 #include "tests/support/test_data.h"
+#include "tests/support/error_text.h"
 
 using namespace qb;
 using nlohmann::json;
@@ -24,15 +25,6 @@ namespace {
 const Model& stories() {
     static const Model model = load_model(qbtest::stories260k("gguf"));
     return model;
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -108,33 +100,33 @@ private slots:
     }
 
     void rejects_a_block_that_does_not_divide_the_row_naming_the_tensor() {
-        const std::string message = error_of([] { resolve_plan(plan_with("q8_0"), stories(), PlanTarget::Gguf); });
+        const std::string message = error_message([] { resolve_plan(plan_with("q8_0"), stories(), PlanTarget::Gguf); });
         QCOMPARE(message, std::string("blk.0.ffn_down: q8_0 (default) is not possible: row length 172 is not a multiple "
                                       "of q8_0's block of 32 (allow fallback to use the fallback table)"));
     }
 
     void rejects_a_group_size_that_does_not_divide_the_row() {
         const std::string message =
-            error_of([] { resolve_plan(plan_with("int4_g128_asym"), stories(), PlanTarget::Analysis); });
+            error_message([] { resolve_plan(plan_with("int4_g128_asym"), stories(), PlanTarget::Analysis); });
         QVERIFY2(message.starts_with("token_embd: int4_g128_asym (default) is not possible: row length 64 is not a "
                                      "multiple of int4_g128_asym's block of 128"),
                  message.c_str());
     }
 
     void rejects_formats_the_target_cannot_store() {
-        std::string message = error_of([] {
+        std::string message = error_message([] {
             resolve_plan(plan_with("q8_0", {{"attn_q", "nf4"}}), stories(), PlanTarget::Gguf);
         });
         QCOMPARE(message, std::string("blk.0.attn_q: nf4 (rule 1) is not possible: nf4 has no GGUF tensor type (allow "
                                       "fallback to use the fallback table)"));
-        message = error_of([] { resolve_plan(plan_with("q4_k"), stories(), PlanTarget::Gptq); });
+        message = error_message([] { resolve_plan(plan_with("q4_k"), stories(), PlanTarget::Gptq); });
         QVERIFY2(message.starts_with("blk.0.attn_q: q4_k (default) is not possible: row length 64"), message.c_str());
-        message = error_of([] { resolve_plan(plan_with("q8_0"), stories(), PlanTarget::Gptq); });
+        message = error_message([] { resolve_plan(plan_with("q8_0"), stories(), PlanTarget::Gptq); });
         QVERIFY2(contains(message, "q8_0 is not an integer grid (GPTQ stores linear layers as integer grids or unquantized)"),
                  message.c_str());
-        message = error_of([] { resolve_plan(plan_with("int8_pt_sym"), stories(), PlanTarget::Gptq); });
+        message = error_message([] { resolve_plan(plan_with("int8_pt_sym"), stories(), PlanTarget::Gptq); });
         QVERIFY2(contains(message, "GPTQ has no per-tensor scale (int8_pt_sym)"), message.c_str());
-        message = error_of([] { resolve_plan(plan_with("i8"), stories(), PlanTarget::Analysis); });
+        message = error_message([] { resolve_plan(plan_with("i8"), stories(), PlanTarget::Analysis); });
         QVERIFY2(contains(message, "i8 can be read but not produced"), message.c_str());
     }
 
@@ -142,7 +134,7 @@ private slots:
         QuantPlan plan = plan_with("q5_0", {{"attn_v", "iq4_nl"}});
         plan.defaults.algorithm = "gptq";
         plan.defaults.options = {{"damp", 0.02}};
-        const std::string message = error_of([&] { resolve_plan(plan, stories(), PlanTarget::Gguf, {.fallback = false}); });
+        const std::string message = error_message([&] { resolve_plan(plan, stories(), PlanTarget::Gguf, {.fallback = false}); });
         QVERIFY2(message.starts_with("blk.0.attn_v: gptq cannot produce iq4_nl: gptq chooses codes on integer grids"),
                  message.c_str());
         plan.overrides["blk.0.ffn_down"].format = "f16";
@@ -247,7 +239,7 @@ private slots:
             const auto folder = qbtest::scratch_dir() / ("export-" + std::string(plan_target_name(target)));
             QVERIFY(export_model(hf, export_plan_of(r, folder)) > 0);
         }
-        QCOMPARE(error_of([&] { export_plan_of(resolve_plan(plan_with("nf4"), hf, PlanTarget::Analysis, {.fallback = true}), "x"); }),
+        QCOMPARE(error_message([&] { export_plan_of(resolve_plan(plan_with("nf4"), hf, PlanTarget::Analysis, {.fallback = true}), "x"); }),
                  std::string("target: the analysis target has no exporter (use gguf, safetensors-fake or gptq)"));
     }
 
@@ -255,24 +247,24 @@ private slots:
         QuantPlan plan = plan_with("q8_0");
         plan.fallback = true;
         plan.overrides["blk.9.attn_q"].format = "q4_0";
-        QVERIFY(contains(error_of([&] { resolve_plan(plan, stories(), PlanTarget::Gguf); }),
+        QVERIFY(contains(error_message([&] { resolve_plan(plan, stories(), PlanTarget::Gguf); }),
                          "plan override: no tensor named 'blk.9.attn_q'"));
         plan.overrides.clear();
         plan.fallback = false;
         plan.overrides["blk.0.ffn_norm"].format = "q8_0";
-        QCOMPARE(error_of([&] { resolve_plan(plan, stories(), PlanTarget::Analysis); }),
+        QCOMPARE(error_message([&] { resolve_plan(plan, stories(), PlanTarget::Analysis); }),
                  std::string("blk.0.ffn_norm: cannot be quantized for analysis: 1-D tensor"));
     }
 
     void rejects_unknown_formats_algorithms_and_bad_regexes() {
-        QVERIFY(error_of([] { validate_plan(plan_with("q8_0", {{"attn(", "q4_0"}})); })
+        QVERIFY(error_message([] { validate_plan(plan_with("q8_0", {{"attn(", "q4_0"}})); })
                     .starts_with("plan rule 1: bad regular expression 'attn(': "));
-        QVERIFY(contains(error_of([] { validate_plan(plan_with("q9_k")); }), "plan default: unknown format 'q9_k'"));
+        QVERIFY(contains(error_message([] { validate_plan(plan_with("q9_k")); }), "plan default: unknown format 'q9_k'"));
         QuantPlan plan = plan_with("q8_0");
         plan.defaults.algorithm = "magic";
-        QCOMPARE(error_of([&] { validate_plan(plan); }),
+        QCOMPARE(error_message([&] { validate_plan(plan); }),
                  std::string("plan default: unknown algorithm 'magic' (known: rtn, imatrix, gptq, awq, hqq)"));
-        QCOMPARE(error_of([] { parse_rule_text("attn_v"); }), std::string("rule: 'attn_v' is not REGEX=FORMAT"));
+        QCOMPARE(error_message([] { parse_rule_text("attn_v"); }), std::string("rule: 'attn_v' is not REGEX=FORMAT"));
         QCOMPARE(*parse_rule_text("blk\\.[0-3]\\.attn_v=Q6_K").choice.format, std::string("q6_k"));
     }
 
@@ -296,21 +288,21 @@ private slots:
     }
 
     void rejects_unknown_keys_and_foreign_documents_with_a_message() {
-        QCOMPARE(error_of([] { plan_from_json(plan_document({{"colour", 1}})); }),
+        QCOMPARE(error_message([] { plan_from_json(plan_document({{"colour", 1}})); }),
                  std::string("plan: unknown key 'colour' (allowed: schema, version, name, description, fallback, default, "
                              "rules, overrides)"));
-        QCOMPARE(error_of([] { plan_from_json(plan_document({{"rules", {{{"match", "x"}, {"formt", "q4_0"}}}}})); }),
+        QCOMPARE(error_message([] { plan_from_json(plan_document({{"rules", {{{"match", "x"}, {"formt", "q4_0"}}}}})); }),
                  std::string("plan rule 1: unknown key 'formt' (allowed: match, format, algorithm, options, note)"));
-        QCOMPARE(error_of([] { plan_from_json(plan_document({{"rules", {{{"match", "x"}}}}})); }),
+        QCOMPARE(error_message([] { plan_from_json(plan_document({{"rules", {{{"match", "x"}}}}})); }),
                  std::string("plan rule 1: sets none of format, algorithm, options"));
-        QCOMPARE(error_of([] { plan_from_json(plan_document({{"version", 2}})); }),
+        QCOMPARE(error_message([] { plan_from_json(plan_document({{"version", 2}})); }),
                  std::string("plan: plan version 2 is not supported (this build reads version 1)"));
-        QCOMPARE(error_of([] { plan_from_json(json{{"default", {{"format", "q8_0"}}}}); }),
+        QCOMPARE(error_message([] { plan_from_json(json{{"default", {{"format", "q8_0"}}}}); }),
                  std::string("plan: not a Quantbench plan (\"schema\" must be \"quantbench.plan\")"));
-        QCOMPARE(error_of([] { plan_from_json(plan_document({{"overrides", {{"blk.0.attn_q", {{"options", 3}}}}}})); }),
+        QCOMPARE(error_message([] { plan_from_json(plan_document({{"overrides", {{"blk.0.attn_q", {{"options", 3}}}}}})); }),
                  std::string("plan override of blk.0.attn_q: options must be a JSON object, got 3"));
         const auto path = write_text("bad.json", "{\"schema\": \"quantbench.plan\", \"version\": 1, \"default\": {}}");
-        QCOMPARE(error_of([&] { load_plan(path); }), path.string() + " default: needs a format");
+        QCOMPARE(error_message([&] { load_plan(path); }), path.string() + " default: needs a format");
     }
 
     void sample_plans_load_and_resolve_for_stories260k() {

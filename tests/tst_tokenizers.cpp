@@ -10,6 +10,7 @@
 #include "core/io/gguf_writer.h"
 #include "core/util/error.h"
 #include "tests/support/test_data.h"
+#include "tests/support/error_text.h"
 
 using namespace qb;
 
@@ -74,15 +75,6 @@ const std::vector<int32_t> kOnceUponATime = {1, 403, 407, 261, 378, 432, 383, 28
 
 std::filesystem::path stories_sentencepiece() { return qbtest::data_path("models/stories260K/hf/tokenizer.model"); }
 std::filesystem::path stories_llama2c() { return qbtest::data_path("models/stories260K/llama2c/tok512.bin"); }
-
-QString error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return QString::fromStdString(e.what());
-    }
-    return {};
-}
 
 std::vector<std::string> words(PreTokenizer pre, std::string_view text) {
     std::vector<std::string> out;
