@@ -269,11 +269,14 @@ StreamTiming decode_on(Device& device, const FormatInfo& format, int64_t rows, i
     const UnitStream io{reinterpret_cast<const std::byte*>(src), g.layout.unit_bytes, reinterpret_cast<std::byte*>(dst),
                         uint64_t(g.layout.unit_values) * sizeof(float)};
     constexpr uint32_t kWorkgroup = 256;
-    const Pipeline& pipeline = device.pipeline({"decode_values", g.layout.constants(kWorkgroup), 2, sizeof(uint32_t)});
+    const uint32_t run = g.layout.unit_values % 8 == 0 ? 8 : 1;  // decode_values' RUN: values per invocation
+    std::vector<uint32_t> constants = g.layout.constants(kWorkgroup);
+    constants.push_back(run);
+    const Pipeline& pipeline = device.pipeline({"decode_values", constants, 2, sizeof(uint32_t)});
     return stream_units(device, g, io, job, "decode",
                         [&](Sequence& s, const Buffer& in, const Buffer& out, uint64_t, uint64_t count) {
                             const uint32_t values = uint32_t(count * g.layout.unit_values);
-                            s.dispatch(pipeline, {&in, &out}, &values, groups_for(values, kWorkgroup));
+                            s.dispatch(pipeline, {&in, &out}, &values, groups_for(values / run, kWorkgroup));
                         });
 }
 

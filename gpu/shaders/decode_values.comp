@@ -12,8 +12,17 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WORKGROUP_SIZE = 256u;
 #include "common/kernel.glsl"
 layout(push_constant) uniform Params { uint values; } params;
+// Values per invocation: RUN consecutive values of one unit (UNIT_VALUES a multiple of RUN), so that the
+// unit's scales are read once per run where the compiler sees it (and fewer, wider invocations: each
+// buffer access is per lane on llvmpipe).
+layout(constant_id = 6) const uint RUN = 1u;
 
 void main() {
-    uint i = linear_invocation();
-    if (i < params.values) target[i] = stored_value(i);
+    uint first = linear_invocation() * RUN;
+    if (first >= params.values) return;
+    uint unit = first / UNIT_VALUES * UNIT_BYTES;
+    uint j = first % UNIT_VALUES;
+    float v[8];
+    for (uint k = 0u; k < RUN; ++k) v[k] = unit_value(unit, j + k);
+    for (uint k = 0u; k < RUN; ++k) target[first + k] = v[k];
 }
