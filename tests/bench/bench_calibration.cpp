@@ -9,11 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/analysis/calibration.h"
@@ -46,30 +43,16 @@ Config parse(int argc, char** argv) {
     return c;
 }
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path, "cannot open");
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 void print_rss() { std::printf("  peak RSS so far %.1f MiB\n", double(qbbench::peak_rss_bytes()) / (1 << 20)); }
-
-double cpu_seconds() {
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
-}
 
 // Wall and CPU seconds of fn.
 struct Timing {
     double wall = 0, cpu = 0;
 };
 Timing timed(const std::function<void()>& fn) {
-    const double wall = qbbench::seconds_now(), cpu = cpu_seconds();
+    const double wall = qbbench::seconds_now(), cpu = qbbench::cpu_seconds();
     fn();
-    return {qbbench::seconds_now() - wall, cpu_seconds() - cpu};
+    return {qbbench::seconds_now() - wall, qbbench::cpu_seconds() - cpu};
 }
 
 void report(const char* label, Timing t, int64_t tokens) {
@@ -107,7 +90,7 @@ void bench_calibrate(const char* title, const Transformer& net, const EvalText& 
 void bench_stories(const Config& c) {
     const Model model = load_model(c.data + "/models/stories260K/gguf/stories260K-f32.gguf");
     const Transformer net(model, c.threads);
-    const EvalText text = evaluation_text(model_tokenizer(model), read_file(c.data + "/text/wiki.valid.tokens"));
+    const EvalText text = evaluation_text(model_tokenizer(model), qbbench::read_file(c.data + "/text/wiki.valid.tokens"));
     bench_calibrate("stories260K, wiki.valid.tokens, 64k tokens, ctx 512", net, text, 65536, c.threads);
 }
 

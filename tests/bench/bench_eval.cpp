@@ -21,9 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
-#include <sys/resource.h>
 
 #include "core/infer/matmul.h"
 #include "core/io/gguf_writer.h"
@@ -179,20 +177,6 @@ Model quantized_copy(const Model& model, const FormatInfo& format, int threads) 
 
 // User + system CPU seconds of the whole process: on a machine shared with other work, tokens per CPU
 // second stay meaningful when wall-clock throughput does not.
-double cpu_seconds() {
-    struct rusage usage {};
-    getrusage(RUSAGE_SELF, &usage);
-    return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + 1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path, "cannot open");
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 // One perplexity run in each mode; the peak memory is that of the run (construction and evaluation).
 void report_eval(const char* label, const Model& model, const EvalText& text, int64_t max_chunks, int threads) {
     for (const Mode& mode : kModes) {
@@ -200,14 +184,14 @@ void report_eval(const char* label, const Model& model, const EvalText& text, in
         reset_peak_rss();
         const double t0 = qbbench::seconds_now();
         const Transformer net(model, threads, nullptr, mode.budget);
-        const double t1 = qbbench::seconds_now(), cpu1 = cpu_seconds();
+        const double t1 = qbbench::seconds_now(), cpu1 = qbbench::cpu_seconds();
         ForwardStats stats;
         EvalOptions options;
         options.max_chunks = max_chunks;
         options.forward.threads = threads;
         options.forward.stats = &stats;
         const PerplexityResult r = evaluate_perplexity(net, text, options);
-        const double seconds = qbbench::seconds_now() - t1, cpu = cpu_seconds() - cpu1;
+        const double seconds = qbbench::seconds_now() - t1, cpu = qbbench::cpu_seconds() - cpu1;
         const double tokens = double(r.chunks * r.ctx);
         std::printf("  %-22s %-8s decode %5.2f s  eval %lld x %lld tokens: %7.3f s = %8.1f tokens/s (%8.1f per "
                     "CPU-second)  ppl %.4f  decoded weights %7.1f MiB  peak RSS %7.1f MiB\n",
@@ -221,7 +205,7 @@ void report_eval(const char* label, const Model& model, const EvalText& text, in
 void bench_stories(const Config& c) {
     qbbench::print_header("stories260K, tinystories-snippet-30k.txt, ctx 512, llama.cpp protocol");
     const Model f32 = load_model(c.data + "/models/stories260K/gguf/stories260K-f32.gguf");
-    const EvalText text = evaluation_text(model_tokenizer(f32), read_file(c.data + "/text/tinystories-snippet-30k.txt"));
+    const EvalText text = evaluation_text(model_tokenizer(f32), qbbench::read_file(c.data + "/text/tinystories-snippet-30k.txt"));
     report_eval("f32", f32, text, 0, c.threads);
     // q4_0 needs rows of 32k values; stories260K has rows of 64 and 172, so 4-bit per-row grids stand in.
     report_eval("fake-quant int4_pc_sym", quantized_copy(f32, format_by_name("int4_pc_sym"), c.threads), text, 0, c.threads);
@@ -231,9 +215,9 @@ void bench_stories(const Config& c) {
     for (const Mode& mode : kModes) {
         const Transformer net(f32, c.threads, nullptr, mode.budget);
         const int64_t count = 64;
-        const double t0 = qbbench::seconds_now(), cpu0 = cpu_seconds();
+        const double t0 = qbbench::seconds_now(), cpu0 = qbbench::cpu_seconds();
         generate_greedy(net, {1}, count, c.threads);
-        const double seconds = qbbench::seconds_now() - t0, cpu = cpu_seconds() - cpu0;
+        const double seconds = qbbench::seconds_now() - t0, cpu = qbbench::cpu_seconds() - cpu0;
         std::printf("  greedy generation, f32 %-8s %lld tokens: %6.3f s = %7.1f tokens/s (%7.1f per CPU-second)\n", mode.name,
                     (long long)count, seconds, double(count) / seconds, double(count) / cpu);
     }
@@ -327,9 +311,9 @@ void report_gpu_eval(const char* label, const Model& model, const EvalText& text
         options.max_chunks = max_chunks;
         options.forward.threads = threads;
         options.forward.executor = where;
-        const double t0 = qbbench::seconds_now(), cpu0 = cpu_seconds();
+        const double t0 = qbbench::seconds_now(), cpu0 = qbbench::cpu_seconds();
         const PerplexityResult r = evaluate_perplexity(net, text, options);
-        const double seconds = qbbench::seconds_now() - t0, cpu = cpu_seconds() - cpu0;
+        const double seconds = qbbench::seconds_now() - t0, cpu = qbbench::cpu_seconds() - cpu0;
         const double tokens = double(r.chunks * r.ctx);
         std::printf("  %-26s %-7s eval %lld x %lld tokens: %8.3f s = %8.1f tokens/s (%8.1f per CPU-second)  ppl %.6f%s\n",
                     label, where ? "vulkan" : "cpu", (long long)r.chunks, (long long)r.ctx, seconds, tokens / seconds,
@@ -350,7 +334,7 @@ void bench_gpu_forward(const Config& c) {
                           "), same run");
     const Model f32 = load_model(c.data + "/models/stories260K/gguf/stories260K-f32.gguf");
     const Model q4km = load_model(c.data + "/models/stories260K/gguf-llamacpp/stories260K-Q4_K_M.gguf");
-    const EvalText text = evaluation_text(model_tokenizer(f32), read_file(c.data + "/text/tinystories-snippet-30k.txt"));
+    const EvalText text = evaluation_text(model_tokenizer(f32), qbbench::read_file(c.data + "/text/tinystories-snippet-30k.txt"));
     report_gpu_eval("stories260K f32", f32, text, 512, 0, c.threads, status.device);
     report_gpu_eval("stories260K Q4_K_M", q4km, text, 512, 0, c.threads, status.device);
 

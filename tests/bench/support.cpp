@@ -1,13 +1,24 @@
 #include "tests/bench/support.h"
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <sys/resource.h>
+#include <time.h>
+
+#include "core/util/error.h"
 
 namespace qbbench {
 
 double seconds_now() {
     using clock = std::chrono::steady_clock;
     return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+double cpu_seconds() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
 uint64_t peak_rss_bytes() {
@@ -29,5 +40,13 @@ double time_per_call(const std::function<void()>& fn, double min_seconds) {
 }
 
 void print_header(const std::string& title) { std::printf("== %s ==\n", title.c_str()); }
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw qb::Error(path, "cannot open");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
 
 }  // namespace qbbench
