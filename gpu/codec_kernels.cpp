@@ -9,6 +9,7 @@
 #include "core/quant/format.h"
 #include "core/util/error.h"
 #include "gpu/resident_buffer.h"
+#include "gpu/tensor_grid_kernel.h"
 #include "gpu/vk_buffer.h"
 #include "gpu/vk_device.h"
 #include "gpu/vk_sequence.h"
@@ -224,16 +225,20 @@ std::optional<StoredLayout> stored_layout(const FormatInfo& format, int64_t cols
 }
 
 bool can_encode_on(const Device& device, const FormatInfo& format, bool with_importance) {
+    if (is_tensor_grid(format)) return device.info().float64;  // encode_grid_tensor divides
     const Encoder* encoder = find_encoder(format);
     return encoder && (!encoder->divides || device.info().float64);
 }
 
 bool can_decode_on(const Device&, const FormatInfo& format) {
-    return format.block_values == 0 ? is_unit_grid(format) : stored_layout(format, format.block_values).has_value();
+    if (format.block_values == 0) return is_unit_grid(format) || is_tensor_grid(format);
+    return stored_layout(format, format.block_values).has_value();
 }
 
 StreamTiming encode_on(Device& device, const FormatInfo& format, int64_t rows, int64_t cols, const float* src,
                        uint8_t* dst, const float* importance, VkDeviceSize chunk_budget, const JobControl* job) {
+    if (is_tensor_grid(format))
+        return encode_tensor_grid_on(device, format, rows, cols, src, dst, importance, chunk_budget, job);
     const Encoder* encoder = find_encoder(format);
     if (!encoder) throw Error("format " + format.name, "has no GPU encoder");
     if (importance && encoder->importance == Importance::RowWeighted)
@@ -265,6 +270,7 @@ StreamTiming encode_on(Device& device, const FormatInfo& format, int64_t rows, i
 
 StreamTiming decode_on(Device& device, const FormatInfo& format, int64_t rows, int64_t cols, const uint8_t* src,
                        float* dst, VkDeviceSize chunk_budget, const JobControl* job) {
+    if (is_tensor_grid(format)) return decode_tensor_grid_on(device, format, rows, cols, src, dst, chunk_budget, job);
     const UnitGeometry g = geometry(device, format, rows, cols, chunk_budget);
     const UnitStream io{reinterpret_cast<const std::byte*>(src), g.layout.unit_bytes, reinterpret_cast<std::byte*>(dst),
                         uint64_t(g.layout.unit_values) * sizeof(float)};

@@ -2,7 +2,8 @@
 // CPU codecs' (both use the formulas of core/formulas/). Kernels handle independent units: fixed-size
 // blocks, or the rows of per-channel grids. Encoders take one invocation per unit; decoders one per
 // value, reading it in place through common/dequant.glsl (the StoredLayout below), which the matrix
-// products use as well. A tensor streams through the device in chunks of whole units.
+// products use as well. A tensor streams through the device in chunks of whole units. Per-tensor grids
+// (one record for the whole tensor) go to gpu/tensor_grid_kernel.h; shaders cannot read them in place.
 #pragma once
 #include <cstdint>
 #include <optional>

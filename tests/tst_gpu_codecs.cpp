@@ -36,7 +36,6 @@ const Exception kCpuOnlyFormats[] = {
     {"i16", "raw integers: the registry does not encode them and decoding is a conversion"},
     {"i32", "raw integers: the registry does not encode them and decoding is a conversion"},
     {"i64", "raw integers: the registry does not encode them and decoding is a conversion"},
-    {"int8_pt_sym", "one scale for the whole tensor (a header prepared from all rows); kernels take independent units"},
 };
 
 // Formats the GPU decodes but the CPU encodes.
@@ -51,7 +50,7 @@ const char* cpu_only_reason(const FormatInfo& f) { return reason_in(kCpuOnlyForm
 const char* cpu_encoded_reason(const FormatInfo& f) { return reason_in(kCpuEncodedFormats, f); }
 
 // Every registered format with GPU kernels (encoders: without the CPU-encoded ones), and parsed grid names
-// beyond the registry's presets.
+// beyond the registry's presets (per-tensor grids of other bits, asymmetric, with the clipping search).
 // Data rows "format" of the GPU's formats: each format is its own test case (and its own watchdog time).
 void add_format_rows(const std::vector<const char*>& names) {
     QTest::addColumn<QString>("format");
@@ -62,7 +61,8 @@ std::vector<const FormatInfo*> gpu_formats(bool encoders = true) {
     std::vector<const FormatInfo*> formats;
     for (const FormatInfo* f : registered_formats())
         if (!cpu_only_reason(*f) && !(encoders && cpu_encoded_reason(*f))) formats.push_back(f);
-    for (const char* name : {"int3_g64_sym", "int8_g32_asym", "int2_g16_asym", "int5_g128_sym", "int3_g64_sym_clip"})
+    for (const char* name : {"int3_g64_sym", "int8_g32_asym", "int2_g16_asym", "int5_g128_sym", "int3_g64_sym_clip",
+                             "int4_pt_asym", "int3_pt_sym", "int2_pt_asym", "int6_pt_asym_clip", "int4_pt_sym_clip"})
         formats.push_back(&format_by_name(name));
     return formats;
 }
@@ -382,22 +382,84 @@ private slots:
         QVERIFY2(diff.empty(), diff.c_str());
     }
 
-    void hands_formats_without_kernels_to_the_cpu() {
-        const std::vector<float> importance = column_importance(256);
-        for (const char* name : {"int4_pt_asym", "int8_pt_sym"}) {
+    // One record for the whole tensor: the range (and the clipping search's errors) of every chunk are gathered
+    // before any chunk is encoded. 180 MB of f32: more than lavapipe's 128 MiB binding.
+    void encodes_a_per_tensor_grid_larger_than_one_storage_binding() {
+        const int64_t rows = 4096, cols = 11008;
+        std::vector<float> x(size_t(rows * cols));
+        std::mt19937 rng(6);
+        std::normal_distribution<float> gauss(0.0f, 0.02f);
+        for (float& v : x) v = gauss(rng);
+        x[size_t(rows * cols) - 5] = 0.5f;  // the tensor's extreme is in the last chunk
+        gpu::VulkanBackend device_sized_chunks(device_, {.chunk_bytes = 0});
+        for (const char* name : {"int8_pt_sym", "int4_pt_asym"}) {
             const FormatInfo& f = format_by_name(name);
-            QVERIFY2(!gpu_->accelerates_encode(f, false), name);
-            QVERIFY2(!gpu_->accelerates_decode(f), name);
-            const std::vector<float> x = awkward_rows(8, 256, 1);
-            for (const float* weights : {(const float*)nullptr, importance.data()}) {
-                std::vector<uint8_t> bytes(f.tensor_bytes(8, 256));
-                gpu_->encode(f, 8, 256, x.data(), bytes.data(), weights, nullptr);
-                const std::string diff = byte_difference(bytes, encode_tensor(f, x, 8, 256, weights));
-                QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
-                const std::string float_diff = bit_difference(gpu_decode(f, bytes, 8, 256), decode_tensor(f, bytes, 8, 256));
-                QVERIFY2(float_diff.empty(), (std::string(name) + ": " + float_diff).c_str());
+            const std::vector<uint8_t> bytes = gpu_encode(f, x, rows, cols, device_sized_chunks);
+            QVERIFY(device_sized_chunks.last_timing().chunks >= 4);  // two passes of two chunks
+            const std::string diff = byte_difference(bytes, encode_tensor(f, x, rows, cols, nullptr, 0));
+            QVERIFY2(diff.empty(), (std::string(name) + ": " + diff).c_str());
+        }
+    }
+
+    // Pieces of 1024 values (int_grid.inc's grid_tensor_piece), the last one of a row shorter, with codes
+    // that end inside a byte: rows of 2500 and 77 values.
+    void encodes_per_tensor_grids_over_pieces_of_long_rows() {
+        for (const int64_t cols : {int64_t(2500), int64_t(77)}) {
+            const int64_t rows = 9;
+            const std::vector<float> x = rows_with_non_finite(rows, cols, 17);
+            const std::vector<float> importance = column_importance(cols);
+            for (const char* name : {"int3_pt_sym", "int5_pt_asym_clip", "int7_pt_sym_clip", "int8_pt_sym"}) {
+                const FormatInfo& f = format_by_name(name);
+                for (const float* weights : {(const float*)nullptr, importance.data()}) {
+                    std::vector<uint8_t> bytes(f.tensor_bytes(rows, cols));
+                    gpu_->encode(f, rows, cols, x.data(), bytes.data(), weights, nullptr);
+                    const std::string where = std::string(name) + " x " + std::to_string(cols) + (weights ? " weighted" : "");
+                    const std::string diff = byte_difference(bytes, encode_tensor(f, x, rows, cols, weights));
+                    QVERIFY2(diff.empty(), (where + ": " + diff).c_str());
+                    const std::string float_diff = bit_difference(gpu_decode(f, bytes, rows, cols), decode_tensor(f, bytes, rows, cols));
+                    QVERIFY2(float_diff.empty(), (where + ": " + float_diff).c_str());
+                }
             }
         }
+    }
+
+    // Gaussian values: the search clips (its header differs from the full range's), on both sides alike,
+    // with the pieces' errors gathered over several chunks.
+    void searches_the_clipping_of_per_tensor_grids_like_the_cpu() {
+        gpu::VulkanBackend small_chunks(device_, {.chunk_bytes = 64 * 1024});
+        const int64_t rows = 40, cols = 3000;  // 480 KB of f32: 8 chunks of 5 rows
+        std::vector<float> x(size_t(rows * cols));
+        std::mt19937 rng(23);
+        std::normal_distribution<float> gauss(0.0f, 0.02f);
+        for (float& v : x) v = gauss(rng);
+        const std::vector<float> importance = column_importance(cols);
+        for (const char* name : {"int4_pt_asym_clip", "int3_pt_sym_clip", "int6_pt_sym_clip"}) {
+            const FormatInfo& f = format_by_name(name);
+            const std::string full_range = std::string(name).substr(0, std::string(name).size() - 5);
+            const std::vector<uint8_t> unclipped = encode_tensor(format_by_name(full_range), x, rows, cols);
+            for (const float* weights : {(const float*)nullptr, importance.data()}) {
+                std::vector<uint8_t> bytes(f.tensor_bytes(rows, cols));
+                small_chunks.encode(f, rows, cols, x.data(), bytes.data(), weights, nullptr);
+                QVERIFY(small_chunks.last_timing().chunks >= 3 * 8);  // range, errors, codes
+                const std::vector<uint8_t> want = encode_tensor(f, x, rows, cols, weights);
+                QVERIFY2(!std::equal(want.begin(), want.begin() + f.header_bytes, unclipped.begin()), name);
+                const std::string diff = byte_difference(bytes, want);
+                QVERIFY2(diff.empty(), (std::string(name) + (weights ? " weighted: " : ": ") + diff).c_str());
+            }
+        }
+    }
+
+    void hands_formats_without_kernels_to_the_cpu() {
+        const FormatInfo& f = format_by_name("f64");
+        QVERIFY(!gpu_->accelerates_encode(f, false));
+        QVERIFY(!gpu_->accelerates_decode(f));
+        const std::vector<float> x = awkward_rows(8, 256, 1);
+        std::vector<uint8_t> bytes(f.tensor_bytes(8, 256));
+        gpu_->encode(f, 8, 256, x.data(), bytes.data(), nullptr, nullptr);
+        const std::string diff = byte_difference(bytes, encode_tensor(f, x, 8, 256));
+        QVERIFY2(diff.empty(), diff.c_str());
+        const std::string float_diff = bit_difference(gpu_decode(f, bytes, 8, 256), decode_tensor(f, bytes, 8, 256));
+        QVERIFY2(float_diff.empty(), float_diff.c_str());
     }
 
     void encodes_with_an_importance_vector_like_the_cpu_data() {
@@ -424,7 +486,7 @@ private slots:
         const int64_t rows = 24, cols = 384;
         const std::vector<float> x = rows_with_non_finite(rows, cols, 12);
         const std::vector<float> importance = column_importance(cols);
-        for (const char* name : {"int3_g64_sym_clip", "int4_g128_asym_clip", "int4_pc_sym_clip", "nf4"}) {
+        for (const char* name : {"int3_g64_sym_clip", "int4_g128_asym_clip", "int4_pc_sym_clip", "int4_pt_asym_clip", "nf4"}) {
             const FormatInfo& f = format_by_name(name);
             QVERIFY2(gpu_->accelerates_encode(f, true), name);
             std::vector<uint8_t> got(f.tensor_bytes(rows, cols));

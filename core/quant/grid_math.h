@@ -43,6 +43,15 @@ private:
     float s_, inverse_;
 };
 
+// The record of the range [lo, hi] (lo <= 0 <= hi; symmetric grids read hi = absmax only).
+Scale range_scale(const GridParams& g, float lo, float hi);
+// Candidate k (0 .. formula::grid_clip_steps) of the clipping search over [lo, hi]: the record of
+// [r lo, r hi], r = formula::grid_clip_ratio(k); candidate 0 is range_scale(g, lo, hi).
+Scale clip_candidate(const GridParams& g, float lo, float hi, int k);
+// The candidate the search keeps given the errors of candidates 0 .. grid_clip_steps: the least, ties
+// keeping the earlier one (the larger ratio); a NaN error never replaces the kept candidate.
+int best_clip_candidate(const double* errors);
+
 // The record the format's encoder stores for the n values x (its clip search included, weighted by
 // `weights` when given).
 Scale choose_unit_scale(const GridParams& g, const float* x, int64_t n, const float* weights);

@@ -20,7 +20,10 @@
 // _clip: instead of the full range, the ratio r in {1, 0.975, ..., 0.5} whose grid over [r*lo, r*hi]
 // gives the least squared error of the unit is kept (weighted by the importance of each column when one
 // is given; ties keep the larger r). Errors are summed in double in value order, on the GPU too, so
-// both pick the same r on near-ties. Without _clip the importance vector does not change the result.
+// both pick the same r on near-ties; a pt tensor's errors are summed per piece of a row (int_grid.inc's
+// grid_tensor_piece), then over the pieces in order, so the GPU can sum the pieces in parallel.
+// Without _clip the importance vector does not change the result.
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -31,7 +34,6 @@
 namespace qb {
 namespace {
 
-constexpr int kClipSteps = 20;  // candidates k = 0 .. kClipSteps, ratio formula::grid_clip_ratio(k)
 constexpr int64_t kMaxGroup = int64_t(1) << 30;
 
 using grid::code_bytes;
@@ -78,39 +80,30 @@ Range value_range(const GridParams& g, const Values& v) {
     return r;
 }
 
-Scale scale_for_range(const GridParams& g, float lo, float hi) {
-    if (!g.asymmetric) return {uint16_t(formula::grid_symmetric_scale(hi, g.bits)), formula::grid_symmetric_zero(g.bits)};
-    const uint32_t record = formula::grid_asymmetric_record(lo, hi, g.bits);
-    return {uint16_t(record & 0xffff), int(record >> 16)};
-}
-
-double squared_error(const GridParams& g, const Scale& scale, const Values& v) {
+// The clipping search's error: per row, the sums (in value order) of its pieces of at most `piece` values,
+// added up in order. A unit is one piece, so its error is the plain sum in value order.
+double squared_error(const GridParams& g, const Scale& scale, const Values& v, int64_t piece) {
     const Quantizer q(g, scale);
     double sum = 0;
     for (int64_t row = 0; row < v.rows; ++row) {
         const float* x = v.x + row * v.stride;
-        for (int64_t i = 0; i < v.n; ++i) {
-            sum += formula::grid_error_term(x[i], q.value(q.code(x[i])), v.weights ? v.weights[i] : 1.0f);
+        for (int64_t begin = 0; begin < v.n; begin += piece) {
+            double part = 0;
+            for (int64_t i = begin; i < std::min(begin + piece, v.n); ++i)
+                part += formula::grid_error_term(x[i], q.value(q.code(x[i])), v.weights ? v.weights[i] : 1.0f);
+            sum += part;
         }
     }
     return sum;
 }
 
-Scale choose_scale(const GridParams& g, const Values& v) {
+Scale choose_scale(const GridParams& g, const Values& v, int64_t piece) {
     const Range range = value_range(g, v);
-    Scale best = scale_for_range(g, range.lo, range.hi);
-    if (!g.clip_search) return best;
-    double best_error = squared_error(g, best, v);
-    for (int k = 1; k <= kClipSteps; ++k) {
-        const float ratio = formula::grid_clip_ratio(k);
-        const Scale candidate = scale_for_range(g, ratio * range.lo, ratio * range.hi);
-        const double error = squared_error(g, candidate, v);
-        if (error < best_error) {
-            best = candidate;
-            best_error = error;
-        }
-    }
-    return best;
+    if (!g.clip_search) return grid::range_scale(g, range.lo, range.hi);
+    double errors[formula::grid_clip_steps + 1];
+    for (int k = 0; k <= formula::grid_clip_steps; ++k)
+        errors[k] = squared_error(g, grid::clip_candidate(g, range.lo, range.hi, k), v, piece);
+    return grid::clip_candidate(g, range.lo, range.hi, grid::best_clip_candidate(errors));
 }
 
 // Bit-serial packing, for the last (fewer than 8) values of a unit.
@@ -202,7 +195,7 @@ void decode_units(const FormatInfo& f, const uint8_t* y, int64_t n, float* x, co
 // pt: one record in the tensor header, rows hold codes only.
 void prepare_tensor_record(const FormatInfo& f, const float* x, int64_t rows, int64_t cols, const float* importance,
                            uint8_t* header) {
-    write_record(f.grid, choose_scale(f.grid, {x, rows, cols, cols, importance}), header);
+    write_record(f.grid, choose_scale(f.grid, {x, rows, cols, cols, importance}, formula::grid_tensor_piece), header);
 }
 
 void encode_tensor_scaled_row(const FormatInfo& f, const float* x, int64_t n, uint8_t* y, const float*,
@@ -321,8 +314,26 @@ std::optional<GridParams> parse_grid_params(std::string_view name) {
 
 namespace grid {
 
+Scale range_scale(const GridParams& g, float lo, float hi) {
+    if (!g.asymmetric) return {uint16_t(formula::grid_symmetric_scale(hi, g.bits)), formula::grid_symmetric_zero(g.bits)};
+    const uint32_t record = formula::grid_asymmetric_record(lo, hi, g.bits);
+    return {uint16_t(record & 0xffff), int(record >> 16)};
+}
+
+Scale clip_candidate(const GridParams& g, float lo, float hi, int k) {
+    const float ratio = formula::grid_clip_ratio(k);
+    return range_scale(g, ratio * lo, ratio * hi);
+}
+
+int best_clip_candidate(const double* errors) {
+    int best = 0;
+    for (int k = 1; k <= formula::grid_clip_steps; ++k)
+        if (errors[k] < errors[best]) best = k;
+    return best;
+}
+
 Scale choose_unit_scale(const GridParams& g, const float* x, int64_t n, const float* weights) {
-    return choose_scale(g, {x, 1, n, n, weights});
+    return choose_scale(g, {x, 1, n, n, weights}, std::max<int64_t>(n, 1));
 }
 
 void write_unit(const GridParams& g, const Scale& scale, const float* x, int64_t n, uint8_t* out) {

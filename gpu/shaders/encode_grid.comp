@@ -25,7 +25,7 @@ layout(constant_id = 3) const bool ASYMMETRIC = false;
 layout(constant_id = 4) const bool CLIP = false;
 const uint RECORD_BYTES = ASYMMETRIC ? 3u : 2u;  // grid_record_bytes, as a constant
 const uint GROUP_BYTES = RECORD_BYTES + (uint(BITS) * GROUP + 7u) / 8u;
-const int CLIP_STEPS = 20;
+const int CLIP_STEPS = grid_clip_steps;
 
 layout(push_constant) uniform Params {
     uint groups;

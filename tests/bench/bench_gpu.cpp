@@ -39,10 +39,11 @@ namespace {
 constexpr int kRuns = 5;
 const char* const kFormats[] = {"f16",  "bf16", "fp8_e4m3", "q8_0",   "q4_0",   "q4_1",  "q5_0",
                                 "q2_k", "q3_k", "q4_k",     "q5_k",   "q6_k",   "iq4_nl", "iq4_xs",
-                                "nf4",  "mxfp4", "mxint8",  "int4_g128_asym", "int4_pc_sym"};
+                                "nf4",  "mxfp4", "mxint8",  "int4_g128_asym", "int4_pc_sym", "int8_pt_sym",
+                                "int4_pt_asym"};
 // Encoded again with an importance vector (llama-quantize's imatrix searches; the grid's clipping search).
 const char* const kWeightedFormats[] = {"q4_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs",
-                                        "int4_g128_asym_clip"};
+                                        "int4_g128_asym_clip", "int4_pt_asym_clip"};
 const char* const kMatmulFormats[] = {"f16", "q8_0", "q4_0", "q4_k", "int4_g128_asym"};
 
 struct Shape {

@@ -1,0 +1,194 @@
+#include "gpu/tensor_grid_kernel.h"
+
+#include <algorithm>
+#include <cstring>
+#include <span>
+#include <string>
+
+#include "core/formulas/formulas.h"
+#include "core/quant/format.h"
+#include "core/quant/grid_math.h"
+#include "core/util/error.h"
+#include "gpu/codec_kernels.h"
+#include "gpu/resident_buffer.h"
+#include "gpu/vk_buffer.h"
+#include "gpu/vk_device.h"
+#include "gpu/vk_sequence.h"
+
+namespace qb::gpu {
+namespace {
+
+constexpr uint32_t kWorkgroup = 64;
+constexpr uint64_t kPiece = uint64_t(formula::grid_tensor_piece);
+constexpr uint64_t kCandidates = uint64_t(formula::grid_clip_steps) + 1;
+
+// encode_grid_tensor.comp's stages and push constants.
+enum Stage : uint32_t { kRange, kClipErrors, kCodes };
+struct Push {
+    uint32_t invocations, cols, pieces_per_row, row_bytes, weighted, record;
+};
+
+uint64_t groups_for(uint64_t invocations) { return (invocations + kWorkgroup - 1) / kWorkgroup; }
+
+// Whole rows per chunk, rows_per_chunk of them (the last chunk fewer).
+struct RowChunks {
+    uint64_t rows = 0;
+    uint64_t rows_per_chunk = 1;
+    uint64_t chunks() const { return (rows + rows_per_chunk - 1) / rows_per_chunk; }
+    uint64_t first(uint64_t chunk) const { return chunk * rows_per_chunk; }
+    uint64_t count(uint64_t chunk) const { return std::min(rows_per_chunk, rows - first(chunk)); }
+};
+
+// widest_row: the most bytes a row takes in any buffer of a chunk.
+RowChunks row_chunks(const Device& device, const FormatInfo& format, int64_t rows, uint64_t widest_row,
+                     VkDeviceSize budget) {
+    if (widest_row > chunk_bytes_limit(device, 0)) throw Error("format " + format.name, "a row does not fit in a GPU buffer");
+    return {uint64_t(rows), std::max<uint64_t>(1, chunk_bytes_limit(device, budget) / widest_row)};
+}
+
+// Streams the rows: fill(first row, rows, input) writes rows * input_row bytes, record(sequence, input,
+// output, first row, rows) records the kernels, harvest(first row, rows, output) takes rows * output_row
+// bytes, chunk after chunk.
+template <typename Fill, typename Record, typename Harvest>
+StreamTiming stream_rows(Device& device, const RowChunks& c, uint64_t input_row, uint64_t output_row,
+                         const JobControl* job, const char* what, Fill&& fill, Record&& record, Harvest&& harvest) {
+    ChunkStream stream;
+    stream.chunks = c.chunks();
+    stream.max_input_bytes = c.rows_per_chunk * input_row;
+    stream.max_output_bytes = c.rows_per_chunk * output_row;
+    stream.fill = [&](uint64_t k, std::span<std::byte> input) {
+        fill(c.first(k), c.count(k), input);
+        return VkDeviceSize(c.count(k) * input_row);
+    };
+    stream.record = [&](uint64_t k, Sequence& s, const Buffer& in, const Buffer& out) {
+        record(s, in, out, c.first(k), c.count(k));
+    };
+    stream.output_bytes = [&](uint64_t k) { return VkDeviceSize(c.count(k) * output_row); };
+    stream.harvest = [&](uint64_t k, std::span<const std::byte> output) { harvest(c.first(k), c.count(k), output); };
+    return run_stream(device, stream, job, what);
+}
+
+uint32_t record_bits(const grid::Scale& scale) { return uint32_t(scale.s_f16) | uint32_t(scale.zero) << 16; }
+
+// The per-channel grid of the same bits and symmetry: a pt row with the record in front is its row.
+const FormatInfo& per_channel_twin(const FormatInfo& format) {
+    std::string name = "int" + std::to_string(format.grid.bits);
+    name += format.grid.asymmetric ? "_pc_asym" : "_pc_sym";
+    return format_by_name(name);
+}
+
+}  // namespace
+
+bool is_tensor_grid(const FormatInfo& format) {
+    return format.kind == FormatKind::IntGrid && format.grid.group == kPerTensor;
+}
+
+StreamTiming encode_tensor_grid_on(Device& device, const FormatInfo& format, int64_t rows, int64_t cols,
+                                   const float* src, uint8_t* dst, const float* importance, VkDeviceSize chunk_budget,
+                                   const JobControl* job) {
+    if (!is_tensor_grid(format)) throw Error("format " + format.name, "is not a per-tensor grid");
+    if (auto problem = format.shape_problem(cols); !problem.empty()) throw Error("format " + format.name, problem);
+    const GridParams& g = format.grid;
+    const uint64_t pieces_per_row = (uint64_t(cols) + kPiece - 1) / kPiece;
+    const uint64_t input_row = uint64_t(cols) * sizeof(float);
+    const uint64_t range_row = pieces_per_row * 2 * sizeof(float);
+    const uint64_t errors_row = g.clip_search ? pieces_per_row * kCandidates * sizeof(double) : 0;
+    const uint64_t codes_row = format.row_bytes(cols);
+    const RowChunks c = row_chunks(device, format, rows, std::max({input_row, range_row, errors_row, codes_row}), chunk_budget);
+
+    const bool weighted = importance && g.clip_search;  // without the search the importance changes nothing
+    ResidentBuffer weights(device, weighted ? size_t(cols) * sizeof(float) : 4);
+    if (weighted) weights.write(importance, size_t(cols) * sizeof(float));
+    ResidentBuffer candidates(device, kCandidates * sizeof(uint32_t));
+    auto pipeline = [&](Stage stage) -> const Pipeline& {
+        return device.pipeline({"encode_grid_tensor", {kWorkgroup, uint32_t(g.bits), uint32_t(g.asymmetric), stage}, 6,
+                                sizeof(Push)});
+    };
+    const Push base{0, uint32_t(cols), uint32_t(pieces_per_row), uint32_t(codes_row), uint32_t(weighted), 0};
+    // Records a stage over the chunk's pieces (times `per_piece` invocations).
+    auto dispatch = [&](const Pipeline& p, Push push, uint64_t per_piece) {
+        return [&p, push, per_piece, pieces_per_row, &weights, &candidates](Sequence& s, const Buffer& in,
+                                                                            const Buffer& out, uint64_t, uint64_t count) {
+            Push q = push;
+            q.invocations = uint32_t(count * pieces_per_row * per_piece);
+            s.dispatch(p, {&in, &out, &out, &out, &weights.buffer(), &candidates.buffer()}, &q, groups_for(q.invocations));
+        };
+    };
+    auto fill = [&](uint64_t first, uint64_t count, std::span<std::byte> input) {
+        std::memcpy(input.data(), src + first * uint64_t(cols), count * input_row);
+    };
+
+    // The range: the pieces' extremes, combined as the CPU gathers them (NaN ignored, 0 included).
+    float lo = 0.0f, hi = 0.0f;
+    StreamTiming timing = stream_rows(device, c, input_row, range_row, job, "range", fill,
+                                      dispatch(pipeline(kRange), base, 1),
+                                      [&](uint64_t, uint64_t count, std::span<const std::byte> output) {
+                                          const auto* r = reinterpret_cast<const float*>(output.data());
+                                          for (uint64_t i = 0; i < count * pieces_per_row; ++i) {
+                                              lo = formula::fmin_number(lo, r[2 * i]);
+                                              hi = formula::fmax_number(hi, r[2 * i + 1]);
+                                          }
+                                      });
+    grid::Scale scale = grid::range_scale(g, lo, hi);
+
+    // The clipping search: each candidate's error, the pieces' sums added up in piece order.
+    if (g.clip_search) {
+        uint32_t records[kCandidates];
+        for (uint64_t k = 0; k < kCandidates; ++k) records[k] = record_bits(grid::clip_candidate(g, lo, hi, int(k)));
+        candidates.write(records, sizeof(records));
+        double errors[kCandidates] = {};
+        timing += stream_rows(device, c, input_row, errors_row, job, "clipping search", fill,
+                              dispatch(pipeline(kClipErrors), base, kCandidates),
+                              [&](uint64_t, uint64_t count, std::span<const std::byte> output) {
+                                  const auto* e = reinterpret_cast<const double*>(output.data());
+                                  for (uint64_t piece = 0; piece < count * pieces_per_row; ++piece)
+                                      for (uint64_t k = 0; k < kCandidates; ++k) errors[k] += e[piece * kCandidates + k];
+                              });
+        scale = grid::clip_candidate(g, lo, hi, grid::best_clip_candidate(errors));
+    }
+
+    // The header, then the codes of every row.
+    dst[0] = uint8_t(scale.s_f16 & 0xff);
+    dst[1] = uint8_t(scale.s_f16 >> 8);
+    if (g.asymmetric) dst[2] = uint8_t(scale.zero);
+    uint8_t* body = dst + format.header_bytes;
+    Push codes = base;
+    codes.record = record_bits(scale);
+    timing += stream_rows(device, c, input_row, codes_row, job, "encode", fill, dispatch(pipeline(kCodes), codes, 1),
+                          [&](uint64_t first, uint64_t, std::span<const std::byte> output) {
+                              std::memcpy(body + first * codes_row, output.data(), output.size());
+                          });
+    return timing;
+}
+
+StreamTiming decode_tensor_grid_on(Device& device, const FormatInfo& format, int64_t rows, int64_t cols,
+                                   const uint8_t* src, float* dst, VkDeviceSize chunk_budget, const JobControl* job) {
+    if (!is_tensor_grid(format)) throw Error("format " + format.name, "is not a per-tensor grid");
+    if (auto problem = format.shape_problem(cols); !problem.empty()) throw Error("format " + format.name, problem);
+    const StoredLayout layout = *stored_layout(per_channel_twin(format), cols);
+    const uint64_t record = format.header_bytes;
+    const uint64_t codes_row = format.row_bytes(cols);
+    const uint64_t input_row = record + codes_row;  // == layout.unit_bytes
+    const uint64_t output_row = uint64_t(cols) * sizeof(float);
+    const RowChunks c = row_chunks(device, format, rows, std::max(input_row, output_row), chunk_budget);
+    constexpr uint32_t kDecodeWorkgroup = 256;
+    const Pipeline& pipeline = device.pipeline({"decode_values", layout.constants(kDecodeWorkgroup), 2, sizeof(uint32_t)});
+    const uint8_t* body = src + record;
+    return stream_rows(
+        device, c, input_row, output_row, job, "decode",
+        [&](uint64_t first, uint64_t count, std::span<std::byte> input) {
+            for (uint64_t r = 0; r < count; ++r) {
+                std::memcpy(input.data() + r * input_row, src, record);
+                std::memcpy(input.data() + r * input_row + record, body + (first + r) * codes_row, codes_row);
+            }
+        },
+        [&](Sequence& s, const Buffer& in, const Buffer& out, uint64_t, uint64_t count) {
+            const uint32_t values = uint32_t(count * uint64_t(cols));
+            s.dispatch(pipeline, {&in, &out}, &values, (values + kDecodeWorkgroup - 1) / kDecodeWorkgroup);
+        },
+        [&](uint64_t first, uint64_t, std::span<const std::byte> output) {
+            std::memcpy(dst + first * uint64_t(cols), output.data(), output.size());
+        });
+}
+
+}  // namespace qb::gpu
