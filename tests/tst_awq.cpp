@@ -21,10 +21,7 @@ using namespace qb;
 
 namespace {
 
-const Model& stories() {
-    static const Model model = load_model(qbtest::stories260k("gguf"));
-    return model;
-}
+using qbtest::stories260k_model;
 
 std::string snippet_path() { return qbtest::data_path("text/tinystories-snippet-30k.txt").string(); }
 
@@ -94,7 +91,7 @@ RunResult run_stories(const QuantPlan& plan, PlanTarget target, const std::strin
     options.calibration_text = read_text_file(snippet_path());
     options.calibration.tokens = 8192;
     options.evaluation_text = read_text_file(snippet_path());
-    return run_quantize_job(stories(), plan, resolve_plan(plan, stories(), target), options);
+    return run_quantize_job(stories260k_model(), plan, resolve_plan(plan, stories260k_model(), target), options);
 }
 
 Calibration synthetic_calibration(const Model& model) {
@@ -113,7 +110,7 @@ class AwqTest : public QObject {
 
 private slots:
     void folding_random_scales_leaves_stories260K_logits_unchanged() {
-        const std::vector<AwqFoldGroup> groups = awq_fold_groups(stories());
+        const std::vector<AwqFoldGroup> groups = awq_fold_groups(stories260k_model());
         QCOMPARE(groups.size(), size_t(4 * 5));
         for (const AwqFoldGroup& g : groups) QVERIFY2(g.problem.empty(), qPrintable(QString::fromStdString(g.name + ": " + g.problem)));
         const AwqFolding folding = fold_awq_scales(groups, random_scales(groups, 1));
@@ -125,7 +122,7 @@ private slots:
         // Query heads 2h and 2h+1 read kv head h: their columns of attn_output share one scale.
         const std::vector<float>& o = folding.find("blk.0.attn_output")->column_scales;
         for (int64_t d = 0; d < 8; ++d) QCOMPARE(o[size_t(d)], o[size_t(8 + d)]);
-        const double change = relative_logit_change(stories(), folding, some_tokens(512, 24));
+        const double change = relative_logit_change(stories260k_model(), folding, some_tokens(512, 24));
         qInfo("stories260K, random scales in [1/8, 8] folded: max |logit change| / max |logit| = %.2e", change);
         QVERIFY2(change < 1e-5, qPrintable(QString::number(change)));
     }

@@ -178,13 +178,10 @@ double max_abs_difference(const std::vector<float>& logits, const std::vector<Ve
     return worst;
 }
 
-const Model& stories() {
-    static const Model model = load_model(qbtest::stories260k("gguf"));
-    return model;
-}
+using qbtest::stories260k_model;
 
 const Transformer& stories_net() {
-    static const Transformer net(stories());
+    static const Transformer net(stories260k_model());
     return net;
 }
 
@@ -362,7 +359,7 @@ private slots:
 
     void stories260k_greedy_generation_tells_the_expected_story() {
         const std::vector<int32_t> ids = generate_greedy(stories_net(), {1}, 32);
-        const std::string text = model_tokenizer(stories()).decode(ids);
+        const std::string text = model_tokenizer(stories260k_model()).decode(ids);
         const std::string expected = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
         QVERIFY2(text.find(expected) <= 1, text.c_str());  // after the SentencePiece leading space, if kept
     }

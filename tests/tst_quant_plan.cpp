@@ -22,10 +22,7 @@ using qbtest::run_cli;
 
 namespace {
 
-const Model& stories() {
-    static const Model model = load_model(qbtest::stories260k("gguf"));
-    return model;
-}
+using qbtest::stories260k_model;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -55,7 +52,7 @@ private slots:
     void keeps_norms_in_f32_and_quantizes_the_matrices_for_gguf() {
         QuantPlan plan = plan_with("q8_0");
         plan.fallback = true;
-        const ResolvedPlan r = resolve_plan(plan, stories(), PlanTarget::Gguf);
+        const ResolvedPlan r = resolve_plan(plan, stories260k_model(), PlanTarget::Gguf);
         QCOMPARE(r.tensors.size(), size_t(48));
         const TensorAssignment& norm = *r.find("blk.0.attn_norm");
         QVERIFY(norm.keep);
@@ -73,7 +70,7 @@ private slots:
     void falls_back_to_f16_when_no_block_fits_the_row_and_says_why() {
         QuantPlan plan = plan_with("q8_0");
         plan.fallback = true;
-        const ResolvedPlan r = resolve_plan(plan, stories(), PlanTarget::Gguf);
+        const ResolvedPlan r = resolve_plan(plan, stories260k_model(), PlanTarget::Gguf);
         const TensorAssignment& down = *r.find("blk.3.ffn_down");
         QCOMPARE(down.format->name, std::string("f16"));
         QCOMPARE(down.bytes, uint64_t(64 * 172 * 2));
@@ -83,8 +80,8 @@ private slots:
     }
 
     void follows_llama_cpp_fallback_table() {
-        const TensorView& rows_of_64 = stories().tensor("blk.0.attn_q");
-        const TensorView& rows_of_172 = stories().tensor("blk.0.ffn_down");
+        const TensorView& rows_of_64 = stories260k_model().tensor("blk.0.attn_q");
+        const TensorView& rows_of_172 = stories260k_model().tensor("blk.0.ffn_down");
         auto fallback = [](const char* format, const TensorView& t) {
             return fallback_format(format_by_name(format), t, PlanTarget::Gguf).name;
         };
@@ -100,14 +97,14 @@ private slots:
     }
 
     void rejects_a_block_that_does_not_divide_the_row_naming_the_tensor() {
-        const std::string message = error_message([] { resolve_plan(plan_with("q8_0"), stories(), PlanTarget::Gguf); });
+        const std::string message = error_message([] { resolve_plan(plan_with("q8_0"), stories260k_model(), PlanTarget::Gguf); });
         QCOMPARE(message, std::string("blk.0.ffn_down: q8_0 (default) is not possible: row length 172 is not a multiple "
                                       "of q8_0's block of 32 (allow fallback to use the fallback table)"));
     }
 
     void rejects_a_group_size_that_does_not_divide_the_row() {
         const std::string message =
-            error_message([] { resolve_plan(plan_with("int4_g128_asym"), stories(), PlanTarget::Analysis); });
+            error_message([] { resolve_plan(plan_with("int4_g128_asym"), stories260k_model(), PlanTarget::Analysis); });
         QVERIFY2(message.starts_with("token_embd: int4_g128_asym (default) is not possible: row length 64 is not a "
                                      "multiple of int4_g128_asym's block of 128"),
                  message.c_str());
@@ -115,18 +112,18 @@ private slots:
 
     void rejects_formats_the_target_cannot_store() {
         std::string message = error_message([] {
-            resolve_plan(plan_with("q8_0", {{"attn_q", "nf4"}}), stories(), PlanTarget::Gguf);
+            resolve_plan(plan_with("q8_0", {{"attn_q", "nf4"}}), stories260k_model(), PlanTarget::Gguf);
         });
         QCOMPARE(message, std::string("blk.0.attn_q: nf4 (rule 1) is not possible: nf4 has no GGUF tensor type (allow "
                                       "fallback to use the fallback table)"));
-        message = error_message([] { resolve_plan(plan_with("q4_k"), stories(), PlanTarget::Gptq); });
+        message = error_message([] { resolve_plan(plan_with("q4_k"), stories260k_model(), PlanTarget::Gptq); });
         QVERIFY2(message.starts_with("blk.0.attn_q: q4_k (default) is not possible: row length 64"), message.c_str());
-        message = error_message([] { resolve_plan(plan_with("q8_0"), stories(), PlanTarget::Gptq); });
+        message = error_message([] { resolve_plan(plan_with("q8_0"), stories260k_model(), PlanTarget::Gptq); });
         QVERIFY2(contains(message, "q8_0 is not an integer grid (GPTQ stores linear layers as integer grids or unquantized)"),
                  message.c_str());
-        message = error_message([] { resolve_plan(plan_with("int8_pt_sym"), stories(), PlanTarget::Gptq); });
+        message = error_message([] { resolve_plan(plan_with("int8_pt_sym"), stories260k_model(), PlanTarget::Gptq); });
         QVERIFY2(contains(message, "GPTQ has no per-tensor scale (int8_pt_sym)"), message.c_str());
-        message = error_message([] { resolve_plan(plan_with("i8"), stories(), PlanTarget::Analysis); });
+        message = error_message([] { resolve_plan(plan_with("i8"), stories260k_model(), PlanTarget::Analysis); });
         QVERIFY2(contains(message, "i8 can be read but not produced"), message.c_str());
     }
 
@@ -134,12 +131,12 @@ private slots:
         QuantPlan plan = plan_with("q5_0", {{"attn_v", "iq4_nl"}});
         plan.defaults.algorithm = "gptq";
         plan.defaults.options = {{"damp", 0.02}};
-        const std::string message = error_message([&] { resolve_plan(plan, stories(), PlanTarget::Gguf, {.fallback = false}); });
+        const std::string message = error_message([&] { resolve_plan(plan, stories260k_model(), PlanTarget::Gguf, {.fallback = false}); });
         QVERIFY2(message.starts_with("blk.0.attn_v: gptq cannot produce iq4_nl: gptq chooses codes on integer grids"),
                  message.c_str());
         plan.overrides["blk.0.ffn_down"].format = "f16";
         plan.fallback = true;
-        const ResolvedPlan r = resolve_plan(plan, stories(), PlanTarget::Gguf);
+        const ResolvedPlan r = resolve_plan(plan, stories260k_model(), PlanTarget::Gguf);
         QCOMPARE(r.find("blk.0.attn_q")->algorithm, std::string("gptq"));
         QCOMPARE(r.find("blk.0.attn_q")->options, json({{"damp", 0.02}}));
         const TensorAssignment& v = *r.find("blk.0.attn_v");
@@ -150,7 +147,7 @@ private slots:
     }
 
     void gptq_quantizes_only_the_blocks_and_any_target_takes_its_grids() {
-        const ResolvedPlan r = resolve_plan(plan_with("int4_g32_asym"), stories(), PlanTarget::Gptq, {.fallback = true});
+        const ResolvedPlan r = resolve_plan(plan_with("int4_g32_asym"), stories260k_model(), PlanTarget::Gptq, {.fallback = true});
         QCOMPARE(r.find("blk.4.attn_q")->format->name, std::string("int4_g32_asym"));
         QVERIFY2(r.find("blk.4.ffn_up")->reason().ends_with(
                      "fallback from int4_g32_asym: the output dimension 172 does not fill whole int32 words of 4-bit "
@@ -159,7 +156,7 @@ private slots:
         QVERIFY(r.find("token_embd")->keep);
         QCOMPARE(r.find("token_embd")->reason(), std::string("kept: GPTQ checkpoints quantize only the blocks' linear layers"));
         QCOMPARE(r.find("token_embd")->format->name, std::string("f16"));
-        const ResolvedPlan fake = resolve_plan(plan_with("nf4"), stories(), PlanTarget::SafetensorsFake, {.fallback = true});
+        const ResolvedPlan fake = resolve_plan(plan_with("nf4"), stories260k_model(), PlanTarget::SafetensorsFake, {.fallback = true});
         QCOMPARE(fake.find("token_embd")->format->name, std::string("nf4"));
     }
 
@@ -167,7 +164,7 @@ private slots:
         QuantPlan plan = plan_with("int8_pc_sym", {{"attn_", "int4_pc_sym"}, {"attn_v", "int3_pc_sym"}});
         plan.rules[1].note = "values are sensitive";
         plan.overrides["blk.0.attn_v"].format = "int2_pc_sym";
-        const ResolvedPlan r = resolve_plan(plan, stories(), PlanTarget::Analysis);
+        const ResolvedPlan r = resolve_plan(plan, stories260k_model(), PlanTarget::Analysis);
         QCOMPARE(r.find("blk.1.ffn_up")->format->name, std::string("int8_pc_sym"));
         QCOMPARE(r.find("blk.1.attn_q")->format->name, std::string("int4_pc_sym"));
         QCOMPARE(r.find("blk.1.attn_q")->reason(), std::string("rule 1"));
@@ -183,7 +180,7 @@ private slots:
         plan.defaults.options = {{"damp", 0.01}};
         plan.rules.push_back({"ffn_", {std::nullopt, std::nullopt, json{{"act_order", true}}}, ""});
         plan.rules.push_back({"ffn_up", {std::nullopt, "hqq", std::nullopt}, ""});
-        const ResolvedPlan r = resolve_plan(plan, stories(), PlanTarget::Analysis);
+        const ResolvedPlan r = resolve_plan(plan, stories260k_model(), PlanTarget::Analysis);
         QCOMPARE(r.find("blk.0.attn_q")->options, json({{"damp", 0.01}}));
         QCOMPARE(r.find("blk.0.ffn_gate")->options, json({{"damp", 0.01}, {"act_order", true}}));
         QCOMPARE(r.find("blk.0.ffn_up")->algorithm, std::string("hqq"));
@@ -198,12 +195,12 @@ private slots:
         QCOMPARE(r.find("token_embd")->format->name, std::string("f16"));
         QCOMPARE(r.find("token_embd")->reason(), std::string("rule 1: keep"));
         QCOMPARE(r.find("blk.0.attn_norm")->format->name, std::string("f32"));
-        QCOMPARE(resolve_plan(plan, stories(), PlanTarget::Gguf).find("token_embd")->format->name, std::string("f32"));
+        QCOMPARE(resolve_plan(plan, stories260k_model(), PlanTarget::Gguf).find("token_embd")->format->name, std::string("f32"));
     }
 
     void budget_is_the_sum_of_exact_tensor_bytes() {
         const QuantPlan plan = plan_with("q8_0", {{"ffn_down", "f16"}});
-        const ResolvedPlan r = resolve_plan(plan, stories(), PlanTarget::Gguf);
+        const ResolvedPlan r = resolve_plan(plan, stories260k_model(), PlanTarget::Gguf);
         // 32 q8_0 matrices, 5 f16 ffn_down, 11 f32 norms; the tied output counted as its own tensor.
         const uint64_t q8 = 2 * 34816 + 5 * (4352 + 2176 + 2176 + 4352 + 11696 + 11696);
         const uint64_t expected = q8 + 5 * 22016 + 11 * 256;
@@ -247,12 +244,12 @@ private slots:
         QuantPlan plan = plan_with("q8_0");
         plan.fallback = true;
         plan.overrides["blk.9.attn_q"].format = "q4_0";
-        QVERIFY(contains(error_message([&] { resolve_plan(plan, stories(), PlanTarget::Gguf); }),
+        QVERIFY(contains(error_message([&] { resolve_plan(plan, stories260k_model(), PlanTarget::Gguf); }),
                          "plan override: no tensor named 'blk.9.attn_q'"));
         plan.overrides.clear();
         plan.fallback = false;
         plan.overrides["blk.0.ffn_norm"].format = "q8_0";
-        QCOMPARE(error_message([&] { resolve_plan(plan, stories(), PlanTarget::Analysis); }),
+        QCOMPARE(error_message([&] { resolve_plan(plan, stories260k_model(), PlanTarget::Analysis); }),
                  std::string("blk.0.ffn_norm: cannot be quantized for analysis: 1-D tensor"));
     }
 
@@ -312,7 +309,7 @@ private slots:
         for (const QString& file : files) {
             const QuantPlan plan = load_plan(dir.filePath(file).toStdString());
             const PlanTarget target = plan_target_by_name(file.section('_', 0, 0).toStdString());  // named <target>_*.json
-            const ResolvedPlan r = resolve_plan(plan, stories(), target, {.fallback = true});
+            const ResolvedPlan r = resolve_plan(plan, stories260k_model(), target, {.fallback = true});
             qInfo("%s: %llu bytes, %.3f bpw", qPrintable(file), (unsigned long long)r.total_bytes(), r.bits_per_weight());
         }
     }

@@ -49,8 +49,13 @@ const std::string& tinystories_snippet() {
     return text;
 }
 
+const qb::Model& stories260k_model() {
+    static const qb::Model model = qb::load_model(stories260k("gguf"));
+    return model;
+}
+
 const qb::Tokenizer& stories260k_tokenizer() {
-    static const qb::Tokenizer tokenizer = qb::model_tokenizer(qb::load_model(stories260k("gguf")));
+    static const qb::Tokenizer tokenizer = qb::model_tokenizer(stories260k_model());
     return tokenizer;
 }
 

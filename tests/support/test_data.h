@@ -22,6 +22,8 @@ std::string read_file(const std::filesystem::path& path, size_t max_bytes = std:
 std::string read_text(const std::string& relative, size_t max_bytes = std::string::npos);
 // text/tinystories-snippet-30k.txt, stories260K's in-domain evaluation text (read once).
 const std::string& tinystories_snippet();
+// stories260K's f32 GGUF model (loaded once).
+const qb::Model& stories260k_model();
 // stories260K's tokenizer (from its GGUF, loaded once).
 const qb::Tokenizer& stories260k_tokenizer();
 
