@@ -15,6 +15,10 @@
 layout(std430, binding = 0) readonly buffer Source { float source[]; };
 layout(std430, binding = 1) buffer Target { uint8_t target[]; };  // read by the formulas' decoders only
 layout(std430, binding = 2) readonly buffer Importance { float importance[]; };
+// The same buffers read 4 floats at a time (a buffer access costs the same per lane whatever its width on
+// llvmpipe; sub-blocks and columns start at multiples of 16 values).
+layout(std430, binding = 0) readonly buffer Source4 { vec4 source4[]; };
+layout(std430, binding = 2) readonly buffer Importance4 { vec4 importance4[]; };
 #define BLOCK_BYTES target
 #include "common/formulas.glsl"
 #include "core/formulas/rounding.inc"
@@ -67,19 +71,30 @@ void main() {
         w[i] = 0.0;
     }
     if (in_range) {
-        for (uint i = 0u; i < GROUP; ++i) x[i] = source[block * 256u + g * GROUP + i];
+        for (uint i = 0u; i < GROUP / 4u; ++i) {
+            vec4 v = source4[(block * 256u + g * GROUP) / 4u + i];
+            for (uint k = 0u; k < 4u; ++k) x[4u * i + k] = v[k];
+        }
         uint column = (params.first_block + block) % params.blocks_per_row * 256u + g * GROUP;
+        float imp[32];
+        if (weighted)
+            for (uint i = 0u; i < GROUP / 4u; ++i) {
+                vec4 v = importance4[column / 4u + i];
+                for (uint k = 0u; k < 4u; ++k) imp[4u * i + k] = v[k];
+            }
         if (TYPE == Q6_K) {
-            for (uint i = 0u; i < 16u; ++i) w[i] = weighted ? importance[column + i] : x[i] * x[i];
+            for (uint i = 0u; i < 16u; ++i) w[i] = weighted ? imp[i] : x[i] * x[i];
         } else if (weighted) {
             float sum = 0.0;  // of the whole super-block, in index order
-            for (uint i = 0u; i < 256u; ++i) {
-                float v = source[block * 256u + i];
-                precise float square = v * v;
-                sum += square;
+            for (uint i = 0u; i < 64u; ++i) {
+                vec4 v = source4[block * 64u + i];
+                for (uint k = 0u; k < 4u; ++k) {
+                    precise float square = v[k] * v[k];
+                    sum += square;
+                }
             }
             float sigma2 = k_importance_sigma2(sum, TYPE == Q2_K ? 1.0 : 2.0);
-            for (uint i = 0u; i < GROUP; ++i) w[i] = search_weight(x[i], importance[column + i], sigma2);
+            for (uint i = 0u; i < GROUP; ++i) w[i] = search_weight(x[i], imp[i], sigma2);
         }
     }
 
