@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "core/util/clock.h"
 #include "core/util/error.h"
 #include "gpu/vk_device.h"
 
@@ -20,8 +21,6 @@ struct Params {
 };
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/util/clock.h"
 #include "core/util/error.h"
 #include "gpu/vk_device.h"
 #include "gpu/vk_sequence.h"
@@ -17,10 +18,6 @@ constexpr uint32_t kWorkgroup = 64;
 struct Params {
     uint32_t tokens, dim, first_row, slab_rows, tiles_x;
 };
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "core/quant/format.h"
+#include "core/util/clock.h"
 #include "core/util/error.h"
 #include "gpu/vk_device.h"
 #include "gpu/vk_sequence.h"
@@ -21,10 +22,6 @@ constexpr uint32_t kGemmWorkgroup = 64;
 struct Params {
     uint32_t tokens, outputs, depth, row_bytes, c_stride, c_offset, tiles_x;
 };
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 

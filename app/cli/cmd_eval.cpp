@@ -74,12 +74,8 @@ int run_eval(const CommandArgs& argv) {
     // runs decode their rows as they go.
     const qb::gpu::BackendChoice device = qb::gpu::select_backend(args.value("device", "cpu"), {.cpu_threads = options.forward.threads});
     if (!device.notice.empty()) std::fprintf(stderr, "%s\n", device.notice.c_str());
-    std::optional<qb::gpu::GpuLinearExecutor> gpu;
-    if (auto* vulkan = dynamic_cast<qb::gpu::VulkanBackend*>(device.backend.get())) {
-        // The backend owns the device and outlives the executor: a non-owning pointer to it.
-        gpu.emplace(std::shared_ptr<qb::gpu::Device>(std::shared_ptr<void>(), &vulkan->device()));
-        options.forward.executor = &*gpu;
-    }
+    const std::unique_ptr<qb::gpu::GpuLinearExecutor> gpu = qb::gpu::linear_executor_for(*device.backend);
+    options.forward.executor = gpu.get();
     const std::string device_text = gpu ? gpu->description() : "CPU";
     std::fprintf(stderr, "weight products on %s\n", device_text.c_str());
 

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/algo/algorithm.h"
+#include "core/backend/backend.h"
 #include "core/export/roundtrip.h"
 #include "core/infer/tokenizer.h"
 #include "core/pipeline/awq_folding.h"
@@ -38,6 +39,19 @@ const Algorithm* algorithm_of(const TensorAssignment& a) {
 }
 
 bool needs_calibration(const Algorithm& algorithm) { return algorithm.needs_hessian || algorithm.needs_activations; }
+
+// The job's calibration options with its devices: forward products on the executor, Hessians summed by the backend.
+CalibrationOptions on_job_devices(CalibrationOptions calibration, const QuantizeJobOptions& options) {
+    calibration.executor = options.executor;
+    calibration.backend = options.backend;
+    return calibration;
+}
+
+// With an executor the CPU keeps no decoded copy of the weights (as quantbench-cli eval): the products it
+// still runs decode their rows as they go, with the same sums.
+int64_t resident_budget(const LinearExecutor* executor) { return executor ? 0 : kResidentWeightBudget; }
+
+std::string description_of(const LinearExecutor* executor) { return executor ? executor->description() : "CPU"; }
 
 // Removes the output unless released: a job that fails or is cancelled after writing leaves nothing.
 class OutputGuard {
@@ -151,11 +165,11 @@ private:
         held_.clear();  // the previous group first: at most one group at a time
         current_ = SIZE_MAX;
         if (!options_.calibration_text) throw Error(groups_[group].front(), "its algorithm needs a Hessian: give a calibration text");
-        CalibrationOptions options = options_.calibration;
+        CalibrationOptions options = on_job_devices(options_.calibration, options_);
         options.full_hessian = true;
         options.hessian_records = groups_[group];
         std::vector<std::pair<std::string, HessianMatrix>> taken;
-        const Transformer net(model_, options_.threads, job_);
+        const Transformer net(model_, options_.threads, job_, resident_budget(options.executor));
         const CalibrationRun run = calibrate(
             net, evaluation_text(model_tokenizer(model_), options_.calibration_text->text), options,
             [&](ActivationStats&& stats) {
@@ -283,8 +297,9 @@ EvaluationSummary evaluate_reloaded(const Model& reloaded, const Model& base_mod
     EvalOptions eval = options.evaluation;
     eval.job = job;
     eval.forward.threads = options.threads;
-    const Transformer quantized(reloaded, options.threads, job);
-    const Transformer base(base_model, options.threads, job);
+    eval.forward.executor = options.executor;
+    const Transformer quantized(reloaded, options.threads, job, resident_budget(options.executor));
+    const Transformer base(base_model, options.threads, job, resident_budget(options.executor));
     const EvalText text = evaluation_text(model_tokenizer(base_model), options.evaluation_text->text);
     EvaluationSummary e;
     if (!options.kld) {
@@ -345,7 +360,7 @@ Calibration calibrate_records(const Model& model, const TextFile& text, const Ca
                               const std::vector<std::string>& tensors, JobControl* job, int threads) {
     std::set<std::string> wanted;
     for (const auto& t : tensors) wanted.insert(input_record_name(t));
-    const Transformer net(model, threads, job);
+    const Transformer net(model, threads, job, resident_budget(options.executor));
     Calibration calibration;
     calibration.run = calibrate(net, evaluation_text(model_tokenizer(model), text.text), options,
                                 [&](ActivationStats&& stats) {
@@ -375,6 +390,26 @@ std::vector<std::string> calibrated_tensors(const ResolvedPlan& plan, bool& hess
         hessians = hessians || algorithm->needs_hessian;
     }
     return names;
+}
+
+// Where the stages ran (RunResult::devices): calibration when this job calibrated, Hessians when it needed them.
+StageDevices stage_devices(const ResolvedPlan& plan, const Model& model, const QuantizeJobOptions& options,
+                           bool calibrated, bool hessians) {
+    StageDevices d;
+    d.quantization = options.backend ? options.backend->description() : "CPU";
+    if (options.evaluation_text) d.evaluation = description_of(options.executor);
+    if (!calibrated) return d;
+    d.calibration = description_of(options.executor);
+    if (!hessians) return d;
+    int64_t on_device = 0, on_cpu = 0;
+    for (const auto& a : plan.tensors) {
+        const Algorithm* algorithm = a.quantized() ? algorithm_of(a) : nullptr;
+        if (!algorithm || !algorithm->needs_hessian) continue;
+        const bool device = options.backend && options.backend->accelerates_hessian(model.tensor(a.name).cols());
+        (device ? on_device : on_cpu) += 1;
+    }
+    d.hessians = on_device == 0 ? "CPU" : on_cpu == 0 ? options.backend->description() : options.backend->description() + " and CPU";
+    return d;
 }
 
 }  // namespace
@@ -410,6 +445,7 @@ RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const Reso
 
     AllocationMemory memory;
     LazyHessians lazy(model, options, job, memory);
+    const CalibrationOptions job_calibration = on_job_devices(options.calibration, options);
     std::optional<Calibration> own_calibration;
     bool hessians = false;
     const std::vector<std::string> calibrated = calibrated_tensors(resolved, hessians);
@@ -417,8 +453,8 @@ RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const Reso
         if (!options.calibration_text)
             throw Error(calibrated.front(), "its algorithm needs calibration: give a calibration text");
         if (hessians && plan_needs_eager_hessians(resolved)) {
-            own_calibration = calibrate_for(model, *options.calibration_text, options.calibration, calibrated, true,
-                                            job, options.threads);
+            own_calibration = calibrate_for(model, *options.calibration_text, job_calibration, calibrated, true, job,
+                                            options.threads);
         } else if (hessians) {
             // The first group is accumulated with the summaries (one pass when every Hessian fits, as before);
             // it is sized from the weights' input widths, as the records are only known once calibrated.
@@ -432,13 +468,13 @@ RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const Reso
                 sized.emplace_back(record, hessian_bytes(model.tensor(a.name).cols()));
             }
             const auto groups = budget_groups(sized, options.calibration.hessian_memory_bytes);
-            own_calibration = summarized(model, *options.calibration_text, options.calibration, calibrated,
-                                         groups.front(), job, options.threads);
+            own_calibration = summarized(model, *options.calibration_text, job_calibration, calibrated, groups.front(),
+                                         job, options.threads);
             lazy.adopt(*own_calibration, own_calibration->run.passes);
             lazy.plan(hessian_records(resolved, own_calibration->run), *own_calibration);
         } else {
-            own_calibration = calibrate_for(model, *options.calibration_text, options.calibration, calibrated, false,
-                                            job, options.threads);
+            own_calibration = calibrate_for(model, *options.calibration_text, job_calibration, calibrated, false, job,
+                                            options.threads);
         }
         calibration = &*own_calibration;
     } else if (calibration && hessians) {
@@ -467,6 +503,8 @@ RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const Reso
     stage = Clock::now();
     if (options.evaluation_text) result.evaluation = evaluate_reloaded(reload_export(plan_out, intended), model, options, job);
     result.seconds.evaluation = seconds_since(stage);
+    result.devices = stage_devices(resolved, model, options, own_calibration.has_value() || memory.calibration_passes > 0,
+                                   hessians);
     if (job) job->check("quantize");
     guard.release();
 

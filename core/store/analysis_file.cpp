@@ -1,25 +1,16 @@
 #include "core/store/analysis_file.h"
 
 #include <cmath>
-#include <ctime>
 #include <set>
 
 #include "core/store/sha256.h"
+#include "core/util/clock.h"
 #include "core/util/error.h"
 
 namespace qb {
 namespace {
 
 constexpr const char* kFormatName = "quantbench-analysis";
-
-std::string utc_now() {
-    const std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
-}
 
 std::string absolute_path(const std::filesystem::path& path) { return std::filesystem::absolute(path).lexically_normal().string(); }
 
