@@ -8,6 +8,7 @@
 #include "core/quant/format.h"
 #include "gpu/matmul_kernels.h"
 #include "gpu/vk_device.h"
+#include "gpu/vulkan_backend.h"
 
 namespace qb::gpu {
 namespace {
@@ -107,6 +108,11 @@ bool GpuLinearExecutor::multiply(const TensorView& w, ConstMatrixRef x, MatrixRe
             for (int64_t r = 0; r < rows; ++r) dst[r] = src[w.row_order[size_t(r)]];
     }
     return true;
+}
+
+std::unique_ptr<GpuLinearExecutor> linear_executor_for(const Backend& backend, GpuLinearOptions options) {
+    const auto* vulkan = dynamic_cast<const VulkanBackend*>(&backend);
+    return vulkan ? std::make_unique<GpuLinearExecutor>(vulkan->shared_device(), options) : nullptr;
 }
 
 }  // namespace qb::gpu

@@ -17,6 +17,10 @@
 
 #include "core/infer/linear_executor.h"
 
+namespace qb {
+class Backend;
+}
+
 namespace qb::gpu {
 
 class Device;
@@ -58,5 +62,9 @@ private:
     std::map<const uint8_t*, Entry> resident_;  // by the weight's stored bytes
     int64_t resident_bytes_ = 0, streamed_uploads_ = 0;
 };
+
+// The executor of a job computing on `backend` (select_backend's choice; one per job, created beside it): a
+// GpuLinearExecutor on a VulkanBackend's device (sharing it), nullptr for any other backend (the CPU).
+std::unique_ptr<GpuLinearExecutor> linear_executor_for(const Backend& backend, GpuLinearOptions options = {});
 
 }  // namespace qb::gpu

@@ -6,6 +6,7 @@
 #include "core/util/error.h"
 #include "gpu/codec_kernels.h"
 #include "gpu/gptq_kernel.h"
+#include "gpu/hessian_kernel.h"
 #include "gpu/stats_kernel.h"
 #include "gpu/vk_device.h"
 
@@ -56,6 +57,28 @@ bool VulkanBackend::accelerates_gptq(int64_t rows, int64_t cols, int64_t block) 
 
 std::unique_ptr<GptqUpdater> VulkanBackend::gptq_updater(float* w, int64_t rows, int64_t cols, const float* u) {
     return std::make_unique<DeviceGptqUpdater>(*device_, w, rows, cols, u);
+}
+
+namespace {
+
+class DeviceHessianSums : public HessianSums {
+public:
+    DeviceHessianSums(Device& device, int64_t dim) : sums_(device, dim) {}
+
+    void add(const float* x, int64_t rows) override { sums_.add(x, rows); }
+    HessianMatrix finish() override { return std::move(sums_).finish(); }
+
+private:
+    DeviceHessian sums_;
+};
+
+}  // namespace
+
+bool VulkanBackend::accelerates_hessian(int64_t dim) const { return can_accumulate_hessian_on(*device_, dim); }
+
+std::unique_ptr<HessianSums> VulkanBackend::hessian_sums(int64_t dim, int threads) {
+    if (!accelerates_hessian(dim)) return make_cpu_hessian_sums(dim, threads);
+    return std::make_unique<DeviceHessianSums>(*device_, dim);
 }
 
 BackendChoice select_backend(std::string_view preference, const VulkanBackendOptions& options) {

@@ -1,5 +1,6 @@
 // The Backend of core/backend/backend.h on a Vulkan device: format kernels (gpu/codec_kernels.h),
-// statistics (gpu/stats_kernel.h) and GPTQ's block update (gpu/gptq_kernel.h) run on the GPU; any
+// statistics (gpu/stats_kernel.h), GPTQ's block update (gpu/gptq_kernel.h) and calibration's Hessian
+// sums (gpu/hessian_kernel.h, where the device has shaderFloat64) run on the GPU; any
 // request without a kernel here goes to the CPU backend, so every call succeeds. select_backend() is how
 // a job picks its backend by name.
 #pragma once
@@ -33,6 +34,7 @@ public:
     bool accelerates_decode(const FormatInfo& format) const override;
     bool accelerates_statistics(int64_t cols) const override;
     bool accelerates_gptq(int64_t rows, int64_t cols, int64_t block) const override;
+    bool accelerates_hessian(int64_t dim) const override;
     void encode(const FormatInfo& format, int64_t rows, int64_t cols, const float* src, uint8_t* dst,
                 const float* importance, const JobControl* job) override;
     void decode(const FormatInfo& format, int64_t rows, int64_t cols, const uint8_t* src, float* dst,
@@ -40,8 +42,10 @@ public:
     TensorStats statistics(const float* values, int64_t rows, int64_t cols, const StatsRequest& request,
                            const JobControl* job) override;
     std::unique_ptr<GptqUpdater> gptq_updater(float* w, int64_t rows, int64_t cols, const float* u) override;
+    std::unique_ptr<HessianSums> hessian_sums(int64_t dim, int threads) override;
 
     Device& device() const { return *device_; }
+    const std::shared_ptr<Device>& shared_device() const { return device_; }
     // Where the time of the last call that ran on the GPU went (profiling, benchmarks).
     const StreamTiming& last_timing() const { return last_timing_; }
 

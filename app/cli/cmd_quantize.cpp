@@ -1,7 +1,10 @@
 // quantbench-cli quantize: a model and a plan (file, preset or automatic allocation to a bit budget) in; a
 // quantized, round-trip validated model file and, with --eval, its perplexity / KLD against the base out.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 #include "app/cli/cmd_calibrate.h"
 #include "app/cli/cmd_quantize.h"
@@ -11,6 +14,7 @@
 #include "core/plan/presets.h"
 #include "core/store/text_file.h"
 #include "core/util/error.h"
+#include "gpu/gpu_linear.h"
 #include "gpu/vulkan_backend.h"
 
 namespace qbcli {
@@ -132,6 +136,18 @@ void print_run(const qb::RunResult& r) {
     if (e.kld)
         std::printf("kld        mean %.6f ± %.6f, median %.6f, p99 %.6f, max %.6f; top-1 agreement %.2f%%\n", e.mean_kld,
                     e.kld_stderr, e.median_kld, e.p99_kld, e.max_kld, 100 * e.top1_agreement);
+    // Where the stages ran, one line: "calibration, evaluation on Vulkan: ...; Hessians, quantization on ...".
+    std::vector<std::pair<std::string, std::string>> stages_on;  // device -> its stages, in stage order
+    for (const auto& [stage, device] : {std::pair{"calibration", &r.devices.calibration}, {"Hessians", &r.devices.hessians},
+                                        {"quantization", &r.devices.quantization}, {"evaluation", &r.devices.evaluation}}) {
+        if (device->empty()) continue;
+        auto it = std::find_if(stages_on.begin(), stages_on.end(), [&](const auto& s) { return s.first == *device; });
+        if (it == stages_on.end()) stages_on.emplace_back(*device, stage);
+        else it->second += std::string(", ") + stage;
+    }
+    std::string devices;
+    for (const auto& [device, stages] : stages_on) devices += (devices.empty() ? "" : "; ") + stages + " on " + device;
+    if (!devices.empty()) std::printf("devices    %s\n", devices.c_str());
     std::printf("seconds    calibration %.2f, quantization %.2f, validation %.2f, evaluation %.2f, total %.2f\n",
                 r.seconds.calibration, r.seconds.quantization, r.seconds.validation, r.seconds.evaluation,
                 r.seconds.total);
@@ -152,6 +168,9 @@ int run_quantize(const CommandArgs& argv) {
     if (!device.notice.empty()) std::fprintf(stderr, "%s\n", device.notice.c_str());
     if (device.backend->name() != "cpu") std::fprintf(stderr, "quantizing on %s\n", device.backend->description().c_str());
     options.backend = device.backend.get();
+    // Calibration's and evaluation's forward passes run their weight products there too (one executor per job).
+    const std::unique_ptr<qb::gpu::GpuLinearExecutor> executor = qb::gpu::linear_executor_for(*device.backend);
+    options.executor = executor.get();
     const auto start = std::chrono::steady_clock::now();
 
     qb::RunResult run;

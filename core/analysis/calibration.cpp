@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 
 #include "core/analysis/kernels.h"
+#include "core/backend/backend.h"
 #include "core/util/error.h"
 #include "core/util/parallel.h"
 
@@ -207,9 +209,12 @@ public:
         pass_ = pass;
         hessians_.clear();
         for (size_t i : groups_[size_t(pass)])
-            if (keeps_hessian(options_, shapes_[i].name)) hessians_.emplace(i, HessianAccumulator(shapes_[i].channels));
+            if (keeps_hessian(options_, shapes_[i].name))
+                hessians_.emplace(i, options_.backend ? options_.backend->hessian_sums(shapes_[i].channels, threads_)
+                                                      : make_cpu_hessian_sums(shapes_[i].channels, threads_));
         ForwardOptions forward;
         forward.threads = threads_;
+        forward.executor = options_.executor;
         forward.on_linear_input = [this](const std::string& tensor, const float* x, int64_t rows, int64_t) { observe(tensor, x, rows); };
         for (int64_t c = 0; c < run_.chunks; ++c) {
             if (control) control->step(pass * run_.chunks + c, run_.passes * run_.chunks, chunk_label(c));
@@ -220,7 +225,7 @@ public:
         }
         for (size_t i : groups_[size_t(pass)]) {
             std::optional<HessianMatrix> hessian;
-            if (auto node = hessians_.extract(i)) hessian = std::move(node.mapped()).finish();
+            if (auto node = hessians_.extract(i)) hessian = node.mapped()->finish();
             sink(std::move(summaries_[i]).finish(std::move(hessian)));
         }
     }
@@ -235,7 +240,7 @@ private:
                 throw Error("calibration", "the input of " + tensor + " is not finite (the model overflows)");
             summaries_[i].add(x, rows, threads_);
         }
-        if (auto h = hessians_.find(i); h != hessians_.end()) h->second.add(x, rows, threads_);
+        if (auto h = hessians_.find(i); h != hessians_.end()) h->second->add(x, rows);
     }
 
     std::string chunk_label(int64_t chunk) const {
@@ -253,7 +258,7 @@ private:
     CalibrationRun run_;
     std::unordered_map<std::string, size_t> index_of_;  // weight tensor -> record index
     std::vector<ActivationSummary> summaries_;
-    std::unordered_map<size_t, HessianAccumulator> hessians_;  // this pass's group
+    std::unordered_map<size_t, std::unique_ptr<HessianSums>> hessians_;  // this pass's group
     std::vector<bool> seen_;                                   // records already observed in this chunk
     int pass_ = 0;
 };

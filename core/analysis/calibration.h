@@ -19,6 +19,11 @@
 //     each block unless token_map.reduce asks for the mean;
 //   - the Hessian proxy H = XᵀX / tokens (hessian.h), with full_hessian; its diagonal is mean_sq.
 //
+// Devices: the forward passes' weight products run on options.executor (ForwardOptions::executor) and the
+// Hessians are summed by options.backend (Backend::hessian_sums); with neither, everything runs on the CPU
+// (the CPU backend gives the same bytes as none). A device's activations and Hessians agree with the
+// CPU's within f32 rounding of the sums (linear_executor.h, backend.h's HessianSums), not bit for bit.
+//
 // Memory: the summaries are small (a few doubles per channel, the map, the histograms); full Hessians
 // take d_in² doubles per record (Llama-7B: 4096² × 3 + 11008² ≈ 1.4 GB per layer). Compensated f32 would
 // need as many bytes as f64, so instead the records are split into groups whose Hessians fit in
@@ -44,6 +49,8 @@
 
 namespace qb {
 
+class Backend;
+
 struct CalibrationOptions {
     int64_t tokens = 65536;  // wanted; whole chunks only, at most what the text holds
     int64_t ctx = 512;
@@ -56,6 +63,8 @@ struct CalibrationOptions {
     // With full_hessian: the records that get one (the others are summarised only and take no budget);
     // empty: every record.
     std::vector<std::string> hessian_records;
+    LinearExecutor* executor = nullptr;  // the forward passes' weight products (nullptr: the CPU); not owned
+    Backend* backend = nullptr;          // Hessian sums (nullptr: the CPU's HessianAccumulator); not owned
 };
 
 struct ActivationStats {

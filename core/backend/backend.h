@@ -3,13 +3,14 @@
 // "cpu" or "vulkan" without knowing which. A backend without a kernel for a request runs the CPU
 // code itself: every call succeeds on every backend; accelerates_*() tell which calls really move.
 // Results agree across backends: identical bytes for deterministic formats, statistics as stated in
-// tensor_stats.h, GPTQ's block update as stated at GptqUpdater. Long calls report progress and honour
-// cancellation through the optional JobControl.
+// tensor_stats.h, GPTQ's block update as stated at GptqUpdater, Hessians as stated at HessianSums. Long
+// calls report progress and honour cancellation through the optional JobControl.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "core/analysis/hessian.h"
 #include "core/backend/tensor_stats.h"
 
 namespace qb {
@@ -33,6 +34,21 @@ public:
     virtual void update(const float* err, int64_t i1, int64_t i2, int64_t ready_end) = 0;
 };
 
+// Calibration's Hessian H = XᵀX / tokens of one linear input with dim channels, with core/analysis/hessian.h's
+// semantics (tokens in blocks of HessianAccumulator::kTokensPerProduct, each block summed in f32 and added
+// into f64 sums; upper triangle mirrored). The CPU's is HessianAccumulator itself, so its H is the bytes of
+// calling that directly. A device sums each f32 block in another order: elements differ from the CPU's
+// within 2 x kTokensPerProduct x 2^-24 x sqrt(H_ii H_jj) (each block sum is within kTokensPerProduct x
+// 2^-24 x Σ_t |x_ti x_tj| of the exact one, and Cauchy-Schwarz bounds that sum), gpu/hessian_kernel.h.
+class HessianSums {
+public:
+    virtual ~HessianSums() = default;
+    // Adds Σ_t x_t x_tᵀ of `rows` tokens (x: rows x dim, row-major).
+    virtual void add(const float* x, int64_t rows) = 0;
+    // H normalised by the tokens added (all zero while none was); call once.
+    virtual HessianMatrix finish() = 0;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -47,6 +63,8 @@ public:
     // columns; then GPTQ hands gptq_updater() all rows at once. False (the CPU): GPTQ sweeps groups of rows
     // that stay in cache on its own threads, each with make_cpu_gptq_updater().
     virtual bool accelerates_gptq(int64_t rows, int64_t cols, int64_t block) const = 0;
+    // True when hessian_sums() accumulates a dim-channel Hessian on a device.
+    virtual bool accelerates_hessian(int64_t dim) const = 0;
 
     // rows x cols values (row-major) -> format.tensor_bytes(rows, cols) bytes at dst. importance:
     // per-column weights (length cols) or nullptr. Throws Error for shapes the format cannot store.
@@ -59,10 +77,16 @@ public:
                                    const JobControl* job = nullptr) = 0;
     // An updater for the group w (see GptqUpdater); throws Error where the device cannot hold it.
     virtual std::unique_ptr<GptqUpdater> gptq_updater(float* w, int64_t rows, int64_t cols, const float* u) = 0;
+    // An accumulator of a dim-channel Hessian (see HessianSums): the device's where accelerates_hessian(dim),
+    // else make_cpu_hessian_sums(dim, threads). threads: for the CPU's (<= 0: all hardware threads).
+    virtual std::unique_ptr<HessianSums> hessian_sums(int64_t dim, int threads) = 0;
 };
 
 // The CPU's GptqUpdater: core/algo/gptq.h's gptq_block_update on w in place (one thread).
 std::unique_ptr<GptqUpdater> make_cpu_gptq_updater(float* w, int64_t rows, int64_t cols, const float* u);
+
+// The CPU's HessianSums: core/analysis/hessian.h's HessianAccumulator on `threads` threads.
+std::unique_ptr<HessianSums> make_cpu_hessian_sums(int64_t dim, int threads);
 
 // The CPU backend: the registry codecs and plain double-precision loops. threads <= 0: all hardware threads.
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);

@@ -43,6 +43,18 @@ private:
     const float* u_;
 };
 
+class CpuHessianSums : public HessianSums {
+public:
+    CpuHessianSums(int64_t dim, int threads) : sums_(dim), threads_(threads) {}
+
+    void add(const float* x, int64_t rows) override { sums_.add(x, rows, threads_); }
+    HessianMatrix finish() override { return std::move(sums_).finish(); }
+
+private:
+    HessianAccumulator sums_;
+    int threads_;
+};
+
 // Statistics of the rows one worker saw, merged in row order.
 struct StatsPart {
     MomentAccumulator moments;
@@ -107,9 +119,13 @@ public:
     bool accelerates_decode(const FormatInfo&) const override { return false; }
     bool accelerates_statistics(int64_t) const override { return false; }
     bool accelerates_gptq(int64_t, int64_t, int64_t) const override { return false; }
+    bool accelerates_hessian(int64_t) const override { return false; }
 
     std::unique_ptr<GptqUpdater> gptq_updater(float* w, int64_t rows, int64_t cols, const float* u) override {
         return make_cpu_gptq_updater(w, rows, cols, u);
+    }
+    std::unique_ptr<HessianSums> hessian_sums(int64_t dim, int threads) override {
+        return make_cpu_hessian_sums(dim, threads);
     }
 
     void encode(const FormatInfo& f, int64_t rows, int64_t cols, const float* src, uint8_t* dst, const float* importance,
@@ -169,6 +185,10 @@ std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique
 
 std::unique_ptr<GptqUpdater> make_cpu_gptq_updater(float* w, int64_t rows, int64_t cols, const float* u) {
     return std::make_unique<CpuGptqUpdater>(w, rows, cols, u);
+}
+
+std::unique_ptr<HessianSums> make_cpu_hessian_sums(int64_t dim, int threads) {
+    return std::make_unique<CpuHessianSums>(dim, threads);
 }
 
 }  // namespace qb

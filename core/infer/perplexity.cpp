@@ -202,6 +202,7 @@ KldResult evaluate_kld(const Transformer& model, const Transformer& base, const 
     ForwardOptions base_forward;
     base_forward.threads = forward.threads;
     base_forward.first_logit_position = plan.first;
+    base_forward.executor = forward.executor;
     const int64_t vocab = model.vocab_size();
 
     MeanAccumulator nll_model, nll_base, kld, delta_p;

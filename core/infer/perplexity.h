@@ -82,7 +82,7 @@ PerplexityResult evaluate_perplexity(const Transformer& model, const EvalText& t
 
 // KL(base || model) per scored position and the related agreement statistics. Both models must share a
 // vocabulary (Error("eval", "vocabulary mismatch ...") otherwise). options.forward's overrides and hook
-// apply to `model` only.
+// apply to `model` only; its executor runs both models' products.
 KldResult evaluate_kld(const Transformer& model, const Transformer& base, const EvalText& text,
                        const EvalOptions& options);
 

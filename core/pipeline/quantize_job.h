@@ -18,6 +18,12 @@
 //   3. round-trip validation: the written file is reloaded and compared with what was intended;
 //   4. evaluation (optional) of the RELOADED file: perplexity on a text, and the base model's perplexity
 //      over the same tokens for Δppl; with kld, KL(base || quantized) and top-1 agreement.
+// Devices: calibration's and evaluation's forward passes run their weight products on options.executor, the
+// Hessians are summed by options.backend and the algorithms encode on it (RunResult::devices says where each
+// stage ran). On the CPU (both nullptr, or the CPU backend) the bytes are those of the CPU code; on a device
+// the Hessians and activations agree with the CPU's within f32 rounding (backend.h's HessianSums), so
+// Hessian-based algorithms (GPTQ) can flip an occasional code and deterministic ones may too where
+// calibration feeds them (AWQ scales, imatrix importance).
 // Cancellation (JobControl::cancel) and any error after the file was written remove the output, so an
 // interrupted or failed job leaves no output file. AWQ's input scales are folded into the layers producing
 // those inputs (core/pipeline/awq_folding.h) before export, so the file is a standard model.
@@ -39,6 +45,7 @@
 namespace qb {
 
 class Backend;
+class LinearExecutor;
 
 struct QuantizeJobOptions {
     std::filesystem::path output;
@@ -53,6 +60,9 @@ struct QuantizeJobOptions {
     // choice; not owned). nullptr: the CPU code. The CPU and Vulkan backends write the same bytes for
     // deterministic algorithms (rtn, imatrix); GPTQ's agree as its updater states.
     Backend* backend = nullptr;
+    // Where calibration's and evaluation's forward passes run their weight products (not owned; e.g. a
+    // gpu::GpuLinearExecutor on the backend's device, one per job). nullptr: the CPU.
+    LinearExecutor* executor = nullptr;
     // Out (not owned), when given: the Hessian memory of the job (AllocationMemory's counters: passes over
     // the text, records given a Hessian, peak Hessians and bytes held at once, all Hessians' bytes); zeros
     // when the job calibrates no Hessian itself (none needed, or all in the given calibration).

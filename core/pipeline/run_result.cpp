@@ -139,6 +139,15 @@ void visit_members(auto& visit, either_const<RunResult> auto& run) {
     visit.record("provenance", run.provenance);
 }
 
+json devices_json(const StageDevices& d) {
+    return {{"calibration", d.calibration}, {"hessians", d.hessians}, {"quantization", d.quantization},
+            {"evaluation", d.evaluation}};
+}
+
+StageDevices devices_from(const json& j) {
+    return {j.at("calibration"), j.at("hessians"), j.at("quantization"), j.at("evaluation")};
+}
+
 template <typename Record>
 json json_of(const Record& record) {
     json object = json::object();
@@ -161,6 +170,7 @@ json run_result_to_json(const RunResult& run) {
     json doc = json_of(run);
     doc["schema"] = kRunSchema;
     doc["version"] = kRunVersion;
+    if (!run.devices.empty()) doc["devices"] = devices_json(run.devices);  // older files have none
     return doc;
 }
 
@@ -169,7 +179,9 @@ RunResult run_result_from_json(const json& doc, const std::string& subject) {
         throw Error(subject, "not a run result (schema \"" + std::string(kRunSchema) + "\", version " +
                                  std::to_string(kRunVersion) + ")");
     try {
-        return record_from<RunResult>(doc);
+        RunResult run = record_from<RunResult>(doc);
+        if (doc.contains("devices")) run.devices = devices_from(doc.at("devices"));
+        return run;
     } catch (const json::exception& e) {
         throw Error(subject, std::string("malformed run result: ") + e.what());
     }

@@ -37,6 +37,14 @@ struct StageTimes {
     double total = 0;
 };
 
+// Where each stage computed, as a device description ("CPU", "Vulkan: llvmpipe (...)"); empty: the stage did
+// not run in this job. calibration / evaluation: the forward passes' weight products (the rest of the forward
+// pass is on the CPU); hessians: calibration's XᵀX sums; quantization: the algorithms' encoding and updates.
+struct StageDevices {
+    std::string calibration, hessians, quantization, evaluation;
+    bool empty() const { return calibration.empty() && hessians.empty() && quantization.empty() && evaluation.empty(); }
+};
+
 struct EvaluationSummary {
     bool done = false;
     std::string protocol;  // "llama.cpp" or "paper"
@@ -81,6 +89,7 @@ struct RunResult {
     EvaluationSummary evaluation;
     RoundTripSummary roundtrip;
     StageTimes seconds;
+    StageDevices devices;            // absent from run files written before it (then empty)
     std::vector<TensorRun> tensors;  // file order
     RunProvenance provenance;
 };

@@ -5,6 +5,10 @@
 // so every f32 sum has at most that many terms, as on the CPU (core/analysis/hessian.h). H is stored in
 // slabs of rows; this dispatch covers rows [first_row, first_row + slab_rows) and only tiles that reach
 // the upper triangle (col >= row), which the host mirrors.
+// Loop budget: an invocation runs tokens/STEP x (16 + STEP x (1 + PER_THREAD + PER_THREAD²)) + 144 loop
+// iterations if none is unrolled, 37,888 + 144 for a 512-token block: below the 65,535 after which llvmpipe
+// (lavapipe 22.3) silently ends every loop of the invocation. Blocks above about 880 tokens would lose sums
+// there; the host's block (HessianAccumulator::kTokensPerProduct) is 512.
 #extension GL_GOOGLE_include_directive : require
 
 layout(std430, binding = 0) readonly buffer Tokens { float x[]; };

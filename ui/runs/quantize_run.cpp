@@ -5,6 +5,7 @@
 #include "core/pipeline/auto_plan.h"
 #include "core/pipeline/quantize_job.h"
 #include "core/util/error.h"
+#include "gpu/gpu_linear.h"
 #include "gpu/vulkan_backend.h"
 #include "ui/jobs/job_phase.h"
 #include "ui/session/cli_command.h"
@@ -61,6 +62,8 @@ qb::RunResult runQuantize(const qb::Model& model, const RunRequest& request, qb:
         qb::gpu::select_backend(request.device.toStdString(), {.cpu_threads = request.threads});
     qb::QuantizeJobOptions options = jobOptions(request);
     options.backend = device.backend.get();
+    const std::unique_ptr<qb::gpu::GpuLinearExecutor> executor = qb::gpu::linear_executor_for(*device.backend);
+    options.executor = executor.get();  // calibration's and evaluation's forward passes
     qb::QuantPlan chosen;
     qb::RunResult run;
     if (request.plan) {
