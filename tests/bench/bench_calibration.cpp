@@ -16,6 +16,7 @@
 #include "core/analysis/calibration.h"
 #include "core/infer/tokenizer.h"
 #include "core/model/model.h"
+#include "core/store/text_file.h"
 #include "core/util/error.h"
 #include "core/util/parallel.h"
 #include "tests/bench/support.h"
@@ -90,7 +91,7 @@ void bench_calibrate(const char* title, const Transformer& net, const EvalText& 
 void bench_stories(const Config& c) {
     const Model model = load_model(c.data + "/models/stories260K/gguf/stories260K-f32.gguf");
     const Transformer net(model, c.threads);
-    const EvalText text = evaluation_text(model_tokenizer(model), qbbench::read_file(c.data + "/text/wiki.valid.tokens"));
+    const EvalText text = evaluation_text(model_tokenizer(model), read_text_file(c.data + "/text/wiki.valid.tokens").text);
     bench_calibrate("stories260K, wiki.valid.tokens, 64k tokens, ctx 512", net, text, 65536, c.threads);
 }
 

@@ -29,6 +29,7 @@
 #include "core/infer/tokenizer.h"
 #include "core/model/model.h"
 #include "core/quant/format.h"
+#include "core/store/text_file.h"
 #include "core/util/error.h"
 #include "core/util/parallel.h"
 #include "gpu/gpu_linear.h"
@@ -205,7 +206,7 @@ void report_eval(const char* label, const Model& model, const EvalText& text, in
 void bench_stories(const Config& c) {
     qbbench::print_header("stories260K, tinystories-snippet-30k.txt, ctx 512, llama.cpp protocol");
     const Model f32 = load_model(c.data + "/models/stories260K/gguf/stories260K-f32.gguf");
-    const EvalText text = evaluation_text(model_tokenizer(f32), qbbench::read_file(c.data + "/text/tinystories-snippet-30k.txt"));
+    const EvalText text = evaluation_text(model_tokenizer(f32), read_text_file(c.data + "/text/tinystories-snippet-30k.txt").text);
     report_eval("f32", f32, text, 0, c.threads);
     // q4_0 needs rows of 32k values; stories260K has rows of 64 and 172, so 4-bit per-row grids stand in.
     report_eval("fake-quant int4_pc_sym", quantized_copy(f32, format_by_name("int4_pc_sym"), c.threads), text, 0, c.threads);
@@ -334,7 +335,7 @@ void bench_gpu_forward(const Config& c) {
                           "), same run");
     const Model f32 = load_model(c.data + "/models/stories260K/gguf/stories260K-f32.gguf");
     const Model q4km = load_model(c.data + "/models/stories260K/gguf-llamacpp/stories260K-Q4_K_M.gguf");
-    const EvalText text = evaluation_text(model_tokenizer(f32), qbbench::read_file(c.data + "/text/tinystories-snippet-30k.txt"));
+    const EvalText text = evaluation_text(model_tokenizer(f32), read_text_file(c.data + "/text/tinystories-snippet-30k.txt").text);
     report_gpu_eval("stories260K f32", f32, text, 512, 0, c.threads, status.device);
     report_gpu_eval("stories260K Q4_K_M", q4km, text, 512, 0, c.threads, status.device);
 

@@ -1,12 +1,8 @@
 #include "tests/bench/support.h"
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <sys/resource.h>
 #include <time.h>
-
-#include "core/util/error.h"
 
 namespace qbbench {
 
@@ -40,13 +36,5 @@ double time_per_call(const std::function<void()>& fn, double min_seconds) {
 }
 
 void print_header(const std::string& title) { std::printf("== %s ==\n", title.c_str()); }
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw qb::Error(path, "cannot open");
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 }  // namespace qbbench

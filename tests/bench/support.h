@@ -13,7 +13,5 @@ uint64_t peak_rss_bytes();  // the process's maximum resident set so far
 // Runs fn repeatedly for at least min_seconds (at least once) and returns seconds per call.
 double time_per_call(const std::function<void()>& fn, double min_seconds = 0.3);
 void print_header(const std::string& title);
-// A whole file's bytes; throws qb::Error naming the file when it cannot be opened.
-std::string read_file(const std::string& path);
 
 }  // namespace qbbench
