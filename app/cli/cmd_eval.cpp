@@ -1,10 +1,8 @@
 // quantbench-cli eval: perplexity of a model on a text, or its KL divergence from a base model.
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <unistd.h>
 
 #include "app/cli/args.h"
@@ -13,20 +11,13 @@
 #include "core/infer/tokenizer.h"
 #include "core/jobs/job.h"
 #include "core/model/model.h"
+#include "core/store/text_file.h"
 #include "core/util/error.h"
 #include "gpu/gpu_linear.h"
 #include "gpu/vulkan_backend.h"
 
 namespace qbcli {
 namespace {
-
-std::string read_text_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw qb::Error(path, "cannot open the text file");
-    std::stringstream content;
-    content << in.rdbuf();
-    return content.str();
-}
 
 // Progress on stderr: a rewritten line on a terminal; in a log, one line per tenth of the work.
 qb::JobControl progress_printer(std::string label) {
@@ -80,7 +71,7 @@ int run_eval(const CommandArgs& argv) {
     std::fprintf(stderr, "weight products on %s\n", device_text.c_str());
 
     const qb::Model model = qb::load_model(model_path);
-    const qb::EvalText text = qb::evaluation_text(qb::model_tokenizer(model), read_text_file(text_path));
+    const qb::EvalText text = qb::evaluation_text(qb::model_tokenizer(model), qb::read_text_file(text_path).text);
     const qb::JobControl decode_progress = progress_printer("decoding weights");
     const int64_t resident_budget = gpu ? 0 : qb::kResidentWeightBudget;
     const qb::Transformer net(model, options.forward.threads, &decode_progress, resident_budget);
