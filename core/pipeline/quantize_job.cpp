@@ -1,7 +1,6 @@
 #include "core/pipeline/quantize_job.h"
 
 #include <chrono>
-#include <ctime>
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -14,25 +13,13 @@
 #include "core/pipeline/awq_folding.h"
 #include "core/plan/plan_export.h"
 #include "core/store/analysis_file.h"
+#include "core/util/clock.h"
 
 namespace qb {
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string utc_now() {
-    const std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
-}
 
 const Algorithm* algorithm_of(const TensorAssignment& a) {
     return a.algorithm.empty() ? nullptr : &algorithm_by_name(a.algorithm);
