@@ -4,6 +4,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/formulas/formulas.h"
 #include "core/quant/format.h"
@@ -172,7 +173,10 @@ StreamTiming decode_tensor_grid_on(Device& device, const FormatInfo& format, int
     const uint64_t output_row = uint64_t(cols) * sizeof(float);
     const RowChunks c = row_chunks(device, format, rows, std::max(input_row, output_row), chunk_budget);
     constexpr uint32_t kDecodeWorkgroup = 256;
-    const Pipeline& pipeline = device.pipeline({"decode_values", layout.constants(kDecodeWorkgroup), 2, sizeof(uint32_t)});
+    const uint32_t run = cols % 8 == 0 ? 8 : 1;  // decode_values' RUN: values per invocation, as decode_on
+    std::vector<uint32_t> constants = layout.constants(kDecodeWorkgroup);
+    constants.push_back(run);
+    const Pipeline& pipeline = device.pipeline({"decode_values", constants, 2, sizeof(uint32_t)});
     const uint8_t* body = src + record;
     return stream_rows(
         device, c, input_row, output_row, job, "decode",
@@ -184,7 +188,7 @@ StreamTiming decode_tensor_grid_on(Device& device, const FormatInfo& format, int
         },
         [&](Sequence& s, const Buffer& in, const Buffer& out, uint64_t, uint64_t count) {
             const uint32_t values = uint32_t(count * uint64_t(cols));
-            s.dispatch(pipeline, {&in, &out}, &values, (values + kDecodeWorkgroup - 1) / kDecodeWorkgroup);
+            s.dispatch(pipeline, {&in, &out}, &values, (values / run + kDecodeWorkgroup - 1) / kDecodeWorkgroup);
         },
         [&](uint64_t first, uint64_t, std::span<const std::byte> output) {
             std::memcpy(dst + first * uint64_t(cols), output.data(), output.size());
