@@ -3,22 +3,28 @@
 // summaries without Hessians; the XᵀX kernel against a naive loop on a Llama-2-7B-wide input; and one
 // synthetic layer of Llama-2-7B shape (tests/support/synthetic_model.h, F16 HF folder in /tmp). Peak RSS
 // after each part. Beside wall-clock time, each line shows the process's CPU seconds: on a shared machine
-// the CPU time is the steadier figure (wall time grows with other processes' load).
-// Usage: bench_calibration [--threads N] [--data DIR] [--small-only]
+// the CPU time is the steadier figure (wall time grows with other processes' load). With --device vulkan
+// (or auto) calibrate() and the forward passes run their weight products on the device (GpuLinearExecutor)
+// and the Hessians on its XᵀX kernel (Backend::hessian_sums); the rest of the forward pass stays on the CPU.
+// Usage: bench_calibration [--threads N] [--data DIR] [--small-only] [--device cpu|vulkan|auto]
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <unistd.h>
 
 #include "core/analysis/calibration.h"
+#include "core/backend/backend.h"
 #include "core/infer/tokenizer.h"
 #include "core/model/model.h"
 #include "core/store/text_file.h"
 #include "core/util/error.h"
 #include "core/util/parallel.h"
+#include "gpu/gpu_linear.h"
+#include "gpu/vulkan_backend.h"
 #include "tests/bench/support.h"
 #include "tests/support/synthetic_model.h"
 
@@ -30,6 +36,15 @@ struct Config {
     int threads = 2;
     std::string data = std::getenv("QB_DATA_DIR") ? std::getenv("QB_DATA_DIR") : "../shared/data";
     bool small_only = false;
+    std::string device = "cpu";
+};
+
+// The devices calibrate() runs on (--device): no executor on the CPU.
+struct Devices {
+    std::unique_ptr<Backend> backend;
+    std::unique_ptr<gpu::GpuLinearExecutor> executor;
+
+    int64_t resident_budget() const { return executor ? 0 : kResidentWeightBudget; }
 };
 
 Config parse(int argc, char** argv) {
@@ -39,7 +54,8 @@ Config parse(int argc, char** argv) {
         if (arg == "--threads" && i + 1 < argc) c.threads = std::atoi(argv[++i]);
         else if (arg == "--data" && i + 1 < argc) c.data = argv[++i];
         else if (arg == "--small-only") c.small_only = true;
-        else throw Error("usage", "bench_calibration [--threads N] [--data DIR] [--small-only]");
+        else if (arg == "--device" && i + 1 < argc) c.device = argv[++i];
+        else throw Error("usage", "bench_calibration [--threads N] [--data DIR] [--small-only] [--device cpu|vulkan|auto]");
     }
     return c;
 }
@@ -61,9 +77,11 @@ void report(const char* label, Timing t, int64_t tokens) {
 }
 
 // Plain forward passes over the chunks calibrate() would run.
-Timing forward_only(const Transformer& net, const EvalText& text, int64_t chunks, int64_t ctx, int threads) {
+Timing forward_only(const Transformer& net, const EvalText& text, int64_t chunks, int64_t ctx, int threads,
+                    const Devices& devices) {
     ForwardOptions forward;
     forward.threads = threads;
+    forward.executor = devices.executor.get();
     return timed([&] {
         for (int64_t c = 0; c < chunks; ++c) {
             std::vector<int32_t> chunk(text.tokens.begin() + c * ctx, text.tokens.begin() + (c + 1) * ctx);
@@ -73,10 +91,13 @@ Timing forward_only(const Transformer& net, const EvalText& text, int64_t chunks
     });
 }
 
-void bench_calibrate(const char* title, const Transformer& net, const EvalText& text, int64_t tokens, int threads) {
+void bench_calibrate(const char* title, const Transformer& net, const EvalText& text, int64_t tokens, int threads,
+                     const Devices& devices) {
     qbbench::print_header(title);
     CalibrationOptions options;
     options.tokens = tokens;
+    options.executor = devices.executor.get();
+    options.backend = devices.backend.get();
     CalibrationRun run;
     const Timing full = timed([&] { run = calibrate(net, text, options, [](ActivationStats&&) {}, nullptr, threads); });
     report("calibrate (forward + summaries + full XᵀX)", full, run.tokens);
@@ -85,14 +106,14 @@ void bench_calibrate(const char* title, const Transformer& net, const EvalText& 
     options.full_hessian = false;
     report("calibrate without Hessians (summaries only)",
            timed([&] { calibrate(net, text, options, [](ActivationStats&&) {}, nullptr, threads); }), run.tokens);
-    report("forward pass alone", forward_only(net, text, run.chunks, run.ctx, threads), run.tokens);
+    report("forward pass alone", forward_only(net, text, run.chunks, run.ctx, threads, devices), run.tokens);
 }
 
-void bench_stories(const Config& c) {
+void bench_stories(const Config& c, const Devices& devices) {
     const Model model = load_model(c.data + "/models/stories260K/gguf/stories260K-f32.gguf");
-    const Transformer net(model, c.threads);
+    const Transformer net(model, c.threads, nullptr, devices.resident_budget());
     const EvalText text = evaluation_text(model_tokenizer(model), read_text_file(c.data + "/text/wiki.valid.tokens").text);
-    bench_calibrate("stories260K, wiki.valid.tokens, 64k tokens, ctx 512", net, text, 65536, c.threads);
+    bench_calibrate("stories260K, wiki.valid.tokens, 64k tokens, ctx 512", net, text, 65536, c.threads, devices);
 }
 
 // GFLOP/s of XᵀX for a tokens × dim block: HessianAccumulator (symmetric half, f32 products summed in
@@ -124,7 +145,7 @@ void bench_xtx(const Config& c) {
     print_rss();
 }
 
-void bench_large(const Config& c) {
+void bench_large(const Config& c, const Devices& devices) {
     const std::filesystem::path folder = std::filesystem::temp_directory_path() / ("bench-calibration-" + std::to_string(::getpid()));
     qbtest::SyntheticLlama spec;
     spec.layers = 1;
@@ -133,11 +154,11 @@ void bench_large(const Config& c) {
     std::printf("  wrote a 1-layer Llama-2-7B-shaped model (%.0f MB F16) in %.1f s\n", double(bytes) * 1e-6, qbbench::seconds_now() - start);
     {
         const Model model = load_model(folder);
-        const Transformer net(model, c.threads);
+        const Transformer net(model, c.threads, nullptr, devices.resident_budget());
         EvalText text;
         text.bos_id = 1;
         for (int64_t i = 0; i < 2 * 512; ++i) text.tokens.push_back(int32_t((i * 7919 + 13) % spec.vocab));
-        bench_calibrate("synthetic Llama-2-7B shapes: 1 layer, 2 chunks of 512 tokens", net, text, 1024, c.threads);
+        bench_calibrate("synthetic Llama-2-7B shapes: 1 layer, 2 chunks of 512 tokens", net, text, 1024, c.threads, devices);
     }
     std::filesystem::remove_all(folder);
 }
@@ -147,11 +168,17 @@ void bench_large(const Config& c) {
 int main(int argc, char** argv) {
     try {
         const Config c = parse(argc, argv);
-        std::printf("bench_calibration: %d threads (hardware %d)\n", c.threads, hardware_threads());
-        bench_stories(c);
+        gpu::BackendChoice choice = gpu::select_backend(c.device, {.cpu_threads = c.threads});
+        if (!choice.notice.empty()) std::printf("%s\n", choice.notice.c_str());
+        Devices devices;
+        devices.executor = gpu::linear_executor_for(*choice.backend);
+        devices.backend = std::move(choice.backend);
+        std::printf("bench_calibration: %d threads (hardware %d); forward products and Hessians on %s\n", c.threads,
+                    hardware_threads(), devices.executor ? devices.backend->description().c_str() : "the CPU");
+        bench_stories(c, devices);
         if (!c.small_only) {
             bench_xtx(c);
-            bench_large(c);
+            bench_large(c, devices);
         }
         return 0;
     } catch (const std::exception& e) {
