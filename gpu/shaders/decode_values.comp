@@ -24,7 +24,9 @@ void main() {
     uint unit = first / UNIT_VALUES * UNIT_BYTES;
     uint j = first % UNIT_VALUES;
     float v[8];
-    for (uint k = 0u; k < RUN; ++k) v[k] = unit_value(unit, j + k);
+    if (RUN == 8u && (FORMAT == FORMAT_Q4_K || FORMAT == FORMAT_Q5_K)) k4_run_values(unit, FORMAT == FORMAT_Q4_K ? 4 : 5, int(j), v);
+    else
+        for (uint k = 0u; k < RUN; ++k) v[k] = unit_value(unit, j + k);
     if (RUN == 8u) {  // two 16-byte stores instead of 8 (each costs the same per lane on llvmpipe)
         target4[first / 4u] = vec4(v[0], v[1], v[2], v[3]);
         target4[first / 4u + 1u] = vec4(v[4], v[5], v[6], v[7]);
