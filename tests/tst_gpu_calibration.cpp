@@ -42,10 +42,7 @@ constexpr double kDeviceCalibrationTolerance = 1e-4;
 constexpr double kWeightTolerance = 0.05;
 constexpr double kPplTolerance = 0.005;
 
-const Model& stories() {
-    static const Model model = load_model(qbtest::stories260k("gguf"));
-    return model;
-}
+using qbtest::stories260k_model;
 
 const TextFile& snippet() {
     static const TextFile text = read_text_file(qbtest::data_path("text/tinystories-snippet-30k.txt"));
@@ -60,8 +57,8 @@ CalibrationOptions calibration_options() {
 }
 
 Calibration calibrated(const CalibrationOptions& options) {
-    const Transformer net(stories(), 2);
-    return calibrate(net, evaluation_text(model_tokenizer(stories()), snippet().text), options, nullptr, 2);
+    const Transformer net(stories260k_model(), 2);
+    return calibrate(net, evaluation_text(model_tokenizer(stories260k_model()), snippet().text), options, nullptr, 2);
 }
 
 // max over i, j of |got_ij - want_ij| / sqrt(want_ii want_jj).
@@ -109,7 +106,7 @@ private slots:
         backend_ = std::make_unique<gpu::VulkanBackend>(device_);
         executor_ = gpu::linear_executor_for(*backend_);
         QVERIFY(executor_);
-        if (!backend_->accelerates_hessian(stories().hparams.n_embd)) QSKIP("the device has no shaderFloat64");
+        if (!backend_->accelerates_hessian(stories260k_model().hparams.n_embd)) QSKIP("the device has no shaderFloat64");
     }
     void cleanup() { QB_VERIFY_EMPTY(qbtest::take_validation_messages(*device_)); }
 
@@ -152,9 +149,9 @@ private slots:
     }
 
     void gptq_job_on_the_device_evaluates_like_the_cpu_and_says_where_it_ran() {
-        QuantPlan plan = preset_plan("q4_0", stories());
+        QuantPlan plan = preset_plan("q4_0", stories260k_model());
         plan.defaults.algorithm = "gptq";
-        const ResolvedPlan resolved = resolve_plan(plan, stories(), PlanTarget::Gguf);
+        const ResolvedPlan resolved = resolve_plan(plan, stories260k_model(), PlanTarget::Gguf);
         const std::filesystem::path dir = qbtest::scratch_dir() / "gptq_devices";
         std::filesystem::create_directories(dir);
         const auto options_for = [&](const std::string& name) {
@@ -168,11 +165,11 @@ private slots:
             options.threads = 2;
             return options;
         };
-        const RunResult cpu = run_quantize_job(stories(), plan, resolved, options_for("cpu.gguf"));
+        const RunResult cpu = run_quantize_job(stories260k_model(), plan, resolved, options_for("cpu.gguf"));
         QuantizeJobOptions on_device = options_for("vulkan.gguf");
         on_device.backend = backend_.get();
         on_device.executor = executor_.get();
-        const RunResult device = run_quantize_job(stories(), plan, resolved, on_device);
+        const RunResult device = run_quantize_job(stories260k_model(), plan, resolved, on_device);
         qInfo("cpu: calibration %.2f s, evaluation %.2f s; device: calibration %.2f s, evaluation %.2f s",
               cpu.seconds.calibration, cpu.seconds.evaluation, device.seconds.calibration, device.seconds.evaluation);
 
@@ -198,7 +195,7 @@ private slots:
         for (const TensorRun& t : cpu.tensors) {
             if (t.algorithm != "gptq") continue;
             ++gptq_tensors;
-            const std::vector<float> source = stories().tensor(t.name).to_f32(2);
+            const std::vector<float> source = stories260k_model().tensor(t.name).to_f32(2);
             const std::vector<float> want = cpu_file.tensor(t.name).to_f32(2), got = device_file.tensor(t.name).to_f32(2);
             double gap = 0, error = 0;
             for (size_t i = 0; i < want.size(); ++i) {

@@ -35,10 +35,7 @@ constexpr double kGptqDevicePplTolerance = 0.005;
 
 std::string snippet_path() { return qbtest::data_path("text/tinystories-snippet-30k.txt").string(); }
 
-const Model& stories() {
-    static const Model model = load_model(qbtest::data_path("models/stories260K/gguf/stories260K-f32.gguf"));
-    return model;
-}
+using qbtest::stories260k_model;
 
 QuantizeJobOptions options_to(const std::filesystem::path& output, bool evaluate) {
     QuantizeJobOptions options;
@@ -86,11 +83,11 @@ class PipelineTest : public QObject {
 private slots:
     void q4_k_m_gguf_has_the_planned_size_reloads_and_matches_llamacpp_perplexity() {
         const std::filesystem::path output = qbtest::scratch_dir() / "q4_k_m.gguf";
-        const QuantPlan plan = preset_plan("q4_k_m", stories());
-        const ResolvedPlan resolved = resolve_plan(plan, stories(), PlanTarget::Gguf);
-        const RunResult run = run_quantize_job(stories(), plan, resolved, options_to(output, true));
+        const QuantPlan plan = preset_plan("q4_k_m", stories260k_model());
+        const ResolvedPlan resolved = resolve_plan(plan, stories260k_model(), PlanTarget::Gguf);
+        const RunResult run = run_quantize_job(stories260k_model(), plan, resolved, options_to(output, true));
 
-        QCOMPARE(run.file_bytes, gguf_file_size(resolved, stories()).file_bytes);
+        QCOMPARE(run.file_bytes, gguf_file_size(resolved, stories260k_model()).file_bytes);
         QCOMPARE(uint64_t(std::filesystem::file_size(output)), run.file_bytes);
         QCOMPARE(run.roundtrip.exact_tensors, run.roundtrip.tensors);
         QCOMPARE(run.roundtrip.max_logit_diff, 0.0);
@@ -108,30 +105,30 @@ private slots:
     void cancelling_mid_way_leaves_no_output() {
         const std::filesystem::path dir = qbtest::scratch_dir() / "cancel";
         std::filesystem::create_directories(dir);
-        const QuantPlan plan = preset_plan("q4_k_m", stories());
-        const ResolvedPlan resolved = resolve_plan(plan, stories(), PlanTarget::Gguf);
+        const QuantPlan plan = preset_plan("q4_k_m", stories260k_model());
+        const ResolvedPlan resolved = resolve_plan(plan, stories260k_model(), PlanTarget::Gguf);
         JobControl* self = nullptr;
         JobControl job([&self](double fraction, std::string_view) {
             if (fraction > 0.5) self->cancel();
         });
         self = &job;
-        QVERIFY_THROWS_EXCEPTION(Cancelled, run_quantize_job(stories(), plan, resolved, options_to(dir / "q.gguf", false), &job));
+        QVERIFY_THROWS_EXCEPTION(Cancelled, run_quantize_job(stories260k_model(), plan, resolved, options_to(dir / "q.gguf", false), &job));
         QCOMPARE(files_in(dir), size_t(0));
     }
 
     void gptq_calibrates_and_token_embd_takes_rtn() {
-        QuantPlan plan = preset_plan("q4_k_m", stories());
+        QuantPlan plan = preset_plan("q4_k_m", stories260k_model());
         plan.defaults.algorithm = "gptq";
-        const ResolvedPlan resolved = resolve_plan(plan, stories(), PlanTarget::Gguf);
+        const ResolvedPlan resolved = resolve_plan(plan, stories260k_model(), PlanTarget::Gguf);
         QVERIFY(plan_needs_calibration(resolved));
         const std::filesystem::path output = qbtest::scratch_dir() / "gptq.gguf";
-        QVERIFY_THROWS_EXCEPTION(Error, run_quantize_job(stories(), plan, resolved, options_to(output, false)));
+        QVERIFY_THROWS_EXCEPTION(Error, run_quantize_job(stories260k_model(), plan, resolved, options_to(output, false)));
         QVERIFY(!std::filesystem::exists(output));
 
         QuantizeJobOptions options = options_to(output, false);
         options.calibration_text = read_text_file(snippet_path());
         options.calibration.tokens = 4096;
-        const RunResult run = run_quantize_job(stories(), plan, resolved, options);
+        const RunResult run = run_quantize_job(stories260k_model(), plan, resolved, options);
         for (const auto& t : run.tensors) {
             if (t.name == "token_embd") QCOMPARE(t.algorithm, std::string("rtn"));
             else if (t.name == "blk.0.attn_q") QCOMPARE(t.algorithm, std::string("gptq"));
@@ -143,9 +140,9 @@ private slots:
     // default budget's bytes while holding at most one group (or one record, if larger) at a time; so does
     // a given calibration without Hessians (compare's shared statistics).
     void gptq_hessians_in_a_small_budget_write_the_same_bytes() {
-        QuantPlan plan = preset_plan("q4_0", stories());
+        QuantPlan plan = preset_plan("q4_0", stories260k_model());
         plan.defaults.algorithm = "gptq";
-        const ResolvedPlan resolved = resolve_plan(plan, stories(), PlanTarget::Gguf);
+        const ResolvedPlan resolved = resolve_plan(plan, stories260k_model(), PlanTarget::Gguf);
         const std::filesystem::path dir = qbtest::scratch_dir() / "gptq_budget";
         std::filesystem::create_directories(dir);
         const auto options_for = [&](const std::string& name, AllocationMemory& memory) {
@@ -157,7 +154,7 @@ private slots:
         };
 
         AllocationMemory whole;
-        const RunResult reference = run_quantize_job(stories(), plan, resolved, options_for("whole.gguf", whole));
+        const RunResult reference = run_quantize_job(stories260k_model(), plan, resolved, options_for("whole.gguf", whole));
         QCOMPARE(whole.calibration_passes, 1);  // every Hessian fits the default budget: one pass, as before
         QVERIFY(whole.records > 0);
         QCOMPARE(whole.peak_hessians_held, whole.records);
@@ -165,15 +162,15 @@ private slots:
 
         // About one layer's Hessians (q4_0 leaves the 172-wide ffn_down unquantized: 3 records of 64² per layer,
         // and the classifier's), above any one record's.
-        const uint64_t record_bytes = uint64_t(stories().hparams.n_embd * stories().hparams.n_embd) * sizeof(double);
-        const uint64_t budget = whole.all_hessian_bytes / uint64_t(stories().hparams.n_layer);
+        const uint64_t record_bytes = uint64_t(stories260k_model().hparams.n_embd * stories260k_model().hparams.n_embd) * sizeof(double);
+        const uint64_t budget = whole.all_hessian_bytes / uint64_t(stories260k_model().hparams.n_layer);
         QVERIFY(budget >= record_bytes);
         QVERIFY(budget < 2 * 3 * record_bytes);
 
         AllocationMemory small;
         QuantizeJobOptions options = options_for("small.gguf", small);
         options.calibration.hessian_memory_bytes = budget;
-        const RunResult grouped = run_quantize_job(stories(), plan, resolved, options);
+        const RunResult grouped = run_quantize_job(stories260k_model(), plan, resolved, options);
         qInfo("gptq: %lld records, budget %llu bytes: %d passes, at most %lld Hessians / %llu bytes held (all: %llu)",
               (long long)small.records, (unsigned long long)budget, small.calibration_passes,
               (long long)small.peak_hessians_held, (unsigned long long)small.peak_group_hessian_bytes,
@@ -199,8 +196,8 @@ private slots:
         std::vector<std::string> tensors;
         for (const auto& a : resolved.tensors) tensors.push_back(a.name);
         const Calibration statistics =
-            calibrate_for(stories(), *options.calibration_text, options.calibration, tensors, hessians, nullptr, 0);
-        run_quantize_job(stories(), plan, resolved, options, nullptr, &statistics);
+            calibrate_for(stories260k_model(), *options.calibration_text, options.calibration, tensors, hessians, nullptr, 0);
+        run_quantize_job(stories260k_model(), plan, resolved, options, nullptr, &statistics);
         QCOMPARE(given.records, whole.records);
         QVERIFY(given.peak_group_hessian_bytes <= budget);
         QCOMPARE(file_bytes((dir / "given.gguf").string()), file_bytes((dir / "whole.gguf").string()));
@@ -210,18 +207,18 @@ private slots:
         QuantPlan plan = uniform_plan("q8_0");
         plan.fallback = true;
         plan.defaults.algorithm = "awq";
-        const ResolvedPlan resolved = resolve_plan(plan, stories(), PlanTarget::Gguf);
+        const ResolvedPlan resolved = resolve_plan(plan, stories260k_model(), PlanTarget::Gguf);
         const std::filesystem::path output = qbtest::scratch_dir() / "awq.gguf";
-        QVERIFY_THROWS_EXCEPTION(Error, run_quantize_job(stories(), plan, resolved, options_to(output, false)));
+        QVERIFY_THROWS_EXCEPTION(Error, run_quantize_job(stories260k_model(), plan, resolved, options_to(output, false)));
         QVERIFY(!std::filesystem::exists(output));
     }
 
     void run_results_round_trip_through_json() {
         QuantPlan plan = uniform_plan("q8_0");
         plan.fallback = true;
-        const ResolvedPlan resolved = resolve_plan(plan, stories(), PlanTarget::Gguf);
+        const ResolvedPlan resolved = resolve_plan(plan, stories260k_model(), PlanTarget::Gguf);
         const RunResult run =
-            run_quantize_job(stories(), plan, resolved, options_to(qbtest::scratch_dir() / "q8.gguf", false));
+            run_quantize_job(stories260k_model(), plan, resolved, options_to(qbtest::scratch_dir() / "q8.gguf", false));
         const nlohmann::json doc = run_result_to_json(run);
         QCOMPARE(run_result_to_json(run_result_from_json(doc)), doc);
         QVERIFY(doc["evaluation"]["ppl"].is_null());
