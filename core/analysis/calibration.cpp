@@ -51,20 +51,14 @@ bool keeps_hessian(const CalibrationOptions& options, const std::string& record)
             std::find(options.hessian_records.begin(), options.hessian_records.end(), record) != options.hessian_records.end());
 }
 
-// Consecutive records whose Hessians fit the budget together (at least one per group); one group of all
-// records when no Hessian is kept.
+// The records' passes by the budget rule (hessian_budget_groups): one group of all records when no Hessian is
+// kept, and one pass even for no records.
 std::vector<std::vector<size_t>> hessian_groups(const std::vector<RecordShape>& shapes, const CalibrationOptions& options) {
-    std::vector<std::vector<size_t>> groups(1);
-    uint64_t used = 0;
-    for (size_t i = 0; i < shapes.size(); ++i) {
-        const uint64_t bytes = keeps_hessian(options, shapes[i].name) ? uint64_t(shapes[i].channels * shapes[i].channels) * sizeof(double) : 0;
-        if (!groups.back().empty() && used + bytes > options.hessian_memory_bytes) {
-            groups.emplace_back();
-            used = 0;
-        }
-        groups.back().push_back(i);
-        used += bytes;
-    }
+    std::vector<uint64_t> bytes;
+    for (const RecordShape& shape : shapes)
+        bytes.push_back(keeps_hessian(options, shape.name) ? hessian_bytes(shape.channels) : 0);
+    std::vector<std::vector<size_t>> groups = hessian_budget_groups(bytes, options.hessian_memory_bytes);
+    if (groups.empty()) groups.emplace_back();
     return groups;
 }
 

@@ -20,6 +20,22 @@ double HessianMatrix::trace() const {
     return sum;
 }
 
+uint64_t hessian_bytes(int64_t channels) { return uint64_t(channels) * uint64_t(channels) * sizeof(double); }
+
+std::vector<std::vector<size_t>> hessian_budget_groups(const std::vector<uint64_t>& bytes, uint64_t budget) {
+    std::vector<std::vector<size_t>> groups;
+    uint64_t used = 0;
+    for (size_t i = 0; i < bytes.size(); ++i) {
+        if (groups.empty() || (!groups.back().empty() && used + bytes[i] > budget)) {
+            groups.emplace_back();
+            used = 0;
+        }
+        groups.back().push_back(i);
+        used += bytes[i];
+    }
+    return groups;
+}
+
 HessianMatrix hessian_from_upper_sums(int64_t dim, int64_t tokens, std::vector<double> sums) {
     HessianMatrix h{dim, tokens, std::move(sums)};
     const double scale = tokens > 0 ? 1.0 / double(tokens) : 0.0;

@@ -25,6 +25,12 @@ struct HessianMatrix {
     double trace() const;
 };
 
+// Bytes of a channels × channels Hessian (f64).
+uint64_t hessian_bytes(int64_t channels);
+// The memory budget rule of calibration (calibration.h): consecutive items whose Hessians (of the given
+// bytes) fit the budget together, at least one item per group. Indices into `bytes`; no group for no items.
+std::vector<std::vector<size_t>> hessian_budget_groups(const std::vector<uint64_t>& bytes, uint64_t budget);
+
 // H from Σ x xᵀ over `tokens` tokens (dim × dim, row-major) of which only the upper triangle (col >= row) is
 // authoritative: divided by the token count (all zero for none) and mirrored into the lower triangle.
 HessianMatrix hessian_from_upper_sums(int64_t dim, int64_t tokens, std::vector<double> sums);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/algo/algorithm.h"
+#include "core/analysis/hessian.h"
 #include "core/backend/backend.h"
 #include "core/export/roundtrip.h"
 #include "core/infer/tokenizer.h"
@@ -75,20 +76,15 @@ std::string runnable_algorithm(const TensorAssignment& a, const Calibration* cal
     return calibration->run.record_of.count(a.name) ? a.algorithm : "rtn";
 }
 
-uint64_t hessian_bytes(int64_t channels) { return uint64_t(channels) * uint64_t(channels) * sizeof(double); }
-
-// Consecutive records whose Hessians fit the budget together, at least one per group (calibrate()'s rule).
+// Named records grouped by calibrate()'s budget rule (hessian_budget_groups).
 std::vector<std::vector<std::string>> budget_groups(const std::vector<std::pair<std::string, uint64_t>>& records,
                                                     uint64_t budget) {
+    std::vector<uint64_t> bytes;
+    for (const auto& record : records) bytes.push_back(record.second);
     std::vector<std::vector<std::string>> groups;
-    uint64_t used = 0;
-    for (const auto& [record, bytes] : records) {
-        if (groups.empty() || (!groups.back().empty() && used + bytes > budget)) {
-            groups.emplace_back();
-            used = 0;
-        }
-        groups.back().push_back(record);
-        used += bytes;
+    for (const std::vector<size_t>& indices : hessian_budget_groups(bytes, budget)) {
+        std::vector<std::string>& group = groups.emplace_back();
+        for (size_t i : indices) group.push_back(records[i].first);
     }
     return groups;
 }
