@@ -32,10 +32,7 @@ using namespace qb;
 
 namespace {
 
-struct Config {
-    int threads = 2;
-    std::string data = std::getenv("QB_DATA_DIR") ? std::getenv("QB_DATA_DIR") : "../shared/data";
-    bool small_only = false;
+struct Config : qbbench::CommonOptions {
     std::string device = "cpu";
 };
 
@@ -51,10 +48,8 @@ Config parse(int argc, char** argv) {
     Config c;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
-        if (arg == "--threads" && i + 1 < argc) c.threads = std::atoi(argv[++i]);
-        else if (arg == "--data" && i + 1 < argc) c.data = argv[++i];
-        else if (arg == "--small-only") c.small_only = true;
-        else if (arg == "--device" && i + 1 < argc) c.device = argv[++i];
+        if (c.take_option(argc, argv, i)) continue;
+        if (arg == "--device" && i + 1 < argc) c.device = argv[++i];
         else throw Error("usage", "bench_calibration [--threads N] [--data DIR] [--small-only] [--device cpu|vulkan|auto]");
     }
     return c;

@@ -40,10 +40,7 @@ using namespace qb;
 
 namespace {
 
-struct Config {
-    int threads = 2;
-    std::string data = std::getenv("QB_DATA_DIR") ? std::getenv("QB_DATA_DIR") : "../shared/data";
-    bool small_only = false;
+struct Config : qbbench::CommonOptions {
     bool gpu = true, gpu_only = false;
     int64_t layers = 2;
     std::filesystem::path work = std::filesystem::temp_directory_path() / ("bench_eval_" + std::to_string(getpid()));
@@ -53,10 +50,8 @@ Config parse(int argc, char** argv) {
     Config c;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
-        if (arg == "--threads" && i + 1 < argc) c.threads = std::atoi(argv[++i]);
-        else if (arg == "--data" && i + 1 < argc) c.data = argv[++i];
-        else if (arg == "--small-only") c.small_only = true;
-        else if (arg == "--layers" && i + 1 < argc) c.layers = std::atoll(argv[++i]);
+        if (c.take_option(argc, argv, i)) continue;
+        if (arg == "--layers" && i + 1 < argc) c.layers = std::atoll(argv[++i]);
         else if (arg == "--work" && i + 1 < argc) c.work = std::filesystem::path(argv[++i]) / "bench_eval";
         else if (arg == "--no-gpu") c.gpu = false;
         else if (arg == "--gpu-only") c.gpu_only = true;

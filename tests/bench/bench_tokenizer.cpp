@@ -50,8 +50,7 @@ std::filesystem::path fixture_dir(int argc, char** argv) {
 
 std::filesystem::path data_dir(int argc, char** argv) {
     if (argc > 1) return argv[1];
-    if (const char* env = std::getenv("QB_DATA_DIR"); env && *env) return env;
-    return "../shared/data";
+    return qbbench::default_data_dir();
 }
 
 }  // namespace

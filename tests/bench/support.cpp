@@ -1,6 +1,7 @@
 #include "tests/bench/support.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -36,5 +37,19 @@ double time_per_call(const std::function<void()>& fn, double min_seconds) {
 }
 
 void print_header(const std::string& title) { std::printf("== %s ==\n", title.c_str()); }
+
+std::string default_data_dir() {
+    const char* env = std::getenv("QB_DATA_DIR");
+    return env && *env ? env : "../shared/data";
+}
+
+bool CommonOptions::take_option(int argc, char** argv, int& i) {
+    const std::string arg = argv[i];
+    if (arg == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (arg == "--data" && i + 1 < argc) data = argv[++i];
+    else if (arg == "--small-only") small_only = true;
+    else return false;
+    return true;
+}
 
 }  // namespace qbbench
