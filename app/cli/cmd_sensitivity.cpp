@@ -9,6 +9,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/cmd_calibrate.h"
+#include "core/analysis/analysis_json.h"
 #include "core/analysis/sensitivity.h"
 #include "core/infer/tokenizer.h"
 #include "core/model/model.h"
@@ -22,7 +23,7 @@ constexpr const char* kUsage =
     "sensitivity MODEL --calib FILE.qbh5 --text EVALFILE [--formats F,...] [--tensor REGEX] [--eval-chunks N] [--ctx N]\n"
     "            [--protocol llama.cpp|paper] [--no-importance] [--estimates-only] [--out FILE.qbh5] [--threads N] [--json]";
 
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+using qb::finite_or_null;
 
 std::vector<std::string> tensors_matching(const qb::HessianSource& hessians, const Args& args) {
     if (!args.has("tensor")) return {};
@@ -58,17 +59,17 @@ void print_json(const Args& args, const qb::SensitivityResult& r, double seconds
     for (const qb::SensitivityEntry& e : r.entries)
         entries.push_back({{"tensor", e.tensor}, {"format", e.format}, {"bits_per_weight", e.bits_per_weight},
                            {"hessian_error", e.hessian_error}, {"hawq", e.hawq}, {"mse", e.mse}, {"kurtosis", e.kurtosis},
-                           {"outlier_share", e.outlier_share}, {"delta_ppl", number(e.delta_ppl)}, {"mean_kld", number(e.mean_kld)}});
+                           {"outlier_share", e.outlier_share}, {"delta_ppl", finite_or_null(e.delta_ppl)}, {"mean_kld", finite_or_null(e.mean_kld)}});
     for (const qb::SkippedFormat& s : r.skipped) skipped.push_back({{"tensor", s.tensor}, {"format", s.format}, {"problem", s.problem}});
     for (const qb::RankCorrelation& c : r.correlations)
-        spearman.push_back({{"estimate", c.estimate}, {"target", c.target}, {"format", c.format}, {"rho", number(c.rho)}, {"count", c.count}});
+        spearman.push_back({{"estimate", c.estimate}, {"target", c.target}, {"format", c.format}, {"rho", finite_or_null(c.rho)}, {"count", c.count}});
     const nlohmann::json out = {
         {"tool", std::string("quantbench-cli ") + QB_VERSION},
         {"model", args.positionals()[0]},
         {"calibration", args.value("calib")},
         {"text", args.value("text")},
         {"evaluation", {{"protocol", qb::protocol_name(r.protocol)}, {"ctx", r.eval_ctx}, {"chunks", r.eval_chunks}, {"tokens", r.eval_tokens}}},
-        {"base_ppl", number(r.base_ppl)},
+        {"base_ppl", finite_or_null(r.base_ppl)},
         {"importance", r.importance ? "mean_sq" : "none"},
         {"seconds", seconds},
         {"out", args.has("out") ? nlohmann::json(args.value("out")) : nlohmann::json(nullptr)},

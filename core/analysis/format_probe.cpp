@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "core/analysis/analysis_json.h"
 #include "core/util/error.h"
 
 namespace qb {
@@ -80,13 +81,6 @@ Histogram value_histogram(const std::vector<float>& decoded, const FormatProbeRe
     return histogram_of(finite, request.value_scale, request.value_bins, lo, hi);
 }
 
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
-
-nlohmann::json histogram_json(const Histogram& h) {
-    return {{"scale", histogram_scale_name(h.scale)}, {"bins", h.counts.size()}, {"edges", h.edges},
-            {"counts", h.counts}, {"underflow", h.underflow}, {"overflow", h.overflow}, {"log_counts", h.log_counts}};
-}
-
 }  // namespace
 
 int64_t probe_group_size(const FormatInfo& format, int64_t cols) {
@@ -156,7 +150,8 @@ FormatProbe probe_format(const TensorView& view, const FormatProbeRequest& reque
 }
 
 nlohmann::json to_json(const FormatProbe& p) {
-    const ErrorMetrics& m = p.metrics;
+    nlohmann::json metrics = error_metrics_json(p.metrics);
+    metrics["count"] = p.metrics.count;
     return {{"tensor", p.tensor},
             {"format", p.format},
             {"row", p.row},
@@ -167,14 +162,7 @@ nlohmann::json to_json(const FormatProbe& p) {
             {"value_histogram", histogram_json(p.value_histogram)},
             {"error_histogram", histogram_json(p.error_histogram)},
             {"mean_error", p.mean_error},
-            {"metrics",
-             {{"count", m.count},
-              {"mse", m.mse},
-              {"rmse", m.rmse},
-              {"max_abs_error", m.max_abs_error},
-              {"sqnr_db", number(m.sqnr_db)},
-              {"cosine", m.cosine},
-              {"bits_per_weight", m.bits_per_weight}}}};
+            {"metrics", metrics}};
 }
 
 }  // namespace qb

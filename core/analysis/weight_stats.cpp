@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "core/analysis/analysis_json.h"
 #include "core/analysis/kernels.h"
 #include "core/analysis/row_stream.h"
 
@@ -216,19 +217,12 @@ WeightStats analyze_weights(const TensorView& view, const WeightStatsOptions& op
 
 namespace {
 
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
-
 nlohmann::json moments_json(const WeightStats& s) {
     const Moments& m = s.moments;
-    return {{"count", m.count},        {"nan_count", s.nan_count},   {"inf_count", s.inf_count},
-            {"min", number(m.min)},    {"max", number(m.max)},       {"abs_max", m.abs_max()},
-            {"mean", m.mean},          {"variance", m.variance},     {"std", m.std},
-            {"skewness", m.skewness},  {"excess_kurtosis", m.excess_kurtosis}};
-}
-
-nlohmann::json histogram_json(const Histogram& h) {
-    return {{"scale", histogram_scale_name(h.scale)}, {"bins", h.counts.size()}, {"edges", h.edges},
-            {"counts", h.counts}, {"underflow", h.underflow}, {"overflow", h.overflow}, {"log_counts", h.log_counts}};
+    return {{"count", m.count},                {"nan_count", s.nan_count},           {"inf_count", s.inf_count},
+            {"min", finite_or_null(m.min)},    {"max", finite_or_null(m.max)},       {"abs_max", m.abs_max()},
+            {"mean", m.mean},                  {"variance", m.variance},             {"std", m.std},
+            {"skewness", m.skewness},          {"excess_kurtosis", m.excess_kurtosis}};
 }
 
 nlohmann::json outliers_json(const std::vector<ChannelOutlier>& top) {
@@ -252,14 +246,9 @@ nlohmann::json heat_map_json(const HeatMap& map, JsonDetail detail) {
 
 nlohmann::json format_error_json(const FormatError& e) {
     if (!e.problem.empty()) return {{"format", e.format}, {"problem", e.problem}};
-    const ErrorMetrics& m = e.metrics;
-    return {{"format", e.format},
-            {"mse", m.mse},
-            {"rmse", m.rmse},
-            {"max_abs_error", m.max_abs_error},
-            {"sqnr_db", number(m.sqnr_db)},
-            {"cosine", m.cosine},
-            {"bits_per_weight", m.bits_per_weight}};
+    nlohmann::json j = error_metrics_json(e.metrics);
+    j["format"] = e.format;
+    return j;
 }
 
 }  // namespace
