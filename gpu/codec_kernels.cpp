@@ -94,7 +94,8 @@ constexpr Encoder kEncoders[] = {
 
 // llvmpipe (lavapipe) ends every loop of an invocation once the shader's loops have run 65535 iterations
 // in total (one counter for the whole inlined shader), silently: later loops run once. Keep a kernel's
-// loop iterations per invocation well below that (scale_search.inc's grid_nearest has no loops for this).
+// loop iterations per invocation well below that (scale_search.inc's grid_nearest has no loops for this;
+// encode_grid takes units of at most one piece, longer ones go to tensor_grid_kernel.h).
 
 const Encoder* find_encoder(const FormatInfo& format) {
     for (const Encoder& encoder : kEncoders)
@@ -237,8 +238,8 @@ bool can_decode_on(const Device&, const FormatInfo& format) {
 
 StreamTiming encode_on(Device& device, const FormatInfo& format, int64_t rows, int64_t cols, const float* src,
                        uint8_t* dst, const float* importance, VkDeviceSize chunk_budget, const JobControl* job) {
-    if (is_tensor_grid(format))
-        return encode_tensor_grid_on(device, format, rows, cols, src, dst, importance, chunk_budget, job);
+    if (encodes_grid_by_pieces(format, cols))
+        return encode_grid_by_pieces_on(device, format, rows, cols, src, dst, importance, chunk_budget, job);
     const Encoder* encoder = find_encoder(format);
     if (!encoder) throw Error("format " + format.name, "has no GPU encoder");
     if (importance && encoder->importance == Importance::RowWeighted)

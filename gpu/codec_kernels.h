@@ -3,7 +3,8 @@
 // blocks, or the rows of per-channel grids. Encoders take one invocation per unit; decoders one per
 // value, reading it in place through common/dequant.glsl (the StoredLayout below), which the matrix
 // products use as well. A tensor streams through the device in chunks of whole units. Per-tensor grids
-// (one record for the whole tensor) go to gpu/tensor_grid_kernel.h; shaders cannot read them in place.
+// (one record for the whole tensor; shaders cannot read them in place) and the encoding of grids with units
+// longer than 1024 values go to gpu/tensor_grid_kernel.h.
 #pragma once
 #include <cstdint>
 #include <optional>

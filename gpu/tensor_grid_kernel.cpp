@@ -26,7 +26,7 @@ constexpr uint64_t kCandidates = uint64_t(formula::grid_clip_steps) + 1;
 // encode_grid_tensor.comp's stages and push constants.
 enum Stage : uint32_t { kRange, kClipErrors, kCodes };
 struct Push {
-    uint32_t invocations, cols, pieces_per_row, row_bytes, weighted, record;
+    uint32_t invocations, cols, pieces_per_row, row_bytes, weighted, first_line, lines_per_row;
 };
 
 uint64_t groups_for(uint64_t invocations) { return (invocations + kWorkgroup - 1) / kWorkgroup; }
@@ -84,80 +84,109 @@ bool is_tensor_grid(const FormatInfo& format) {
     return format.kind == FormatKind::IntGrid && format.grid.group == kPerTensor;
 }
 
-StreamTiming encode_tensor_grid_on(Device& device, const FormatInfo& format, int64_t rows, int64_t cols,
-                                   const float* src, uint8_t* dst, const float* importance, VkDeviceSize chunk_budget,
-                                   const JobControl* job) {
-    if (!is_tensor_grid(format)) throw Error("format " + format.name, "is not a per-tensor grid");
+bool encodes_grid_by_pieces(const FormatInfo& format, int64_t cols) {
+    if (format.kind != FormatKind::IntGrid) return false;
+    const int64_t unit = format.grid.group > 0 ? format.grid.group : cols;
+    return is_tensor_grid(format) || unit > formula::grid_tensor_piece;
+}
+
+StreamTiming encode_grid_by_pieces_on(Device& device, const FormatInfo& format, int64_t rows, int64_t cols,
+                                      const float* src, uint8_t* dst, const float* importance, VkDeviceSize chunk_budget,
+                                      const JobControl* job) {
+    if (format.kind != FormatKind::IntGrid) throw Error("format " + format.name, "is not an integer grid");
     if (auto problem = format.shape_problem(cols); !problem.empty()) throw Error("format " + format.name, problem);
     const GridParams& g = format.grid;
-    const uint64_t pieces_per_row = (uint64_t(cols) + kPiece - 1) / kPiece;
-    const uint64_t input_row = uint64_t(cols) * sizeof(float);
-    const uint64_t range_row = pieces_per_row * 2 * sizeof(float);
-    const uint64_t errors_row = g.clip_search ? pieces_per_row * kCandidates * sizeof(double) : 0;
-    const uint64_t codes_row = format.row_bytes(cols);
-    const RowChunks c = row_chunks(device, format, rows, std::max({input_row, range_row, errors_row, codes_row}), chunk_budget);
+    // Lines: the tensor's rows (pt), or its units (pc: rows, g<N>: groups), each with its own record.
+    const bool per_unit = !is_tensor_grid(format);
+    const uint64_t line_values = per_unit && g.group > 0 ? uint64_t(g.group) : uint64_t(cols);
+    const uint64_t lines_per_row = uint64_t(cols) / line_values;
+    const uint64_t lines = uint64_t(rows) * lines_per_row;
+    const uint64_t records = per_unit ? lines : 1;
+    const uint64_t pieces_per_line = (line_values + kPiece - 1) / kPiece;
+    const uint64_t input_line = line_values * sizeof(float);
+    const uint64_t range_line = pieces_per_line * 2 * sizeof(float);
+    const uint64_t errors_line = g.clip_search ? pieces_per_line * kCandidates * sizeof(double) : 0;
+    const uint64_t output_line = per_unit ? grid::record_bytes(g) + grid::code_bytes(g.bits, int64_t(line_values))
+                                          : format.row_bytes(cols);
+    const RowChunks c = row_chunks(device, format, int64_t(lines), std::max({input_line, range_line, errors_line, output_line}),
+                                   chunk_budget);
 
     const bool weighted = importance && g.clip_search;  // without the search the importance changes nothing
     ResidentBuffer weights(device, weighted ? size_t(cols) * sizeof(float) : 4);
     if (weighted) weights.write(importance, size_t(cols) * sizeof(float));
-    ResidentBuffer candidates(device, kCandidates * sizeof(uint32_t));
+    // Stage 1: every record's candidates; stage 2: the records.
+    ResidentBuffer candidates(device, (g.clip_search ? records * kCandidates : 1) * sizeof(uint32_t));
+    ResidentBuffer chosen(device, records * sizeof(uint32_t));
     auto pipeline = [&](Stage stage) -> const Pipeline& {
-        return device.pipeline({"encode_grid_tensor", {kWorkgroup, uint32_t(g.bits), uint32_t(g.asymmetric), stage}, 6,
+        return device.pipeline({"encode_grid_tensor",
+                                {kWorkgroup, uint32_t(g.bits), uint32_t(g.asymmetric), stage, uint32_t(per_unit)}, 6,
                                 sizeof(Push)});
     };
-    const Push base{0, uint32_t(cols), uint32_t(pieces_per_row), uint32_t(codes_row), uint32_t(weighted), 0};
-    // Records a stage over the chunk's pieces (times `per_piece` invocations).
-    auto dispatch = [&](const Pipeline& p, Push push, uint64_t per_piece) {
-        return [&p, push, per_piece, pieces_per_row, &weights, &candidates](Sequence& s, const Buffer& in,
-                                                                            const Buffer& out, uint64_t, uint64_t count) {
-            Push q = push;
-            q.invocations = uint32_t(count * pieces_per_row * per_piece);
-            s.dispatch(p, {&in, &out, &out, &out, &weights.buffer(), &candidates.buffer()}, &q, groups_for(q.invocations));
+    const Push base{0, uint32_t(line_values), uint32_t(pieces_per_line), uint32_t(output_line), uint32_t(weighted), 0,
+                    uint32_t(lines_per_row)};
+    // Records a stage over the chunk's pieces (times `per_piece` invocations), records bound at binding 5.
+    auto dispatch = [&](const Pipeline& p, uint64_t per_piece, const ResidentBuffer& bound) {
+        return [&p, &base, per_piece, pieces_per_line, &weights, &bound](Sequence& s, const Buffer& in, const Buffer& out,
+                                                                         uint64_t first, uint64_t count) {
+            Push q = base;
+            q.invocations = uint32_t(count * pieces_per_line * per_piece);
+            q.first_line = uint32_t(first);
+            s.dispatch(p, {&in, &out, &out, &out, &weights.buffer(), &bound.buffer()}, &q, groups_for(q.invocations));
         };
     };
     auto fill = [&](uint64_t first, uint64_t count, std::span<std::byte> input) {
-        std::memcpy(input.data(), src + first * uint64_t(cols), count * input_row);
+        std::memcpy(input.data(), src + first * line_values, count * input_line);
     };
+    auto record_of = [&](uint64_t line) { return per_unit ? line : 0; };
 
-    // The range: the pieces' extremes, combined as the CPU gathers them (NaN ignored, 0 included).
-    float lo = 0.0f, hi = 0.0f;
-    StreamTiming timing = stream_rows(device, c, input_row, range_row, job, "range", fill,
-                                      dispatch(pipeline(kRange), base, 1),
-                                      [&](uint64_t, uint64_t count, std::span<const std::byte> output) {
+    // The ranges: the pieces' extremes, combined as the CPU gathers them (NaN ignored, 0 included).
+    std::vector<float> lo(records, 0.0f), hi(records, 0.0f);
+    StreamTiming timing = stream_rows(device, c, input_line, range_line, job, "range", fill,
+                                      dispatch(pipeline(kRange), 1, chosen),
+                                      [&](uint64_t first, uint64_t count, std::span<const std::byte> output) {
                                           const auto* r = reinterpret_cast<const float*>(output.data());
-                                          for (uint64_t i = 0; i < count * pieces_per_row; ++i) {
-                                              lo = formula::fmin_number(lo, r[2 * i]);
-                                              hi = formula::fmax_number(hi, r[2 * i + 1]);
+                                          for (uint64_t i = 0; i < count * pieces_per_line; ++i) {
+                                              const uint64_t at = record_of(first + i / pieces_per_line);
+                                              lo[at] = formula::fmin_number(lo[at], r[2 * i]);
+                                              hi[at] = formula::fmax_number(hi[at], r[2 * i + 1]);
                                           }
                                       });
-    grid::Scale scale = grid::range_scale(g, lo, hi);
+    std::vector<uint32_t> record(records);
+    for (uint64_t at = 0; at < records; ++at) record[at] = record_bits(grid::range_scale(g, lo[at], hi[at]));
 
     // The clipping search: each candidate's error, the pieces' sums added up in piece order.
     if (g.clip_search) {
-        uint32_t records[kCandidates];
-        for (uint64_t k = 0; k < kCandidates; ++k) records[k] = record_bits(grid::clip_candidate(g, lo, hi, int(k)));
-        candidates.write(records, sizeof(records));
-        double errors[kCandidates] = {};
-        timing += stream_rows(device, c, input_row, errors_row, job, "clipping search", fill,
-                              dispatch(pipeline(kClipErrors), base, kCandidates),
-                              [&](uint64_t, uint64_t count, std::span<const std::byte> output) {
+        std::vector<uint32_t> candidate(records * kCandidates);
+        for (uint64_t at = 0; at < records; ++at)
+            for (uint64_t k = 0; k < kCandidates; ++k)
+                candidate[at * kCandidates + k] = record_bits(grid::clip_candidate(g, lo[at], hi[at], int(k)));
+        candidates.write(candidate.data(), candidate.size() * sizeof(uint32_t));
+        std::vector<double> errors(records * kCandidates, 0.0);
+        timing += stream_rows(device, c, input_line, errors_line, job, "clipping search", fill,
+                              dispatch(pipeline(kClipErrors), kCandidates, candidates),
+                              [&](uint64_t first, uint64_t count, std::span<const std::byte> output) {
                                   const auto* e = reinterpret_cast<const double*>(output.data());
-                                  for (uint64_t piece = 0; piece < count * pieces_per_row; ++piece)
-                                      for (uint64_t k = 0; k < kCandidates; ++k) errors[k] += e[piece * kCandidates + k];
+                                  for (uint64_t piece = 0; piece < count * pieces_per_line; ++piece) {
+                                      double* sum = errors.data() + record_of(first + piece / pieces_per_line) * kCandidates;
+                                      for (uint64_t k = 0; k < kCandidates; ++k) sum[k] += e[piece * kCandidates + k];
+                                  }
                               });
-        scale = grid::clip_candidate(g, lo, hi, grid::best_clip_candidate(errors));
+        for (uint64_t at = 0; at < records; ++at)
+            record[at] = candidate[at * kCandidates + uint64_t(grid::best_clip_candidate(errors.data() + at * kCandidates))];
     }
+    chosen.write(record.data(), record.size() * sizeof(uint32_t));
 
-    // The header, then the codes of every row.
-    dst[0] = uint8_t(scale.s_f16 & 0xff);
-    dst[1] = uint8_t(scale.s_f16 >> 8);
-    if (g.asymmetric) dst[2] = uint8_t(scale.zero);
-    uint8_t* body = dst + format.header_bytes;
-    Push codes = base;
-    codes.record = record_bits(scale);
-    timing += stream_rows(device, c, input_row, codes_row, job, "encode", fill, dispatch(pipeline(kCodes), codes, 1),
+    // pt: the header, then the codes of every row; otherwise every line's record and codes.
+    uint8_t* body = dst;
+    if (!per_unit) {
+        dst[0] = uint8_t(record[0] & 0xff);
+        dst[1] = uint8_t(record[0] >> 8 & 0xff);
+        if (g.asymmetric) dst[2] = uint8_t(record[0] >> 16);
+        body += format.header_bytes;
+    }
+    timing += stream_rows(device, c, input_line, output_line, job, "encode", fill, dispatch(pipeline(kCodes), 1, chosen),
                           [&](uint64_t first, uint64_t, std::span<const std::byte> output) {
-                              std::memcpy(body + first * codes_row, output.data(), output.size());
+                              std::memcpy(body + first * output_line, output.data(), output.size());
                           });
     return timing;
 }

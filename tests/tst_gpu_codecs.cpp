@@ -449,6 +449,44 @@ private slots:
         }
     }
 
+    // Per-channel grids over rows as long as Llama's (4096 and 11008 values), and groups longer than 1024
+    // values: a unit's range, its clipping errors and its codes go over pieces of 1024 values (llvmpipe ends
+    // an invocation's loops silently after 65535 iterations: one invocation per row would run 22 x 11008),
+    // bytes equal to the CPU's.
+    void encodes_per_channel_grids_of_long_rows_like_the_cpu() {
+        std::string failures;
+        for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{8, 4096}, {4, 11008}, {3, 2500}}) {
+            const std::vector<float> x = rows_with_non_finite(rows, cols, 29);
+            const std::vector<float> importance = column_importance(cols);
+            for (const char* name : {"int4_pc_sym_clip", "int3_pc_asym_clip", "int8_pc_asym"}) {
+                const FormatInfo& f = format_by_name(name);
+                for (const float* weights : {(const float*)nullptr, importance.data()}) {
+                    std::vector<uint8_t> bytes(f.tensor_bytes(rows, cols));
+                    gpu_->encode(f, rows, cols, x.data(), bytes.data(), weights, nullptr);
+                    const std::string diff = byte_difference(bytes, encode_tensor(f, x, rows, cols, weights));
+                    if (!diff.empty())
+                        failures += std::string(name) + " x " + std::to_string(cols) + (weights ? " weighted: " : ": ") + diff + "; ";
+                }
+            }
+        }
+        // Groups longer than a piece, two to a row, in chunks of 3 groups (some starting inside a row).
+        gpu::VulkanBackend small_chunks(device_, {.chunk_bytes = 3 * 2048 * sizeof(float)});
+        const int64_t rows = 5, cols = 4096;
+        const std::vector<float> x = rows_with_non_finite(rows, cols, 31);
+        const std::vector<float> importance = column_importance(cols);
+        for (const char* name : {"int5_g2048_asym_clip", "int4_pc_sym_clip"}) {
+            const FormatInfo& f = format_by_name(name);
+            for (const float* weights : {(const float*)nullptr, importance.data()}) {
+                std::vector<uint8_t> bytes(f.tensor_bytes(rows, cols));
+                small_chunks.encode(f, rows, cols, x.data(), bytes.data(), weights, nullptr);
+                QVERIFY(small_chunks.last_timing().chunks >= 3 * 2);  // range, errors, codes
+                const std::string diff = byte_difference(bytes, encode_tensor(f, x, rows, cols, weights));
+                if (!diff.empty()) failures += std::string(name) + (weights ? " weighted, chunked: " : ", chunked: ") + diff + "; ";
+            }
+        }
+        QVERIFY2(failures.empty(), failures.c_str());
+    }
+
     void hands_formats_without_kernels_to_the_cpu() {
         const FormatInfo& f = format_by_name("f64");
         QVERIFY(!gpu_->accelerates_encode(f, false));

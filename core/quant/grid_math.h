@@ -53,7 +53,7 @@ Scale clip_candidate(const GridParams& g, float lo, float hi, int k);
 int best_clip_candidate(const double* errors);
 
 // The record the format's encoder stores for the n values x (its clip search included, weighted by
-// `weights` when given).
+// `weights` when given; errors summed per piece of formula::grid_tensor_piece values, then in piece order).
 Scale choose_unit_scale(const GridParams& g, const float* x, int64_t n, const float* weights);
 
 // Writes one unit as the format stores it: the record, then the codes Quantizer(g, scale) gives x.

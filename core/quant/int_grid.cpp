@@ -20,8 +20,9 @@
 // _clip: instead of the full range, the ratio r in {1, 0.975, ..., 0.5} whose grid over [r*lo, r*hi]
 // gives the least squared error of the unit is kept (weighted by the importance of each column when one
 // is given; ties keep the larger r). Errors are summed in double in value order, on the GPU too, so
-// both pick the same r on near-ties; a pt tensor's errors are summed per piece of a row (int_grid.inc's
-// grid_tensor_piece), then over the pieces in order, so the GPU can sum the pieces in parallel.
+// both pick the same r on near-ties; a unit's errors (a pt tensor's too) are summed per piece of a row
+// (int_grid.inc's grid_tensor_piece), then over the pieces in order, so the GPU can sum the pieces in
+// parallel: units of at most one piece (g<N>, N <= 1024) sum in plain value order.
 // Without _clip the importance vector does not change the result.
 #include <algorithm>
 #include <charconv>
@@ -81,7 +82,7 @@ Range value_range(const GridParams& g, const Values& v) {
 }
 
 // The clipping search's error: per row, the sums (in value order) of its pieces of at most `piece` values,
-// added up in order. A unit is one piece, so its error is the plain sum in value order.
+// added up in order.
 double squared_error(const GridParams& g, const Scale& scale, const Values& v, int64_t piece) {
     const Quantizer q(g, scale);
     double sum = 0;
@@ -333,7 +334,7 @@ int best_clip_candidate(const double* errors) {
 }
 
 Scale choose_unit_scale(const GridParams& g, const float* x, int64_t n, const float* weights) {
-    return choose_scale(g, {x, 1, n, n, weights}, std::max<int64_t>(n, 1));
+    return choose_scale(g, {x, 1, n, n, weights}, formula::grid_tensor_piece);
 }
 
 void write_unit(const GridParams& g, const Scale& scale, const float* x, int64_t n, uint8_t* out) {

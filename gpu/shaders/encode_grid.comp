@@ -1,6 +1,7 @@
 #version 450
 // f32 -> integer grid (core/quant/int_grid.cpp: g<N> and pc, sym or asym, with or without the clipping
-// search), one invocation per unit of GROUP values: [f16 scale][u8 zero point if ASYMMETRIC][codes of
+// search), one invocation per unit of GROUP values, at most grid_tensor_piece of them (longer units go
+// through encode_grid_tensor.comp: llvmpipe's loop limit): [f16 scale][u8 zero point if ASYMMETRIC][codes of
 // BITS bits, LSB-first, the last byte zero-padded]. The clipping search weights value i of a unit by the
 // importance of its column when the push constants say there is one (binding 2), else by 1.
 #extension GL_GOOGLE_include_directive : require
