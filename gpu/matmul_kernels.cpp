@@ -17,10 +17,14 @@ constexpr uint32_t kGemvRows = 8;       // gemv.comp: ROWS
 constexpr uint32_t kGemvWorkgroup = 64;
 constexpr uint32_t kGemmTile = 64;      // gemm.comp: TILE
 constexpr uint32_t kGemmWorkgroup = 64;
+// d_in per gemm.comp dispatch (a multiple of its STEP, 32): about 34,300 loop iterations per invocation,
+// below the 65,535 after which llvmpipe silently ends an invocation's loops (see gemm.comp).
+constexpr uint32_t kGemmDepthPerDispatch = 16384;
 
 // gemm.comp / gemv.comp push constants.
 struct Params {
     uint32_t tokens, outputs, depth, row_bytes, c_stride, c_offset, tiles_x;
+    uint32_t k_begin, k_end, accumulate;  // gemm.comp only
 };
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
@@ -70,10 +74,14 @@ StreamTiming DeviceMatrix::multiply(const float* a, int64_t tokens, float* c) co
         s.mark();
         for (const Slab& w : slabs_) {
             const uint32_t tiles_x = uint32_t(ceil_div(uint64_t(w.rows), kGemmTile));
-            const Params p{uint32_t(count), uint32_t(w.rows), uint32_t(cols_), row_bytes_, uint32_t(rows_),
-                           uint32_t(w.first_row), tiles_x};
             const uint64_t groups = few_tokens ? ceil_div(uint64_t(w.rows), kGemvRows) : tiles_x * ceil_div(uint64_t(count), kGemmTile);
-            s.dispatch(pipeline, {&a_slab.buffer(), &w.bytes.buffer(), &c_slab.buffer()}, &p, groups);
+            const uint32_t depth_per_dispatch = few_tokens ? uint32_t(cols_) : kGemmDepthPerDispatch;
+            for (uint32_t k_begin = 0; k_begin < uint32_t(cols_); k_begin += depth_per_dispatch) {
+                const uint32_t k_end = uint32_t(std::min<uint64_t>(uint64_t(k_begin) + depth_per_dispatch, uint64_t(cols_)));
+                const Params p{uint32_t(count), uint32_t(w.rows), uint32_t(cols_), row_bytes_, uint32_t(rows_),
+                               uint32_t(w.first_row), tiles_x, k_begin, k_end, k_begin > 0 ? 1u : 0u};
+                s.dispatch(pipeline, {&a_slab.buffer(), &w.bytes.buffer(), &c_slab.buffer()}, &p, groups);
+            }
         }
         s.mark();
         s.submit();

@@ -4,7 +4,8 @@
 // fly into shared-memory tiles (gemm.comp; gemv.comp, one subgroup per output row, for up to 8 tokens on
 // devices with subgroup arithmetic) to exactly the CPU decoder's
 // floats. W travels in slabs of whole rows that each fit one storage binding; A and C in slabs of
-// tokens that do too.
+// tokens that do too. gemm.comp sums d_in in dispatches of at most 16,384 values (llvmpipe ends an
+// invocation's loops after 65,535 iterations), each added to C in order after the first.
 // Accuracy: f32 sums in the kernels' order; against core/infer/matmul.h on the decoded weights each
 // output differs by at most kMatmulTolerance(cols) x Σ_k |a_k w_k| (both sums are within cols x 2^-24
 // of that magnitude of the exact one).

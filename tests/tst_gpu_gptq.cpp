@@ -135,6 +135,8 @@ private slots:
         QTest::newRow("128 columns a block, one slab") << 200 << 300 << 128 << 0;
         QTest::newRow("odd block, slabs of 37 rows") << 130 << 257 << 45 << 37 * 257 * 4 / 1024 + 1;
         QTest::newRow("block of 300 (sums restart every 128)") << 70 << 700 << 300 << 0;
+        // llvmpipe ends an invocation's loops after 65,535 iterations in all: a wide lazy batch sums 1024 terms
+        QTest::newRow("block of 1024 (loop budget)") << 64 << 1100 << 1024 << 0;
     }
 
     void block_update_agrees_with_the_cpu() {

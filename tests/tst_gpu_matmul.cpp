@@ -97,6 +97,30 @@ private slots:
         }
     }
 
+    // llvmpipe (lavapipe) silently ends every loop of an invocation after 65,535 iterations in all: the
+    // depths of real models (Llama-3-8B's ffn_down 14,336, 70B's 28,672, Llama-3.1-405B's 53,248,
+    // Nemotron-4-340B's 73,728) must still sum every term. Weights and activations are >= 0 here, so a
+    // sum that lost even 1% of its terms is far outside the bound (2 x d_in x 2^-24 of Σ|a w|: 0.34% at
+    // 28,672). Before gemm.comp took d_in in dispatches of 16,384, 57,344 summed only its first ~31,400.
+    void multiplies_llama_depths_within_the_loop_budget() {
+        const int64_t rows = 16;
+        for (const int64_t cols : {14336, 28672, 73728})
+            for (const char* name : {"f16", "q4_k"}) {
+                const FormatInfo& f = format_by_name(name);
+                std::vector<float> w = gaussian(rows * cols, 0.02f, 7);
+                for (float& v : w) v = std::fabs(v);
+                const std::vector<float> decoded = decode_tensor(f, encode_tensor(f, w, rows, cols), rows, cols);
+                for (int64_t tokens : {3, 70}) {  // gemv.comp, then gemm.comp with a partial tile of tokens
+                    std::vector<float> a = gaussian(tokens * cols, 1.0f, 8);
+                    for (float& v : a) v = std::fabs(v);
+                    const std::string diff = product_difference(gpu_product(f, w, rows, cols, a, tokens), a, decoded, tokens, rows, cols);
+                    QVERIFY2(diff.empty(), (std::string(name) + ", d_in " + std::to_string(cols) + ", " + std::to_string(tokens) +
+                                            " tokens: " + diff)
+                                               .c_str());
+                }
+            }
+    }
+
     void splits_weights_and_tokens_into_slabs_of_one_binding() {
         const int64_t rows = 300, cols = 256, tokens = 90;
         const FormatInfo& f = format_by_name("q4_0");

@@ -89,6 +89,19 @@ private slots:
         check_parity(weights(rows, cols, 0.0f, 2), rows, cols, request, gpu);
     }
 
+    // llvmpipe (lavapipe) silently ends every loop of an invocation after 65,535 iterations in all: rows
+    // longer than real models' (28,672 for Llama-3-70B's ffn_down, 128,256 for a vocabulary row of
+    // embeddings stored transposed) must still count every value in both histogram paths.
+    void matches_the_cpu_over_rows_longer_than_the_loop_budget() {
+        gpu::VulkanBackend gpu(device_);
+        for (const int64_t cols : {28672 + 1000, 128256}) {
+            const int64_t rows = 9;  // a full tile and one row
+            const std::vector<float> x = weights(rows, cols, 0.1f, 5);
+            check_parity(x, rows, cols, {.bins = 256, .lo = -3.0, .hi = 3.0, .row_absmax = true, .col_absmax = true}, gpu);
+            check_parity(x, rows, cols, {.bins = 2000, .scale = HistogramScale::LogAbs, .lo = 1e-4, .hi = 30.0, .row_absmax = true}, gpu);
+        }
+    }
+
     void keeps_moments_exact_when_the_mean_dwarfs_the_spread() {
         gpu::VulkanBackend gpu(device_);
         check_parity(weights(64, 256, 1000.0f, 3), 64, 256, {.row_absmax = true}, gpu);

@@ -4,12 +4,19 @@
 // tiles; C rows are c_stride apart and the slab's outputs start at column c_offset. A workgroup of 64
 // computes a 64 x 64 tile of C (8 x 8 per thread, few barriers per multiply-add: 4x faster than 4 x 4
 // on lavapipe), walking d_in in steps of 32.
+// Loop budget: llvmpipe (lavapipe 22.3) silently ends every loop of an invocation once its loops have run
+// 65,535 iterations in all. Here an invocation runs about 67 per step of 32 (the tile loads' 32 and the
+// multiply-adds' 32, each with its exit test; the 8 x 8 loops are unrolled), so one dispatch summing all of
+// d_in lost terms past about 31,300 (measured: 57,344-long rows summed their first ~31,400 values). A
+// dispatch therefore covers d_in [k_begin, k_end) only, at most kGemmDepthPerDispatch (16,384: about
+// 34,300 iterations) in gpu/matmul_kernels.cpp, and adds its sums to C's (accumulate) after the first:
+// C = ((Σ slice 1) + Σ slice 2) + ..., in a fixed order.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_8bit_storage : require
 
 layout(std430, binding = 0) readonly buffer Activations { float a[]; };
 layout(std430, binding = 1) readonly buffer Weights { uint8_t weights[]; };
-layout(std430, binding = 2) writeonly buffer Products { float c[]; };
+layout(std430, binding = 2) buffer Products { float c[]; };
 #define BLOCK_BYTES weights
 #include "common/dequant.glsl"
 
@@ -29,6 +36,9 @@ layout(push_constant) uniform Params {
     uint c_stride;
     uint c_offset;
     uint tiles_x;    // ceil(outputs / TILE)
+    uint k_begin;    // this dispatch's share of d_in: a multiple of STEP
+    uint k_end;
+    uint accumulate; // nonzero: C += the sums, else C = the sums
 } params;
 
 shared float a_tile[STEP][TILE + 1u];
@@ -48,12 +58,12 @@ void main() {
     for (uint i = 0u; i < PER_THREAD; ++i)
         for (uint j = 0u; j < PER_THREAD; ++j) sums[i][j] = 0.0;
 
-    for (uint k0 = 0u; k0 < params.depth; k0 += STEP) {
+    for (uint k0 = params.k_begin; k0 < params.k_end; k0 += STEP) {
         for (uint at = thread; at < TILE * STEP; at += WORKGROUP_SIZE) {
             uint row = at / STEP, k = k0 + at % STEP;
             uint token = first_token + row, out_row = first_out + row;
-            a_tile[at % STEP][row] = token < params.tokens && k < params.depth ? a[token * params.depth + k] : 0.0;
-            w_tile[at % STEP][row] = out_row < params.outputs && k < params.depth
+            a_tile[at % STEP][row] = token < params.tokens && k < params.k_end ? a[token * params.depth + k] : 0.0;
+            w_tile[at % STEP][row] = out_row < params.outputs && k < params.k_end
                                          ? unit_value(out_row * params.row_bytes + k / UNIT_VALUES * UNIT_BYTES, k % UNIT_VALUES)
                                          : 0.0;
         }
@@ -74,7 +84,10 @@ void main() {
         uint token = first_token + my_tokens + i;
         for (uint j = 0u; j < PER_THREAD; ++j) {
             uint out_row = first_out + my_outs + j;
-            if (token < params.tokens && out_row < params.outputs) c[token * params.c_stride + params.c_offset + out_row] = sums[i][j];
+            if (token < params.tokens && out_row < params.outputs) {
+                uint at = token * params.c_stride + params.c_offset + out_row;
+                c[at] = params.accumulate != 0u ? c[at] + sums[i][j] : sums[i][j];
+            }
         }
     }
 }

@@ -3,6 +3,9 @@
 // stored format, decoded on the fly by common/dequant.glsl), its lanes striding over d_in with one
 // partial sum per token, then adds the lanes' sums. A workgroup covers ROWS output rows whatever the
 // subgroup size. Same push constants as gemm.comp; TOKENS (1-8) is specialization constant 6.
+// Loop budget (llvmpipe ends an invocation's loops after 65,535 iterations in all): an invocation runs
+// about d_in / subgroup size iterations (the TOKENS loops are unrolled), 32,768 for d_in = 262,144 with
+// lavapipe's 8 lanes (measured: every term summed there), so rows up to about 500,000 values.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_8bit_storage : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -28,6 +31,9 @@ layout(push_constant) uniform Params {
     uint c_stride;
     uint c_offset;
     uint tiles_x;  // unused
+    uint k_begin;  // unused: gemv.comp always sums all of d_in
+    uint k_end;
+    uint accumulate;
 } params;
 
 void main() {
