@@ -487,6 +487,27 @@ private slots:
         QVERIFY2(failures.empty(), failures.c_str());
     }
 
+    // Importance-weighted q4_0 / q5_1 weigh each value by the mean of x^2 over its row (row_mean_square.comp,
+    // one invocation per row): rows as long as real models' ffn_down (Llama-3-70B 28,672, Nemotron-4-340B
+    // 73,728) are past llvmpipe's 65,535 loop iterations per invocation unless the loop takes several values
+    // per iteration. Bytes equal to the CPU's.
+    void encodes_importance_weighted_blocks_of_long_rows_like_the_cpu() {
+        std::string failures;
+        const int64_t rows = 3;
+        for (const int64_t cols : {28672, 73728}) {
+            const std::vector<float> x = awkward_rows(rows, cols, 37);
+            const std::vector<float> importance = column_importance(cols);
+            for (const char* name : {"q4_0", "q5_1"}) {
+                const FormatInfo& f = format_by_name(name);
+                std::vector<uint8_t> bytes(f.tensor_bytes(rows, cols));
+                gpu_->encode(f, rows, cols, x.data(), bytes.data(), importance.data(), nullptr);
+                const std::string diff = byte_difference(bytes, encode_tensor(f, x, rows, cols, importance.data()));
+                if (!diff.empty()) failures += std::string(name) + " x " + std::to_string(cols) + ": " + diff + "; ";
+            }
+        }
+        QVERIFY2(failures.empty(), failures.c_str());
+    }
+
     void hands_formats_without_kernels_to_the_cpu() {
         const FormatInfo& f = format_by_name("f64");
         QVERIFY(!gpu_->accelerates_encode(f, false));
