@@ -1,5 +1,7 @@
 #version 450
 // Registry format -> f32 (common/dequant.glsl), one value per invocation.
+// Loop budget (llvmpipe ends an invocation's loops after 65,535 iterations in all): RUN values of one unit
+// per invocation, whatever the tensor's size.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_8bit_storage : require
 

@@ -8,6 +8,11 @@
 // bit-identical where the device fuses fma() (lavapipe lowers it to a multiply and an add: one more
 // rounding per term, see gpu/gptq_kernel.h). A workgroup of 64 computes a 64 x 64 tile (8 x 8 per
 // thread, as gemm.comp), walking the depth in steps of 32 through shared memory.
+// Loop budget: llvmpipe (lavapipe 22.3) silently ends every loop of an invocation once its loops have run
+// 65,535 iterations in all. An invocation runs about 67 per step of 32 of the depth (as gemm.comp): blocks
+// up to about 31,000 columns. The columns are spread over workgroups and do not count. On lavapipe the
+// block's rows of U must fit one 128 MiB binding (can_update_gptq_on: block x cols floats, block <= cols),
+// so the block is at most 5,792 columns there, about 12,200 iterations; a block of 1024 is tested.
 #extension GL_GOOGLE_include_directive : require
 
 layout(std430, binding = 0) buffer Weights { float w[]; };           // slab rows x w_stride

@@ -7,6 +7,10 @@
 // Per-column absmax goes to global atomics once per tile, histogram counts through a workgroup
 // sub-histogram (up to SHARED_BINS bins, else global atomics). Shared memory stays under 16 KiB.
 // Non-finite values are counted and otherwise left out (absmax treats them as 0).
+// Loop budget: llvmpipe (lavapipe 22.3) silently ends every loop of an invocation once its loops have run
+// 65,535 iterations in all. An invocation's loops are bounded by its tile, not by rows or cols: about
+// TILE_ROWS x (2 x 17 + 16 x the histogram's bin walks) + (bins + 2) / WORKGROUP + a few dozen, a few
+// hundred for 8 rows (the bin guess is exact or one off). Rows of 128,256 values are tested.
 // Histogram membership is exact against the host's double bin edges: thresholds[b] is the smallest
 // float >= edge b, so x is in bin b >= 0 exactly when thresholds[b] <= x < thresholds[b + 1].
 #extension GL_GOOGLE_include_directive : require
