@@ -11,17 +11,22 @@
 //     (each flip then moves the rest of its row through GPTQ's error feedback), so the file's bytes may
 //     differ: its dequantized weights within kWeightTolerance of the CPU's (relative to the CPU's
 //     quantization error), its perplexity within kPplTolerance, and the run says where each stage ran.
+//   - An automatic plan (Hessian loss) calibrated on the device: the same formats as the CPU's, ppl within
+//     kPplTolerance (7.6 bpw: 48 tensors in 5 formats, the same ppl on lavapipe), and the run says its
+//     calibration and Hessians ran there.
 // Measured on lavapipe (2048 tokens): Hessian sums within 1.0e-6 x sqrt(H_ii H_jj) (bound 6.1e-5), the same
 // with the forward products on the device (mean x² within 5.7e-7 relative), GPTQ's dequantized weights and
 // perplexity identical to the CPU's. The tolerances leave room for devices that round otherwise.
 #include <QtTest>
 
 #include <cmath>
+#include <map>
 
 #include "core/algo/algorithm.h"
 #include "core/backend/backend.h"
 #include "core/infer/forward.h"
 #include "core/model/model.h"
+#include "core/pipeline/auto_plan.h"
 #include "core/pipeline/quantize_job.h"
 #include "core/plan/presets.h"
 #include "core/store/text_file.h"
@@ -211,6 +216,56 @@ private slots:
         qInfo("%lld GPTQ tensors: %lld of %lld dequantized weights differ", (long long)gptq_tensors, (long long)differing,
               (long long)values);
         QVERIFY(gptq_tensors > 0);
+    }
+
+    // An automatic plan (quantize --target-bpw) calibrates for its Hessian losses on the job's devices: the
+    // losses a rounding apart choose the same formats as the CPU's here, and the job then evaluates like it.
+    void automatic_plan_on_the_device_chooses_the_cpus_formats() {
+        AutoPlanOptions automatic;
+        automatic.target_bpw = 7.6;  // as tst_allocation: rows of 64 and 172 rule out the K-quants
+        automatic.loss = "hessian";
+        const std::filesystem::path dir = qbtest::scratch_dir() / "auto_devices";
+        std::filesystem::create_directories(dir);
+        const Model& model = stories260k_model();
+        const auto run_on = [&](Backend* backend, LinearExecutor* executor, const std::string& name, AutoPlan& chosen) {
+            QuantizeJobOptions options;
+            options.output = dir / name;
+            options.calibration_text = snippet();
+            options.calibration = calibration_options();
+            options.evaluation_text = snippet();
+            options.evaluation.ctx = 512;
+            options.evaluation.max_chunks = 4;
+            options.threads = 2;
+            options.backend = backend;
+            options.executor = executor;
+            const std::string& text = snippet().text;
+            chosen = auto_plan_streaming(model, text, job_calibration_options(options), text, automatic, nullptr, 2);
+            RunResult run = run_quantize_job(model, chosen.plan, resolve_plan(chosen.plan, model, PlanTarget::Gguf), options);
+            run.devices.add_missing(chosen.devices);
+            return run;
+        };
+        AutoPlan cpu_plan, device_plan;
+        const RunResult cpu = run_on(nullptr, nullptr, "cpu.gguf", cpu_plan);
+        const RunResult device = run_on(backend_.get(), executor_.get(), "vulkan.gguf", device_plan);
+
+        QCOMPARE(cpu_plan.devices.calibration, std::string("CPU"));
+        QCOMPARE(cpu_plan.devices.hessians, std::string("CPU"));
+        QCOMPARE(device.devices.calibration, executor_->description());
+        QCOMPARE(device.devices.hessians, backend_->description());
+        QCOMPARE(device.devices.evaluation, executor_->description());
+
+        QCOMPARE(device.tensors.size(), cpu.tensors.size());
+        std::map<std::string, int> formats;
+        for (size_t i = 0; i < cpu.tensors.size(); ++i) {
+            QCOMPARE(device.tensors[i].name, cpu.tensors[i].name);
+            QVERIFY2(device.tensors[i].format == cpu.tensors[i].format, cpu.tensors[i].name.c_str());
+            ++formats[cpu.tensors[i].format];
+        }
+        QCOMPARE(device_plan.allocation.choice, cpu_plan.allocation.choice);
+        QVERIFY(formats.size() > 2);  // a real choice: more than the embeddings' q8_0 and one format
+        qInfo("automatic plan at %.1f bpw: %zu tensors in %zu formats; perplexity %.6f (cpu) vs %.6f (device)",
+              automatic.target_bpw, cpu.tensors.size(), formats.size(), cpu.evaluation.ppl, device.evaluation.ppl);
+        QVERIFY(std::fabs(device.evaluation.ppl - cpu.evaluation.ppl) <= kPplTolerance * cpu.evaluation.ppl);
     }
 };
 

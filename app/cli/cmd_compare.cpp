@@ -16,7 +16,7 @@ namespace {
 
 constexpr const char* kUsage =
     "compare MODEL (--plans A.json [B.json ...] | --presets q4_k_m,q8_0,...) --text FILE [--out-dir DIR] "
-    "[--calib TEXT] [--algo NAME] [--kld] [--format md|csv|latex|json] [--report FILE]";
+    "[--calib TEXT] [--algo NAME] [--kld] [--device cpu|vulkan|auto] [--format md|csv|latex|json] [--report FILE]";
 
 std::vector<qb::QuantPlan> configurations(const qb::Model& model, const Args& args) {
     std::vector<qb::QuantPlan> plans;
@@ -40,7 +40,7 @@ bool any_needs_calibration(const qb::Model& model, const std::vector<qb::QuantPl
 }  // namespace
 
 int run_compare(const CommandArgs& argv) {
-    Args args(argv, pipeline_arg_spec({{"plans", "presets", "text", "out-dir", "format", "report"}, {}}));
+    Args args(argv, pipeline_arg_spec({{"plans", "presets", "text", "out-dir", "format", "report", "device"}, {}}));
     if (args.positionals().empty() || !args.has("text") || (!args.has("plans") && !args.has("presets")))
         throw qb::Error("usage", kUsage);
     if (args.has("eval")) throw qb::Error("usage", "compare evaluates on --text FILE");
@@ -49,20 +49,24 @@ int run_compare(const CommandArgs& argv) {
     const qb::PlanTarget target = plan_target_of(args);
     const std::string command = command_line("compare", argv);
     qb::QuantizeJobOptions options = job_options(args, command);
+    const JobDevice device = job_device(args, options);  // every configuration's job, and the shared calibration
     // The per-channel statistics are shared by every configuration; the Hessians (GPTQ) are not kept here:
     // each job calibrates the ones it needs in groups of --hessian-memory-mb (run_quantize_job), so memory
     // stays one group's Hessians however many configurations and layers there are. A plan whose AWQ search
     // uses Hessians calibrates them itself, up front.
     const std::optional<qb::Calibration> calibration =
         full_calibration(model, options, any_needs_calibration(model, plans, target), false);
+    const qb::StageDevices calibrated_on = qb::calibration_devices(qb::job_calibration_options(options), {});
 
     const std::filesystem::path dir = args.value("out-dir", "compare-out");
     std::filesystem::create_directories(dir);
     std::vector<qb::RunResult> runs;
     for (const auto& plan : plans) {
         options.output = dir / (plan.name + extension_of(target));
-        const bool eager = qb::plan_needs_eager_hessians(qb::resolve_plan(plan, model, target));
-        runs.push_back(run_configuration(model, plan, target, options, calibration && !eager ? &*calibration : nullptr));
+        const qb::ResolvedPlan resolved = qb::resolve_plan(plan, model, target);
+        const bool shared = calibration && !qb::plan_needs_eager_hessians(resolved);
+        runs.push_back(run_configuration(model, plan, target, options, shared ? &*calibration : nullptr));
+        if (shared && qb::plan_needs_calibration(resolved)) runs.back().devices.add_missing(calibrated_on);
         qb::save_run_result(runs.back(), dir / (plan.name + ".run.json"));
     }
     const qb::ReportFormat format = qb::report_format_by_name(args.value("format", "md"));

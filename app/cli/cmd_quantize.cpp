@@ -41,7 +41,8 @@ qb::AutoPlan allocated_plan(const qb::Model& model, const Args& args, const qb::
     options.base_format = args.value("base-format", options.base_format);
     options.target = plan_target_of(args);
     const std::string& text = job_options.calibration_text->text;
-    return qb::auto_plan_streaming(model, text, job_options.calibration, text, options, &job, job_options.threads);
+    return qb::auto_plan_streaming(model, text, qb::job_calibration_options(job_options), text, options, &job,
+                                   job_options.threads);
 }
 
 qb::QuantPlan chosen_plan(const qb::Model& model, const Args& args) {
@@ -87,6 +88,17 @@ qb::QuantizeJobOptions job_options(const Args& args, const std::string& command_
     return options;
 }
 
+JobDevice job_device(const Args& args, qb::QuantizeJobOptions& options) {
+    JobDevice device{qb::gpu::select_backend(args.value("device", "cpu"), {.cpu_threads = options.threads}), nullptr};
+    if (!device.choice.notice.empty()) std::fprintf(stderr, "%s\n", device.choice.notice.c_str());
+    if (device.choice.backend->name() != "cpu")
+        std::fprintf(stderr, "quantizing on %s\n", device.choice.backend->description().c_str());
+    options.backend = device.choice.backend.get();
+    device.executor = qb::gpu::linear_executor_for(*device.choice.backend);
+    options.executor = device.executor.get();
+    return device;
+}
+
 qb::QuantPlan with_algorithm(qb::QuantPlan plan, const Args& args) {
     if (args.flag("fallback")) plan.fallback = true;
     if (!args.has("algo")) return plan;
@@ -101,8 +113,9 @@ std::optional<qb::Calibration> full_calibration(const qb::Model& model, const qb
     if (!needed) return std::nullopt;
     if (!options.calibration_text) throw qb::Error("usage", "this plan needs calibration: give --calib TEXT");
     qb::JobControl progress = terminal_progress("calibration");
-    const qb::Transformer net(model, options.threads, &progress);
-    qb::CalibrationOptions calibration_options = options.calibration;
+    // With an executor the CPU keeps no decoded copy of the weights (as the quantize job).
+    const qb::Transformer net(model, options.threads, &progress, options.executor ? 0 : qb::kResidentWeightBudget);
+    qb::CalibrationOptions calibration_options = qb::job_calibration_options(options);
     calibration_options.full_hessian = hessians;
     qb::Calibration calibration =
         qb::calibrate(net, qb::evaluation_text(qb::model_tokenizer(model), options.calibration_text->text),
@@ -163,14 +176,9 @@ int run_quantize(const CommandArgs& argv) {
     const qb::Model model = qb::load_model(args.positionals()[0]);
     qb::QuantizeJobOptions options = job_options(args, command_line("quantize", argv));
     options.output = args.value("out");
-    // Encoding and GPTQ's block updates run on the chosen device; without one, on the CPU with a notice.
-    const qb::gpu::BackendChoice device = qb::gpu::select_backend(args.value("device", "cpu"), {.cpu_threads = options.threads});
-    if (!device.notice.empty()) std::fprintf(stderr, "%s\n", device.notice.c_str());
-    if (device.backend->name() != "cpu") std::fprintf(stderr, "quantizing on %s\n", device.backend->description().c_str());
-    options.backend = device.backend.get();
-    // Calibration's and evaluation's forward passes run their weight products there too (one executor per job).
-    const std::unique_ptr<qb::gpu::GpuLinearExecutor> executor = qb::gpu::linear_executor_for(*device.backend);
-    options.executor = executor.get();
+    // Encoding, GPTQ, Hessians and the forward products of calibration (the automatic plan's too) and evaluation
+    // run on the chosen device; without one, on the CPU with a notice.
+    const JobDevice device = job_device(args, options);
     const auto start = std::chrono::steady_clock::now();
 
     qb::RunResult run;
@@ -184,6 +192,7 @@ int run_quantize(const CommandArgs& argv) {
                      (long long)m.records, m.calibration_passes, double(m.peak_group_hessian_bytes) / 1048576.0,
                      double(m.all_hessian_bytes) / 1048576.0, (long long)m.peak_hessians_held);
         run = run_configuration(model, automatic_plan.plan, plan_target_of(args), options, nullptr);
+        run.devices.add_missing(automatic_plan.devices);  // its calibration counts in seconds.calibration below
         run.seconds.calibration = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() -
                                   (run.seconds.total - run.seconds.calibration);
         run.seconds.total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

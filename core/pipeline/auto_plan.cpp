@@ -7,6 +7,7 @@
 
 #include "core/analysis/sensitivity.h"
 #include "core/infer/tokenizer.h"
+#include "core/pipeline/quantize_job.h"
 #include "core/plan/plan_export.h"
 #include "core/plan/sensitivity_assign.h"
 
@@ -44,15 +45,18 @@ LossTable predicted_losses(const Model& model, const Calibration& calibration, s
 // losses as soon as it arrives and dropped with the record.
 LossTable streamed_losses(const Model& model, std::string_view calibration_text, CalibrationOptions calibration,
                           std::string_view text, const AutoPlanOptions& options, JobControl* job, int threads,
-                          AllocationMemory& memory) {
+                          AllocationMemory& memory, StageDevices& devices) {
     const SensitivityOptions sensitivity = sensitivity_options(options);
-    const Transformer net(model, threads, job);
+    // With an executor the calibration keeps no decoded copy of the weights (as the quantize job); loss "kld"
+    // measures on the CPU and keeps one.
+    const Transformer net(model, threads, job, calibration.executor && !sensitivity.measure ? 0 : kResidentWeightBudget);
     const Tokenizer& tokenizer = model_tokenizer(model);
     const EvalText tokens = sensitivity.measure ? evaluation_text(tokenizer, text) : EvalText{};
     calibration.full_hessian = true;
     LossTable losses;
     int64_t held = 0;
     uint64_t group_bytes = 0;
+    std::vector<int64_t> hessian_dims;
     const auto sink = [&](ActivationStats&& record) {
         if (!record.hessian) throw Error("calibration", "no full Hessian for " + record.record);
         ++held;  // this record's Hessian, until the end of this call
@@ -63,6 +67,7 @@ LossTable streamed_losses(const Model& model, std::string_view calibration_text,
         memory.peak_group_hessian_bytes = std::max(memory.peak_group_hessian_bytes, group_bytes);
         memory.all_hessian_bytes += bytes;
         ++memory.records;
+        hessian_dims.push_back(record.channels);
         HessianSource source;
         source.records = {{record.record, record.tensors}};
         source.load = [&record](const std::string&) { return std::move(*record.hessian); };
@@ -74,6 +79,7 @@ LossTable streamed_losses(const Model& model, std::string_view calibration_text,
     const CalibrationRun run =
         calibrate(net, evaluation_text(tokenizer, calibration_text), calibration, sink, job, threads);
     memory.calibration_passes = run.passes;
+    devices = calibration_devices(calibration, hessian_dims);
     return losses;
 }
 
@@ -144,10 +150,12 @@ AutoPlan auto_plan_streaming(const Model& model, std::string_view calibration_te
                              std::string_view text, const AutoPlanOptions& options, JobControl* job, int threads) {
     check_budget(options);
     AllocationMemory memory;
+    StageDevices devices;
     const LossTable losses =
-        streamed_losses(model, calibration_text, calibration, text, options, job, threads, memory);
+        streamed_losses(model, calibration_text, calibration, text, options, job, threads, memory, devices);
     AutoPlan result = allocated_plan(model, losses, options);
     result.memory = memory;
+    result.devices = devices;
     return result;
 }
 

@@ -21,6 +21,7 @@
 #include "core/analysis/calibration.h"
 #include "core/jobs/job.h"
 #include "core/model/model.h"
+#include "core/pipeline/run_result.h"
 #include "core/plan/allocation.h"
 #include "core/plan/quant_plan.h"
 #include "core/plan/resolved_plan.h"
@@ -52,6 +53,10 @@ struct AutoPlan {
     Allocation allocation;
     uint64_t file_bytes = 0;  // GGUF target: the exact file size of the plan
     AllocationMemory memory;
+    // Where auto_plan_streaming's calibration ran (calibration: the forward products on calibration.executor;
+    // hessians: the Hessian sums by calibration.backend); empty for auto_plan, given its calibration. Loss
+    // "kld"'s measurements run on the CPU.
+    StageDevices devices;
 };
 
 // calibration must hold full Hessians for every linear weight's input. Throws Error("allocation", ...) when the
@@ -61,7 +66,10 @@ AutoPlan auto_plan(const Model& model, const Calibration& calibration, std::stri
                    const AutoPlanOptions& options, JobControl* job = nullptr, int threads = 0);
 
 // The same plan in bounded memory (see above): calibrates `calibration_text` with `calibration` (full Hessians,
-// grouped by calibration.hessian_memory_bytes) instead of taking a calibration in memory.
+// grouped by calibration.hessian_memory_bytes) instead of taking a calibration in memory, on its devices
+// (calibration.executor, calibration.backend: the quantize job's, job_calibration_options). On the CPU the losses
+// are the CPU's bytes; on a device its Hessians agree within f32 rounding (calibration.h), so a loss that close
+// to another's may pick the other format.
 AutoPlan auto_plan_streaming(const Model& model, std::string_view calibration_text, const CalibrationOptions& calibration,
                              std::string_view text, const AutoPlanOptions& options, JobControl* job = nullptr,
                              int threads = 0);

@@ -28,13 +28,6 @@ const Algorithm* algorithm_of(const TensorAssignment& a) {
 
 bool needs_calibration(const Algorithm& algorithm) { return algorithm.needs_hessian || algorithm.needs_activations; }
 
-// The job's calibration options with its devices: forward products on the executor, Hessians summed by the backend.
-CalibrationOptions on_job_devices(CalibrationOptions calibration, const QuantizeJobOptions& options) {
-    calibration.executor = options.executor;
-    calibration.backend = options.backend;
-    return calibration;
-}
-
 // With an executor the CPU keeps no decoded copy of the weights (as quantbench-cli eval): the products it
 // still runs decode their rows as they go, with the same sums.
 int64_t resident_budget(const LinearExecutor* executor) { return executor ? 0 : kResidentWeightBudget; }
@@ -148,7 +141,7 @@ private:
         held_.clear();  // the previous group first: at most one group at a time
         current_ = SIZE_MAX;
         if (!options_.calibration_text) throw Error(groups_[group].front(), "its algorithm needs a Hessian: give a calibration text");
-        CalibrationOptions options = on_job_devices(options_.calibration, options_);
+        CalibrationOptions options = job_calibration_options(options_);
         options.full_hessian = true;
         options.hessian_records = groups_[group];
         std::vector<std::pair<std::string, HessianMatrix>> taken;
@@ -378,24 +371,36 @@ std::vector<std::string> calibrated_tensors(const ResolvedPlan& plan, bool& hess
 // Where the stages ran (RunResult::devices): calibration when this job calibrated, Hessians when it needed them.
 StageDevices stage_devices(const ResolvedPlan& plan, const Model& model, const QuantizeJobOptions& options,
                            bool calibrated, bool hessians) {
-    StageDevices d;
-    d.quantization = options.backend ? options.backend->description() : "CPU";
-    if (options.evaluation_text) d.evaluation = description_of(options.executor);
-    if (!calibrated) return d;
-    d.calibration = description_of(options.executor);
-    if (!hessians) return d;
-    int64_t on_device = 0, on_cpu = 0;
+    std::vector<int64_t> hessian_dims;
     for (const auto& a : plan.tensors) {
         const Algorithm* algorithm = a.quantized() ? algorithm_of(a) : nullptr;
-        if (!algorithm || !algorithm->needs_hessian) continue;
-        const bool device = options.backend && options.backend->accelerates_hessian(model.tensor(a.name).cols());
-        (device ? on_device : on_cpu) += 1;
+        if (hessians && algorithm && algorithm->needs_hessian) hessian_dims.push_back(model.tensor(a.name).cols());
     }
-    d.hessians = on_device == 0 ? "CPU" : on_cpu == 0 ? options.backend->description() : options.backend->description() + " and CPU";
+    StageDevices d;
+    if (calibrated) d = calibration_devices(job_calibration_options(options), hessian_dims);
+    d.quantization = options.backend ? options.backend->description() : "CPU";
+    if (options.evaluation_text) d.evaluation = description_of(options.executor);
     return d;
 }
 
 }  // namespace
+
+CalibrationOptions job_calibration_options(const QuantizeJobOptions& options) {
+    CalibrationOptions calibration = options.calibration;
+    calibration.executor = options.executor;
+    calibration.backend = options.backend;
+    return calibration;
+}
+
+StageDevices calibration_devices(const CalibrationOptions& options, const std::vector<int64_t>& hessian_dims) {
+    StageDevices d;
+    d.calibration = description_of(options.executor);
+    int64_t on_device = 0, on_cpu = 0;
+    for (int64_t dim : hessian_dims) (options.backend && options.backend->accelerates_hessian(dim) ? on_device : on_cpu) += 1;
+    if (on_device + on_cpu == 0) return d;
+    d.hessians = on_device == 0 ? "CPU" : on_cpu == 0 ? options.backend->description() : options.backend->description() + " and CPU";
+    return d;
+}
 
 bool plan_needs_calibration(const ResolvedPlan& plan) {
     bool hessians = false;
@@ -428,7 +433,7 @@ RunResult run_quantize_job(const Model& model, const QuantPlan& plan, const Reso
 
     AllocationMemory memory;
     LazyHessians lazy(model, options, job, memory);
-    const CalibrationOptions job_calibration = on_job_devices(options.calibration, options);
+    const CalibrationOptions job_calibration = job_calibration_options(options);
     std::optional<Calibration> own_calibration;
     bool hessians = false;
     const std::vector<std::string> calibrated = calibrated_tensors(resolved, hessians);

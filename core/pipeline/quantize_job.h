@@ -81,6 +81,17 @@ bool plan_needs_eager_hessians(const ResolvedPlan& plan);
 Calibration calibrate_for(const Model& model, const TextFile& text, const CalibrationOptions& options,
                           const std::vector<std::string>& tensors, bool hessians, JobControl* job, int threads);
 
+// The job's calibration options on its devices: options.calibration with options.executor for the forward
+// products and options.backend for the Hessian sums, as the job calibrates itself. A calibration run for the
+// job (an automatic plan's, one shared by several jobs) uses them too.
+CalibrationOptions job_calibration_options(const QuantizeJobOptions& options);
+
+// Where a calibration with `options` computes (RunResult::devices' calibration and hessians): the forward
+// products on the executor's device ("CPU" without one); the Hessians of `hessian_dims` (one input width per
+// record given a Hessian) on the backend's device where it accelerates them, "<device> and CPU" when only some,
+// empty when there are none.
+StageDevices calibration_devices(const CalibrationOptions& options, const std::vector<int64_t>& hessian_dims);
+
 // Runs the pipeline above. `plan` is the QuantPlan `resolved` came from (recorded as provenance); `resolved`
 // must have an exporter target. `calibration`, when given, is used instead of running one; a Hessian a
 // tensor needs that it lacks is calibrated group by group as above (options.calibration_text).

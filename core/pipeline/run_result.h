@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -43,6 +44,13 @@ struct StageTimes {
 struct StageDevices {
     std::string calibration, hessians, quantization, evaluation;
     bool empty() const { return calibration.empty() && hessians.empty() && quantization.empty() && evaluation.empty(); }
+    // Takes the stages this one lacks from `earlier` (a calibration run for the job before it: an automatic
+    // plan's, or one shared by several jobs).
+    void add_missing(const StageDevices& earlier) {
+        for (auto [mine, theirs] : {std::pair{&calibration, &earlier.calibration}, {&hessians, &earlier.hessians},
+                                    {&quantization, &earlier.quantization}, {&evaluation, &earlier.evaluation}})
+            if (mine->empty()) *mine = *theirs;
+    }
 };
 
 struct EvaluationSummary {

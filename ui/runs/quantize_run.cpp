@@ -41,15 +41,22 @@ qb::RunResult runAutomatic(const qb::Model& model, const RunRequest& request, co
                            qb::JobControl& control, qb::QuantPlan& chosen) {
     if (!options.calibration_text) throw qb::Error("quantize", "an automatic plan needs a calibration text");
     qb::JobControl planning = job_phase(control, 0.0, kAutomaticPlanShare);
-    const qb::Transformer net(model, request.threads, &planning);
+    // On the job's devices (forward products on its executor, Hessians on its backend), as the job would calibrate.
+    const qb::CalibrationOptions on_device = qb::job_calibration_options(options);
+    const qb::Transformer net(model, request.threads, &planning, options.executor ? 0 : qb::kResidentWeightBudget);
     const qb::Calibration calibration = qb::calibrate(
-        net, qb::evaluation_text(qb::model_tokenizer(model), options.calibration_text->text), options.calibration, &planning, request.threads);
+        net, qb::evaluation_text(qb::model_tokenizer(model), options.calibration_text->text), on_device, &planning, request.threads);
     qb::AutoPlanOptions automatic;
     automatic.target_bpw = request.targetBpw;
     automatic.target = request.target;
     chosen = qb::auto_plan(model, calibration, options.calibration_text->text, automatic, &planning, request.threads).plan;
     qb::JobControl running = job_phase(control, kAutomaticPlanShare, 1.0);
-    return qb::run_quantize_job(model, chosen, qb::resolve_plan(chosen, model, request.target), options, &running, &calibration);
+    qb::RunResult run = qb::run_quantize_job(model, chosen, qb::resolve_plan(chosen, model, request.target), options, &running, &calibration);
+    std::vector<int64_t> hessian_dims;
+    for (const qb::ActivationStats& record : calibration.records)
+        if (record.hessian) hessian_dims.push_back(record.hessian->dim);
+    run.devices.add_missing(qb::calibration_devices(on_device, hessian_dims));  // the allocation's calibration
+    return run;
 }
 
 }  // namespace
