@@ -61,6 +61,19 @@ CalibrationOptions calibration_options() {
     return options;
 }
 
+// A short quantize job on the snippet (calibration and 4 evaluation chunks) writing to output, on the CPU.
+QuantizeJobOptions short_job(const std::filesystem::path& output) {
+    QuantizeJobOptions options;
+    options.output = output;
+    options.calibration_text = snippet();
+    options.calibration = calibration_options();
+    options.evaluation_text = snippet();
+    options.evaluation.ctx = 512;
+    options.evaluation.max_chunks = 4;
+    options.threads = 2;
+    return options;
+}
+
 Calibration calibrated(const CalibrationOptions& options) {
     const Transformer net(stories260k_model(), 2);
     return calibrate(net, evaluation_text(model_tokenizer(stories260k_model()), snippet().text), options, nullptr, 2);
@@ -159,19 +172,8 @@ private slots:
         const ResolvedPlan resolved = resolve_plan(plan, stories260k_model(), PlanTarget::Gguf);
         const std::filesystem::path dir = qbtest::scratch_dir() / "gptq_devices";
         std::filesystem::create_directories(dir);
-        const auto options_for = [&](const std::string& name) {
-            QuantizeJobOptions options;
-            options.output = dir / name;
-            options.calibration_text = snippet();
-            options.calibration = calibration_options();
-            options.evaluation_text = snippet();
-            options.evaluation.ctx = 512;
-            options.evaluation.max_chunks = 4;
-            options.threads = 2;
-            return options;
-        };
-        const RunResult cpu = run_quantize_job(stories260k_model(), plan, resolved, options_for("cpu.gguf"));
-        QuantizeJobOptions on_device = options_for("vulkan.gguf");
+        const RunResult cpu = run_quantize_job(stories260k_model(), plan, resolved, short_job(dir / "cpu.gguf"));
+        QuantizeJobOptions on_device = short_job(dir / "vulkan.gguf");
         on_device.backend = backend_.get();
         on_device.executor = executor_.get();
         const RunResult device = run_quantize_job(stories260k_model(), plan, resolved, on_device);
@@ -228,14 +230,7 @@ private slots:
         std::filesystem::create_directories(dir);
         const Model& model = stories260k_model();
         const auto run_on = [&](Backend* backend, LinearExecutor* executor, const std::string& name, AutoPlan& chosen) {
-            QuantizeJobOptions options;
-            options.output = dir / name;
-            options.calibration_text = snippet();
-            options.calibration = calibration_options();
-            options.evaluation_text = snippet();
-            options.evaluation.ctx = 512;
-            options.evaluation.max_chunks = 4;
-            options.threads = 2;
+            QuantizeJobOptions options = short_job(dir / name);
             options.backend = backend;
             options.executor = executor;
             const std::string& text = snippet().text;
