@@ -139,13 +139,11 @@ void visit_members(auto& visit, either_const<RunResult> auto& run) {
     visit.record("provenance", run.provenance);
 }
 
-json devices_json(const StageDevices& d) {
-    return {{"calibration", d.calibration}, {"hessians", d.hessians}, {"quantization", d.quantization},
-            {"evaluation", d.evaluation}};
-}
-
-StageDevices devices_from(const json& j) {
-    return {j.at("calibration"), j.at("hessians"), j.at("quantization"), j.at("evaluation")};
+void visit_members(auto& visit, either_const<StageDevices> auto& d) {
+    visit("calibration", d.calibration);
+    visit("hessians", d.hessians);
+    visit("quantization", d.quantization);
+    visit("evaluation", d.evaluation);
 }
 
 template <typename Record>
@@ -170,7 +168,7 @@ json run_result_to_json(const RunResult& run) {
     json doc = json_of(run);
     doc["schema"] = kRunSchema;
     doc["version"] = kRunVersion;
-    if (!run.devices.empty()) doc["devices"] = devices_json(run.devices);  // older files have none
+    if (!run.devices.empty()) doc["devices"] = json_of(run.devices);  // older files have none
     return doc;
 }
 
@@ -180,7 +178,7 @@ RunResult run_result_from_json(const json& doc, const std::string& subject) {
                                  std::to_string(kRunVersion) + ")");
     try {
         RunResult run = record_from<RunResult>(doc);
-        if (doc.contains("devices")) run.devices = devices_from(doc.at("devices"));
+        if (doc.contains("devices")) run.devices = record_from<StageDevices>(doc.at("devices"));
         return run;
     } catch (const json::exception& e) {
         throw Error(subject, std::string("malformed run result: ") + e.what());
