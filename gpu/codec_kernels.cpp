@@ -269,21 +269,30 @@ StreamTiming encode_on(Device& device, const FormatInfo& format, int64_t rows, i
                         });
 }
 
+constexpr uint32_t kDecodeWorkgroup = 256;
+
+ValueDecoder value_decoder(Device& device, const StoredLayout& layout) {
+    const uint32_t run = layout.unit_values % 8 == 0 ? 8 : 1;  // decode_values' RUN (specialization constant 6)
+    std::vector<uint32_t> constants = layout.constants(kDecodeWorkgroup);
+    constants.push_back(run);
+    return {device.pipeline({"decode_values", constants, 2, sizeof(uint32_t)}), run};
+}
+
+void ValueDecoder::record(Sequence& sequence, const Buffer& in, const Buffer& out, uint64_t values) const {
+    const uint32_t count = uint32_t(values);
+    sequence.dispatch(pipeline, {&in, &out}, &count, groups_for(values / run, kDecodeWorkgroup));
+}
+
 StreamTiming decode_on(Device& device, const FormatInfo& format, int64_t rows, int64_t cols, const uint8_t* src,
                        float* dst, VkDeviceSize chunk_budget, const JobControl* job) {
     if (is_tensor_grid(format)) return decode_tensor_grid_on(device, format, rows, cols, src, dst, chunk_budget, job);
     const UnitGeometry g = geometry(device, format, rows, cols, chunk_budget);
     const UnitStream io{reinterpret_cast<const std::byte*>(src), g.layout.unit_bytes, reinterpret_cast<std::byte*>(dst),
                         uint64_t(g.layout.unit_values) * sizeof(float)};
-    constexpr uint32_t kWorkgroup = 256;
-    const uint32_t run = g.layout.unit_values % 8 == 0 ? 8 : 1;  // decode_values' RUN: values per invocation
-    std::vector<uint32_t> constants = g.layout.constants(kWorkgroup);
-    constants.push_back(run);
-    const Pipeline& pipeline = device.pipeline({"decode_values", constants, 2, sizeof(uint32_t)});
+    const ValueDecoder decoder = value_decoder(device, g.layout);
     return stream_units(device, g, io, job, "decode",
                         [&](Sequence& s, const Buffer& in, const Buffer& out, uint64_t, uint64_t count) {
-                            const uint32_t values = uint32_t(count * g.layout.unit_values);
-                            s.dispatch(pipeline, {&in, &out}, &values, groups_for(values / run, kWorkgroup));
+                            decoder.record(s, in, out, count * g.layout.unit_values);
                         });
 }
 

@@ -1,8 +1,8 @@
 // GPU encoders and decoders of registry formats (core/quant/format.h), whose bytes and floats equal the
 // CPU codecs' (both use the formulas of core/formulas/). Kernels handle independent units: fixed-size
-// blocks, or the rows of per-channel grids. Encoders take one invocation per unit; decoders one per
-// value, reading it in place through common/dequant.glsl (the StoredLayout below), which the matrix
-// products use as well. A tensor streams through the device in chunks of whole units. Per-tensor grids
+// blocks, or the rows of per-channel grids. Encoders take one invocation per unit (K-quants one per
+// sub-block); decoders up to 8 consecutive values per invocation, reading them in place through
+// common/dequant.glsl (the StoredLayout below), which the matrix products use as well. A tensor streams through the device in chunks of whole units. Per-tensor grids
 // (one record for the whole tensor; shaders cannot read them in place) and the encoding of grids with units
 // longer than 1024 values go to gpu/tensor_grid_kernel.h.
 #pragma once
@@ -35,6 +35,18 @@ struct StoredLayout {
 // Rows of `cols` values of format f as the shaders read them; nullopt for formats they cannot read
 // (whole-tensor scales, raw integers) or a row length the format cannot store.
 std::optional<StoredLayout> stored_layout(const FormatInfo& format, int64_t cols);
+
+class Pipeline;
+
+// decode_values.comp for units of `layout`: `run` consecutive values per invocation (8 where the unit
+// length allows, else 1).
+struct ValueDecoder {
+    const Pipeline& pipeline;
+    uint32_t run;
+    // Records the decoding of `values` values (whole units) from `in` to `out`.
+    void record(Sequence& sequence, const Buffer& in, const Buffer& out, uint64_t values) const;
+};
+ValueDecoder value_decoder(Device& device, const StoredLayout& layout);
 
 bool can_encode_on(const Device& device, const FormatInfo& format, bool with_importance);
 bool can_decode_on(const Device& device, const FormatInfo& format);

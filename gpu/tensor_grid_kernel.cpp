@@ -69,7 +69,12 @@ StreamTiming stream_rows(Device& device, const RowChunks& c, uint64_t input_row,
     return run_stream(device, stream, job, what);
 }
 
-uint32_t record_bits(const grid::Scale& scale) { return uint32_t(scale.s_f16) | uint32_t(scale.zero) << 16; }
+// Records as the shader reads them: f16 scale bits, zero point above.
+std::vector<uint32_t> record_bits(std::span<const grid::Scale> scales) {
+    std::vector<uint32_t> bits(scales.size());
+    for (size_t i = 0; i < scales.size(); ++i) bits[i] = uint32_t(scales[i].s_f16) | uint32_t(scales[i].zero) << 16;
+    return bits;
+}
 
 // The per-channel grid of the same bits and symmetry: a pt row with the record in front is its row.
 const FormatInfo& per_channel_twin(const FormatInfo& format) {
@@ -151,16 +156,17 @@ StreamTiming encode_grid_by_pieces_on(Device& device, const FormatInfo& format, 
                                               hi[at] = formula::fmax_number(hi[at], r[2 * i + 1]);
                                           }
                                       });
-    std::vector<uint32_t> record(records);
-    for (uint64_t at = 0; at < records; ++at) record[at] = record_bits(grid::range_scale(g, lo[at], hi[at]));
+    std::vector<grid::Scale> scale(records);
+    for (uint64_t at = 0; at < records; ++at) scale[at] = grid::range_scale(g, lo[at], hi[at]);
 
     // The clipping search: each candidate's error, the pieces' sums added up in piece order.
     if (g.clip_search) {
-        std::vector<uint32_t> candidate(records * kCandidates);
+        std::vector<grid::Scale> candidate(records * kCandidates);
         for (uint64_t at = 0; at < records; ++at)
             for (uint64_t k = 0; k < kCandidates; ++k)
-                candidate[at * kCandidates + k] = record_bits(grid::clip_candidate(g, lo[at], hi[at], int(k)));
-        candidates.write(candidate.data(), candidate.size() * sizeof(uint32_t));
+                candidate[at * kCandidates + k] = grid::clip_candidate(g, lo[at], hi[at], int(k));
+        const std::vector<uint32_t> candidate_bits = record_bits(candidate);
+        candidates.write(candidate_bits.data(), candidate_bits.size() * sizeof(uint32_t));
         std::vector<double> errors(records * kCandidates, 0.0);
         timing += stream_rows(device, c, input_line, errors_line, job, "clipping search", fill,
                               dispatch(pipeline(kClipErrors), kCandidates, candidates),
@@ -172,16 +178,15 @@ StreamTiming encode_grid_by_pieces_on(Device& device, const FormatInfo& format, 
                                   }
                               });
         for (uint64_t at = 0; at < records; ++at)
-            record[at] = candidate[at * kCandidates + uint64_t(grid::best_clip_candidate(errors.data() + at * kCandidates))];
+            scale[at] = candidate[at * kCandidates + uint64_t(grid::best_clip_candidate(errors.data() + at * kCandidates))];
     }
-    chosen.write(record.data(), record.size() * sizeof(uint32_t));
+    const std::vector<uint32_t> chosen_bits = record_bits(scale);
+    chosen.write(chosen_bits.data(), chosen_bits.size() * sizeof(uint32_t));
 
     // pt: the header, then the codes of every row; otherwise every line's record and codes.
     uint8_t* body = dst;
     if (!per_unit) {
-        dst[0] = uint8_t(record[0] & 0xff);
-        dst[1] = uint8_t(record[0] >> 8 & 0xff);
-        if (g.asymmetric) dst[2] = uint8_t(record[0] >> 16);
+        grid::write_record(g, scale[0], dst);
         body += format.header_bytes;
     }
     timing += stream_rows(device, c, input_line, output_line, job, "encode", fill, dispatch(pipeline(kCodes), 1, chosen),
@@ -201,11 +206,7 @@ StreamTiming decode_tensor_grid_on(Device& device, const FormatInfo& format, int
     const uint64_t input_row = record + codes_row;  // == layout.unit_bytes
     const uint64_t output_row = uint64_t(cols) * sizeof(float);
     const RowChunks c = row_chunks(device, format, rows, std::max(input_row, output_row), chunk_budget);
-    constexpr uint32_t kDecodeWorkgroup = 256;
-    const uint32_t run = cols % 8 == 0 ? 8 : 1;  // decode_values' RUN: values per invocation, as decode_on
-    std::vector<uint32_t> constants = layout.constants(kDecodeWorkgroup);
-    constants.push_back(run);
-    const Pipeline& pipeline = device.pipeline({"decode_values", constants, 2, sizeof(uint32_t)});
+    const ValueDecoder decoder = value_decoder(device, layout);
     const uint8_t* body = src + record;
     return stream_rows(
         device, c, input_row, output_row, job, "decode",
@@ -216,8 +217,7 @@ StreamTiming decode_tensor_grid_on(Device& device, const FormatInfo& format, int
             }
         },
         [&](Sequence& s, const Buffer& in, const Buffer& out, uint64_t, uint64_t count) {
-            const uint32_t values = uint32_t(count * uint64_t(cols));
-            s.dispatch(pipeline, {&in, &out}, &values, (values / run + kDecodeWorkgroup - 1) / kDecodeWorkgroup);
+            decoder.record(s, in, out, count * uint64_t(cols));
         },
         [&](uint64_t first, uint64_t, std::span<const std::byte> output) {
             std::memcpy(dst + first * uint64_t(cols), output.data(), output.size());

@@ -56,6 +56,8 @@ int best_clip_candidate(const double* errors);
 // `weights` when given; errors summed per piece of formula::grid_tensor_piece values, then in piece order).
 Scale choose_unit_scale(const GridParams& g, const float* x, int64_t n, const float* weights);
 
+// Writes a unit's (or a per-tensor grid's header) record: f16 scale, then the zero point if asymmetric.
+void write_record(const GridParams& g, const Scale& scale, uint8_t* out);
 // Writes one unit as the format stores it: the record, then the codes Quantizer(g, scale) gives x.
 // Values already on that grid (Quantizer::value of a code) are written as exactly that code.
 void write_unit(const GridParams& g, const Scale& scale, const float* x, int64_t n, uint8_t* out);

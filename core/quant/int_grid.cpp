@@ -42,11 +42,7 @@ using grid::max_code;
 using grid::Quantizer;
 using grid::record_bytes;
 using grid::Scale;
-
-void write_record(const GridParams& g, const Scale& scale, uint8_t* out) {
-    store_f16(out, scale.s_f16);
-    if (g.asymmetric) out[2] = uint8_t(scale.zero);
-}
+using grid::write_record;
 
 Scale read_record(const GridParams& g, const uint8_t* in) {
     return {load_f16_bits(in), g.asymmetric ? int(in[2]) : 1 << (g.bits - 1)};
@@ -335,6 +331,11 @@ int best_clip_candidate(const double* errors) {
 
 Scale choose_unit_scale(const GridParams& g, const float* x, int64_t n, const float* weights) {
     return choose_scale(g, {x, 1, n, n, weights}, formula::grid_tensor_piece);
+}
+
+void write_record(const GridParams& g, const Scale& scale, uint8_t* out) {
+    store_f16(out, scale.s_f16);
+    if (g.asymmetric) out[2] = uint8_t(scale.zero);
 }
 
 void write_unit(const GridParams& g, const Scale& scale, const float* x, int64_t n, uint8_t* out) {
