@@ -21,6 +21,7 @@
 #include "core/pipeline/run_result.h"
 #include "core/quant/format.h"
 #include "tests/support/event_loop_probe.h"
+#include "tests/support/modal_watch.h"
 #include "tests/support/run_process.h"
 #include "tests/support/test_data.h"
 #include "ui/analysis/weight_view_stats.h"
@@ -378,15 +379,10 @@ private slots:
     void a_model_dropped_on_the_runs_tab_opens_the_conversion_dialog() {
         window_->showTab(MainWindow::RunsTab);
         QString dialogTitle;
-        QTimer closer;  // the dialog runs its own event loop: look for it from a timer and close it
-        closer.setInterval(50);
-        connect(&closer, &QTimer::timeout, this, [&] {
-            if (auto* dialog = qobject_cast<QDialog*>(QApplication::activeModalWidget())) {
-                dialogTitle = dialog->windowTitle();
-                dialog->reject();
-            }
+        const auto closer = qbtest::watch_modal<QDialog>([&](QDialog& dialog) {
+            dialogTitle = dialog.windowTitle();
+            dialog.reject();
         });
-        closer.start();
         dropFile(*window_, stories260k());
         QTRY_VERIFY(!dialogTitle.isEmpty());
         QCOMPARE(dialogTitle, QString("Quantize stories260K-f32.gguf"));

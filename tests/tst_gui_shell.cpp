@@ -15,6 +15,7 @@
 #include <qcustomplot.h>
 
 #include "tests/support/event_loop_probe.h"
+#include "tests/support/modal_watch.h"
 #include "tests/support/test_data.h"
 #include "ui/explorer/model_explorer.h"
 #include "ui/jobs/job_runner.h"
@@ -153,15 +154,10 @@ private slots:
             if (a->text().remove('&') == "About Quantbench") about = a;
         QVERIFY(about);
         QString text;
-        QTimer closer;  // the box runs its own event loop: read it from a timer and close it
-        closer.setInterval(50);
-        connect(&closer, &QTimer::timeout, this, [&] {
-            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
-                text = box->text();
-                box->accept();
-            }
+        const auto closer = qbtest::watch_modal<QMessageBox>([&](QMessageBox& box) {
+            text = box.text();
+            box.accept();
         });
-        closer.start();
         about->trigger();
         QTRY_VERIFY(!text.isEmpty());
         for (const QString& part : {QString("Quantbench " QB_VERSION), QString("Qt %1").arg(qVersion()),
