@@ -237,6 +237,23 @@ private slots:
         QVERIFY2(r.err.find("no tensor matches 'nothing-matches'") != std::string::npos, r.err.c_str());
     }
 
+    void rejects_an_unknown_device_before_writing_anything() {
+        const std::string model = qbtest::stories260k("gguf").string();
+        const std::string text = text_path("tinystories-snippet-30k.txt");
+        const std::filesystem::path out = qbtest::scratch_dir() / "unknown-device";
+        std::filesystem::remove_all(out);
+        const std::vector<std::vector<std::string>> commands = {
+            {"quantize", model, "--preset", "q8_0", "--out", (out / "q8_0.gguf").string(), "--device", "nope"},
+            {"compare", model, "--presets", "q8_0", "--text", text, "--out-dir", out.string(), "--device", "nope"},
+            {"eval", model, "--text", text, "--device", "nope"}};
+        for (const auto& command : commands) {
+            const auto r = run_cli(command);
+            QCOMPARE(r.exit_code, 1);
+            QCOMPARE(r.err, "quantbench-cli " + command[0] + ": backend: unknown backend 'nope' (auto, vulkan, cpu)\n");
+        }
+        QVERIFY(!std::filesystem::exists(out));
+    }
+
     void stats_of_a_1gb_model_stays_under_300mb_resident() {
         const auto folder = qbtest::scratch_dir() / "synthetic-llama-1gb";
         const uint64_t bytes = qbtest::write_synthetic_llama(folder, {});
