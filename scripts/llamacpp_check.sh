@@ -52,12 +52,6 @@ g = ctypes.CDLL('$BINS/libggml-base.so')
 g.ggml_commit.restype = ctypes.c_char_p; g.ggml_version.restype = ctypes.c_char_p
 print('llama.cpp commit %s (ggml %s)' % (g.ggml_commit().decode(), g.ggml_version().decode()))" 2>/dev/null || echo "llama.cpp (version unknown)")
 
-# Quantbench's token ids of the text (what `eval` scores), from a 20-line tool linked against the build's core.
-CXX=${CXX:-c++}
-HDF5_FLAGS=$(pkg-config --cflags --libs hdf5 2>/dev/null || echo "-I/usr/include/hdf5/serial -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5")
-$CXX -std=c++20 -O1 -I"$ROOT" "$NODE_DIR/qb_tokens.cpp" "$BUILD/core/libqbcore.a" $HDF5_FLAGS -lhdf5_cpp -lpthread \
-  -o "$OUT/qb_tokens"
-
 # 2. The files: Quantbench's exports and quantizations, the shared F32/F16 files and llama.cpp's quantizations.
 G=$M/gguf/stories260K-f32.gguf
 run() { echo "+ $*" >&2; "$@" > "$OUT/log.txt" 2>&1 || { cat "$OUT/log.txt" >&2; return 1; }; }
@@ -98,7 +92,7 @@ for f in "${FILES[@]}"; do
   if ! "$CLI" eval "$f" --text "$T" --ctx "$CTX" --threads "$THREADS" --json > "$base.qb.json" 2>"$OUT/log.txt"; then
     echo "| $name | $bytes | | eval failed: $(tail -1 "$OUT/log.txt") | | | | | | | **FAIL**"; fail=1; continue
   fi
-  "$OUT/qb_tokens" "$f" "$T" > "$base.qb.tokens"
+  "$CLI" tokenize "$f" --text "$T" > "$base.qb.tokens"
   if ! "${PPL[@]}" "$f" "$T" --ctx "$CTX" --threads "$THREADS" --kv f32 --flash-attn off \
       --tokens-out "$base.llama.tokens" > "$base.llama.json" 2>"$OUT/log.txt"; then
     echo "| $name | $bytes | | | llama.cpp failed: $(tail -1 "$OUT/log.txt") | | | | | | **FAIL**"; fail=1; continue

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 
 #include "core/analysis/format_probe.h"
 #include "core/analysis/outlier_cell.h"
@@ -235,6 +236,22 @@ private slots:
         r = run_cli({"stats", qbtest::stories260k("gguf").string(), "--tensor", "nothing-matches"});
         QCOMPARE(r.exit_code, 1);
         QVERIFY2(r.err.find("no tensor matches 'nothing-matches'") != std::string::npos, r.err.c_str());
+    }
+
+    void tokenize_prints_the_reference_ids_of_every_model_form() {
+        const std::filesystem::path text = qbtest::scratch_dir() / "once-upon-a-time.txt";
+        std::ofstream(text) << "Once upon a time, there was a little girl named Lily.";
+        // stories260K's ids of this sentence (the llama2.c tokenizer's), with the leading BOS eval adds.
+        const std::vector<int32_t> want = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426};
+        for (const char* form : {"gguf", "llama2c", "hf"}) {
+            const auto r = run_cli({"tokenize", qbtest::stories260k(form).string(), "--text", text.string(), "--json"});
+            QCOMPARE(r.exit_code, 0);
+            const auto doc = nlohmann::json::parse(r.out);
+            QCOMPARE(doc["tokens"].get<std::vector<int32_t>>(), want);
+            QCOMPARE(doc["bos_id"].get<int>(), 1);
+        }
+        const auto plain = run_cli({"tokenize", qbtest::stories260k("gguf").string(), "--text", text.string()});
+        QCOMPARE(plain.out.substr(0, 10), std::string("1\n403\n407\n"));
     }
 
     void rejects_an_unknown_device_before_writing_anything() {

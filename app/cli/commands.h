@@ -13,6 +13,7 @@ int run_stats(const CommandArgs& args);
 int run_formats(const CommandArgs& args);
 int run_devices(const CommandArgs& args);
 int run_eval(const CommandArgs& args);
+int run_tokenize(const CommandArgs& args);
 int run_calibrate(const CommandArgs& args);
 int run_sensitivity(const CommandArgs& args);
 int run_export(const CommandArgs& args);

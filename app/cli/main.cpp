@@ -27,6 +27,8 @@ constexpr Command kCommands[] = {
      "eval MODEL --text FILE [--ctx 512] [--protocol llama.cpp|paper] [--chunks N] [--threads N] [--base MODEL --kld] [--device cpu|vulkan|auto] [--json]\n"
      "                                               perplexity (llama.cpp or paper protocol), KL divergence from a base",
      qbcli::run_eval},
+    {"tokenize", "tokenize MODEL --text FILE [--json]    the token ids eval scores for the text (leading BOS included)",
+     qbcli::run_tokenize},
     {"plan",
      "plan MODEL (--preset NAME | --plan FILE.json | --default FORMAT | --rule REGEX=FORMAT[,...]) [--target T] [--fallback]\n"
      "     [--sensitivity FILE.qbh5 --target-bpw B [--metric M]] [--out PLAN.json] [--json]\n"
